@@ -1,0 +1,1 @@
+"""Lambda handlers and SageMaker entry points of the MLOps pipeline."""

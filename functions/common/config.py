@@ -1,0 +1,192 @@
+"""The pipeline config: one JSON file that the CDK stacks, the Lambda handlers and the
+training entry point all read. `mlops init` writes it; people edit it.
+
+In Lambda the file is packaged at the root of the function's code (``LAMBDA_TASK_ROOT``),
+in the training source bundle next to ``train.py``, and the CDK app reads it from the path
+in the ``config`` context key of ``cdk.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CONFIG_FILE_NAME = "pipeline_config.json"
+
+ColumnType = Literal["integer", "float", "category", "boolean"]
+ProblemType = Literal["binary", "multiclass", "regression"]
+
+# Metrics where a larger value is worse; every other metric is "higher is better".
+LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnSchema(_Strict):
+    name: str
+    type: ColumnType
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: list[str] | None = None
+    nullable: bool = False
+    max_null_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    # "warn" records an unseen category and accepts the file; "error" rejects it.
+    unseen_category: Literal["warn", "error"] = "warn"
+    drift_warn_psi: float | None = None
+    drift_fail_psi: float | None = None
+
+
+class DatasetSchema(_Strict):
+    target: str
+    problem_type: ProblemType
+    columns: list[ColumnSchema]
+    allow_extra_columns: bool = False
+    min_rows: int = Field(default=50, ge=1)
+    min_rows_per_class: int = Field(default=5, ge=1)
+    max_duplicate_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _target_is_a_column(self) -> DatasetSchema:
+        if self.target not in {c.name for c in self.columns}:
+            raise ValueError(f"target {self.target!r} is not one of the schema's columns")
+        return self
+
+    @property
+    def feature_columns(self) -> list[ColumnSchema]:
+        return [c for c in self.columns if c.name != self.target]
+
+    def column(self, name: str) -> ColumnSchema:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+
+class SplitConfig(_Strict):
+    validation_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
+    test_fraction: float = Field(default=0.2, gt=0.0, lt=0.5)
+    seed: int = 20240601
+
+
+class DriftConfig(_Strict):
+    bins: int = Field(default=10, ge=2, le=100)
+    warn_psi: float = 0.1
+    fail_psi: float = 0.5
+    # Fraction of drifted features above which the monitor's overall drift metric alarms.
+    alarm_threshold: float = 0.2
+
+
+class ValidationConfig(_Strict):
+    # Files above this size are not validated inside the Lambda function.
+    max_lambda_file_bytes: int = 512 * 1024 * 1024
+    chunk_rows: int = 200_000
+    max_line_bytes: int = 1024 * 1024
+
+
+class TrainingConfig(_Strict):
+    framework_version: str = "1.4-2"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1)
+    volume_size_gb: int = Field(default=10, ge=1)
+    max_runtime_seconds: int = Field(default=3600, ge=60)
+    poll_interval_seconds: int = Field(default=60, ge=1)
+    network_isolation: bool = True
+    # Passed to the training script as SageMaker hyperparameters (strings on the wire).
+    hyperparameters: dict[str, str | int | float] = Field(
+        default_factory=lambda: {"estimator": "gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
+    )
+
+
+class GateConfig(_Strict):
+    primary_metric: str
+    # Absolute floors (ceilings for lower-is-better metrics), metric name -> bound.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    # Largest allowed loss on the primary metric against the champion, in metric units.
+    max_regression: float = Field(default=0.01, ge=0.0)
+    bootstrap_samples: int = Field(default=200, ge=0)
+
+
+class DeploymentConfig(_Strict):
+    endpoint_name: str = "mlops-endpoint"
+    instance_type: str = "ml.m5.large"
+    initial_instance_count: int = Field(default=1, ge=1)
+    strategy: Literal["canary", "linear", "all_at_once"] = "canary"
+    canary_percent: int = Field(default=10, ge=1, le=50)
+    linear_step_percent: int = Field(default=25, ge=5, le=50)
+    wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
+    termination_wait_seconds: int = Field(default=600, ge=0, le=3600)
+    maximum_execution_timeout_seconds: int = Field(default=3600, ge=600, le=14400)
+    data_capture_percent: int = Field(default=100, ge=0, le=100)
+    poll_interval_seconds: int = Field(default=30, ge=1)
+    # A serverless endpoint costs nothing idle but has no data capture, no GPU and no blue/green.
+    serverless: bool = False
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+
+
+class MonitoringConfig(_Strict):
+    error_5xx_threshold: int = Field(default=5, ge=1)
+    latency_p99_threshold_ms: float = Field(default=1000.0, gt=0)
+    period_seconds: int = Field(default=60, ge=10)
+    evaluation_periods: int = Field(default=3, ge=1)
+    drift_schedule_minutes: int = Field(default=60, ge=5)
+    cooldown_seconds: int = Field(default=3600, ge=0)
+    max_retrains_per_day: int = Field(default=3, ge=0)
+    # Alarm kind -> what the alarm responder does about it.
+    actions: dict[str, Literal["rollback", "retrain", "notify"]] = Field(
+        default_factory=lambda: {
+            "errors": "rollback",
+            "latency": "rollback",
+            "drift": "retrain",
+            "quality": "retrain",
+        }
+    )
+
+
+class PipelineConfig(_Strict):
+    project: str = Field(default="mlops", pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    dataset: DatasetSchema
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    gates: GateConfig
+    approval: Literal["automatic", "manual"] = "automatic"
+    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.project}-models"
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
+class ConfigError(Exception):
+    """The pipeline config is missing or does not parse."""
+
+
+def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read pipeline config {path}: {error.strerror}") from error
+    try:
+        return PipelineConfig.model_validate(json.loads(text))
+    except (json.JSONDecodeError, ValueError) as error:
+        raise ConfigError(f"pipeline config {path} is invalid: {error}") from error
+
+
+def load_packaged_config() -> PipelineConfig:
+    """The config packaged with the running Lambda function's code."""
+    task_root = os.environ.get("LAMBDA_TASK_ROOT")
+    if not task_root:
+        raise ConfigError("LAMBDA_TASK_ROOT is not set; cannot find the packaged pipeline config")
+    return load_config(Path(task_root) / CONFIG_FILE_NAME)

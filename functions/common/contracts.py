@@ -1,0 +1,110 @@
+"""What the state machine hands each Lambda function and what each returns.
+
+The state machine (infra/constructs/training_workflow.py) builds these payloads with JSONPath;
+the field names here are the contract between the two. States pass S3 URIs, never data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["deployed", "pending_approval", "data_rejected", "model_rejected", "duplicate", "failed"]
+ApprovalStatus = Literal["Approved", "PendingManualApproval", "Rejected"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CheckFinding(_Model):
+    check: str
+    column: str | None = None
+    message: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class DataChannels(_Model):
+    train: str
+    validation: str
+    test: str
+
+
+class ValidateDataRequest(_Model):
+    """Built by the state machine from the S3 "Object Created" EventBridge event."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    execution_arn: str
+    execution_name: str
+
+
+class ValidateDataResult(_Model):
+    outcome: Literal["accepted", "data_rejected", "duplicate"]
+    reason: str | None = None
+    source_uri: str
+    dataset_version: str | None = None  # sha256 of the uploaded bytes
+    rows: int | None = None
+    channels: DataChannels | None = None
+    profile_uri: str | None = None
+    report_uri: str | None = None
+    report_html_uri: str | None = None
+    quarantine_uri: str | None = None
+    errors: list[CheckFinding] = Field(default_factory=list)
+    warnings: list[CheckFinding] = Field(default_factory=list)
+    # Unique per execution, stable across retries of the same execution.
+    training_job_name: str | None = None
+
+
+class EvaluateModelRequest(_Model):
+    validation: ValidateDataResult
+    training_job_name: str
+    execution_arn: str
+
+
+class EvaluateModelResult(_Model):
+    passed: bool
+    primary_metric: str
+    metrics: dict[str, float]
+    confidence_intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    champion_metrics: dict[str, float] | None = None
+    champion_version: int | None = None
+    reasons: list[str] = Field(default_factory=list)
+    # One sentence a person reads in a notification: why the gate passed or failed.
+    summary: str
+    model_artifact: str
+    report_uri: str
+    report_html_uri: str | None = None
+
+
+class RegisterModelRequest(_Model):
+    validation: ValidateDataResult
+    evaluation: EvaluateModelResult
+    training_job_name: str
+    execution_arn: str
+
+
+class RegisterModelResult(_Model):
+    model_package_arn: str
+    model_version: int
+    approval_status: ApprovalStatus
+    # What the Deploy states need to create the SageMaker model and endpoint config.
+    model_name: str
+    endpoint_config_name: str
+    image_uri: str
+    model_data_url: str
+    environment: dict[str, str]
+
+
+class AlarmDecision(_Model):
+    alarm_name: str
+    alarm_kind: str
+    state: str
+    action: Literal["rollback", "retrain", "notify", "none"]
+    outcome: str  # e.g. "rolled back to version 3", "skipped: cooldown"
+    reason: str
+    model_version_before: int | None = None
+    model_version_after: int | None = None
+    execution_arn: str | None = None
