@@ -1,0 +1,129 @@
+"""Moto-backed fixtures for the Register version handler."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.common.config import PipelineConfig
+
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+REGION = "us-east-1"
+MODEL_PACKAGE_GROUP = "mlops-models"
+INFERENCE_IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+CODE_VERSION = "3e1f0c2"
+
+
+@dataclass
+class LambdaContextStub:
+    function_name: str = "register-model"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:register-model"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000002"
+
+
+def write_config(task_root: Path, approval: str = "automatic") -> None:
+    config = PipelineConfig.model_validate(
+        {
+            "project": "mlops",
+            "dataset": {
+                "target": "target",
+                "problem_type": "binary",
+                "columns": [
+                    {"name": "mean_radius", "type": "float"},
+                    {"name": "target", "type": "category", "categories": ["0", "1"]},
+                ],
+            },
+            "gates": {"primary_metric": "roc_auc", "thresholds": {"roc_auc": 0.8}},
+            "approval": approval,
+        }
+    )
+    (task_root / "pipeline_config.json").write_text(config.to_json())
+
+
+@dataclass
+class RegistryScenario:
+    sagemaker: Any
+    task_root: Path
+
+    def event(self, **changes: Any) -> dict[str, Any]:
+        event = json.loads((EVENTS_DIR / "register_model.json").read_text())
+        for dotted, value in changes.items():
+            target = event
+            *parents, leaf = dotted.split("__")
+            for parent in parents:
+                target = target[parent]
+            target[leaf] = value
+        return event
+
+    def use_approval(self, approval: str) -> None:
+        write_config(self.task_root, approval=approval)
+
+    def packages(self) -> list[dict[str, Any]]:
+        summaries = self.sagemaker.list_model_packages(ModelPackageGroupName=MODEL_PACKAGE_GROUP)["ModelPackageSummaryList"]
+        return [self.sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+    def start_training_job(self, name: str) -> None:
+        self.sagemaker.create_training_job(
+            TrainingJobName=name,
+            AlgorithmSpecification={"TrainingImage": INFERENCE_IMAGE_URI, "TrainingInputMode": "File"},
+            RoleArn="arn:aws:iam::123456789012:role/training-role",
+            HyperParameters={
+                "sagemaker_program": "train.py",
+                "sagemaker_submit_directory": "/opt/ml/input/data/code/source.tar.gz",
+                "estimator": "gradient_boosting",
+                "max_iter": "200",
+                "learning_rate": "0.1",
+                "target": "target",
+                "problem_type": "binary",
+            },
+            OutputDataConfig={"S3OutputPath": "s3://artifacts-bucket/training-jobs/"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        )
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "test",
+        "POWERTOOLS_SERVICE_NAME": "register-model",
+    }.items():
+        monkeypatch.setenv(name, value)
+    # Powertools reads its namespace when the handler module is imported, which may precede this fixture.
+    import functions.register_model.handler as handler_module
+
+    monkeypatch.setattr(handler_module.metrics, "namespace", "test")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def registry(aws, monkeypatch, tmp_path) -> RegistryScenario:
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
+    monkeypatch.setenv("DATA_BUCKET", "data-bucket")
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", MODEL_PACKAGE_GROUP)
+    monkeypatch.setenv("INFERENCE_IMAGE_URI", INFERENCE_IMAGE_URI)
+    monkeypatch.setenv("CODE_VERSION", CODE_VERSION)
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+    write_config(tmp_path)
+    scenario = RegistryScenario(sagemaker, tmp_path)
+    scenario.start_training_job(scenario.event()["training_job_name"])
+    return scenario
+
+
+@pytest.fixture
+def context() -> LambdaContextStub:
+    return LambdaContextStub()
