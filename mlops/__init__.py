@@ -1,0 +1,1 @@
+"""The `mlops` command: the pipeline's operator CLI and its local cloud."""

@@ -1,0 +1,90 @@
+"""`mlops`: run the pipeline locally, and operate it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_CONFIG = Path("pipeline.json")
+DEFAULT_LOCAL_PORT = 4566
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not a usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlops", description="Event-driven MLOps pipeline: local runs and operations.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    init = commands.add_parser("init", help="infer the pipeline config from a data file")
+    init.add_argument("--data", required=True, type=Path, help="a CSV or Parquet sample of the data")
+    init.add_argument("--target", required=True, help="the column the model predicts")
+    init.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="where to write the config")
+    init.add_argument("--project", default="mlops", help="prefix of the names of deployed resources")
+    init.add_argument("--force", action="store_true", help="overwrite an existing config")
+
+    local = commands.add_parser("local", help="the pipeline on this machine, with no AWS account")
+    local_commands = local.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
+    run = local_commands.add_parser("run", help="upload files to a local cloud and report each outcome")
+    run.add_argument("files", nargs="+", type=Path)
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    run.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
+    up = local_commands.add_parser("up", help="serve the local cloud on 127.0.0.1 for the AWS CLI and boto3")
+    up.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    up.add_argument("--port", type=int, default=DEFAULT_LOCAL_PORT)
+    local_commands.add_parser("down", help="stop the local server")
+
+    demo = commands.add_parser("demo", help="the whole story on a real public dataset, in under a minute")
+    demo.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        arguments = build_parser().parse_args(argv)
+        return _dispatch(arguments)
+    except UsageError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _dispatch(arguments: argparse.Namespace) -> int:
+    if arguments.command == "init":
+        from mlops.commands.init import init_config
+
+        return init_config(arguments.data, arguments.target, arguments.config, arguments.project, arguments.force)
+    if arguments.command == "local" and arguments.local_command == "run":
+        from mlops.commands.local_run import local_run
+
+        return local_run(arguments.files, arguments.config, arguments.json)
+    if arguments.command == "local" and arguments.local_command == "up":
+        from mlops.commands.local_server import local_up
+
+        return local_up(arguments.config, arguments.port)
+    if arguments.command == "local" and arguments.local_command == "down":
+        from mlops.commands.local_server import local_down
+
+        return local_down()
+    if arguments.command == "demo":
+        from mlops.commands.demo import demo
+
+        return demo(arguments.json)
+    raise UsageError(f"mlops: unknown command {arguments.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The local cloud: moto with the pipeline's synthesized stack deployed in it and the stand-ins
+installed. One LocalCloud is one account; uploads to it trigger executions as in AWS."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from mlops.local import moto_access
+from mlops.local.deployment import DeployedStack, SynthesizedApp, deploy, environment_for_moto, synthesize
+from mlops.local.endpoints import LocalEndpointServer
+from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
+from mlops.local.standins import StandIns
+from mlops.local.training_jobs import LocalTrainingJobRunner
+
+EXECUTION_POLL_SECONDS = 0.05
+EXECUTION_TIMEOUT_SECONDS = 600
+MOTO_CONFIG = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+
+class ExecutionTimeoutError(Exception):
+    pass
+
+
+@dataclass
+class StackOutputs:
+    data_bucket: str
+    artifacts_bucket: str
+    state_machine_arn: str
+    topic_arn: str
+    endpoint_name: str
+    model_package_group: str
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, str]) -> StackOutputs:
+        return cls(
+            data_bucket=outputs["DataBucketName"],
+            artifacts_bucket=outputs["ArtifactsBucketName"],
+            state_machine_arn=outputs["StateMachineArn"],
+            topic_arn=outputs["TopicArn"],
+            endpoint_name=outputs["EndpointName"],
+            model_package_group=outputs["ModelPackageGroupName"],
+        )
+
+
+class LocalCloud:
+    def __init__(self, config_path: Path, work_dir: Path | None = None) -> None:
+        self.config_path = Path(config_path).resolve()
+        self._work_dir = work_dir
+        self._stack = ExitStack()
+        self.app: SynthesizedApp | None = None
+        self.deployed: DeployedStack | None = None
+        self.standins: StandIns | None = None
+
+    def __enter__(self) -> LocalCloud:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        work = self._work_dir or Path(self._stack.enter_context(_temporary_folder()))
+        work.mkdir(parents=True, exist_ok=True)
+        self._stack.enter_context(patched_environment(environment_for_moto()))
+        self.app = synthesize(self.config_path, work / "cdk.out")
+        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        self.standins = StandIns(
+            lambdas=InProcessLambdaRuntime(self._code_root_for, extra_environment={}),
+            training=LocalTrainingJobRunner(_ensure(work / "training")),
+            endpoints=LocalEndpointServer(_ensure(work / "models")),
+        )
+        self._stack.enter_context(self.standins.installed())
+        self.deployed = deploy(self.app)
+        self.outputs = StackOutputs.from_outputs(self.deployed.outputs)
+
+    def _code_root_for(self, bucket: str, key: str) -> Path:
+        assert self.app is not None
+        return self.app.asset_folder_for_key(key)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=moto_access.LOCAL_REGION)
+
+    def upload(self, path: Path, key: str | None = None) -> list[str]:
+        """Put a file under incoming/ and return the executions its event started."""
+        assert self.standins is not None
+        before = len(self.standins.started_executions)
+        object_key = key or f"incoming/{Path(path).name}"
+        self.client("s3").upload_file(str(path), self.outputs.data_bucket, object_key)
+        return self.standins.started_executions[before:]
+
+    def wait(self, execution_arn: str, timeout_seconds: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise ExecutionTimeoutError(execution_arn)
+            time.sleep(EXECUTION_POLL_SECONDS)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = sfn.get_execution_history(executionArn=execution_arn, **({"nextToken": token} if token else {}))
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def set_alarm_state(self, alarm_name: str, state: str, reason: str) -> None:
+        self.client("cloudwatch").set_alarm_state(AlarmName=alarm_name, StateValue=state, StateReason=reason)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _temporary_folder() -> Iterator[str]:
+    folder = tempfile.mkdtemp(prefix="mlops-local-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

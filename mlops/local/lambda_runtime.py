@@ -1,0 +1,125 @@
+"""Lambda functions run in-process: moto stores the function (code location, handler,
+environment) from the template; this stand-in answers `Invoke` by importing the handler and
+calling it with the function's environment, the way the Lambda runtime would."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.local.moto_access import LOCAL_ACCOUNT_ID, LOCAL_REGION
+
+# Set by the Lambda runtime itself, not by the template.
+RUNTIME_ENVIRONMENT_KEYS = ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that the handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return self.aws_request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed_seconds = time.monotonic() - self._started_at
+        return max(0, int((self.timeout_seconds - elapsed_seconds) * 1000))
+
+
+@dataclass
+class InvocationRecord:
+    function_name: str
+    seconds: float
+    error_type: str | None
+
+
+class InProcessLambdaRuntime:
+    """Runs a deployed function's handler in this process.
+
+    `code_root_for` maps a function's S3 code location to the staged asset folder from
+    `cdk synth`, which becomes LAMBDA_TASK_ROOT (where the packaged pipeline config lives).
+    """
+
+    def __init__(self, code_root_for: Callable[[str, str], Path], extra_environment: dict[str, str]):
+        self._code_root_for = code_root_for
+        self._extra_environment = extra_environment
+        # Handlers read os.environ at invocation; one invocation at a time keeps them apart.
+        self._lock = threading.RLock()
+        self.invocations: list[InvocationRecord] = []
+
+    def invoke(self, function: Any, payload: bytes | str | None) -> tuple[bytes, str | None]:
+        """Returns (response payload, function error type or None)."""
+        event = json.loads(payload) if payload else {}
+        module_name, _, attribute = function.handler.rpartition(".")
+        code = function.code or {}
+        code_root = self._code_root_for(code.get("S3Bucket", ""), code.get("S3Key", ""))
+        environment = {
+            **(function.environment_vars or {}),
+            **self._extra_environment,
+            "LAMBDA_TASK_ROOT": str(code_root),
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+        }
+        context = LambdaContext(
+            function_name=function.function_name,
+            memory_limit_in_mb=int(function.memory_size or 128),
+            timeout_seconds=int(function.timeout or 3),
+        )
+        started = time.monotonic()
+        with self._lock, patched_environment(environment):
+            try:
+                handler = getattr(importlib.import_module(module_name), attribute)
+                result = handler(event, context)
+                body, error_type = json.dumps(result, default=str).encode(), None
+            except Exception as error:  # the Lambda runtime's own contract: report, don't crash
+                error_type = type(error).__name__
+                body = json.dumps(
+                    {
+                        "errorType": error_type,
+                        "errorMessage": str(error),
+                        "stackTrace": traceback.format_exception(error)[-5:],
+                    }
+                ).encode()
+        self.invocations.append(InvocationRecord(function.function_name, time.monotonic() - started, error_type))
+        return body, error_type
+
+
+@contextmanager
+def patched_environment(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with these values for the duration of the block, then as it was."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update({key: str(value) for key, value in values.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

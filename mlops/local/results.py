@@ -1,0 +1,159 @@
+"""What one upload came to, read back from its execution the way a person would read it in the
+Step Functions console: the final state, the state document, and the per-state timeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+FAILED_EXECUTION_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class StateTiming:
+    name: str
+    status: str
+    seconds: float
+
+
+@dataclass
+class UploadResult:
+    file: str
+    outcome: str
+    reason: str | None
+    execution: dict[str, Any] | None
+    validation: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+    model_version: int | None = None
+    approval_status: str | None = None
+    endpoint: dict[str, Any] | None = None
+    quarantine_uri: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        record = asdict(self)
+        record.update(record.pop("extra"))
+        return json.dumps(record, default=str, sort_keys=False)
+
+
+def timeline(history: list[dict[str, Any]]) -> list[StateTiming]:
+    entered: dict[str, datetime] = {}
+    failed: set[str] = set()
+    order: list[StateTiming] = []
+    current: str | None = None
+    for event in history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+            entered[current] = event["timestamp"]
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            status = "failed" if name in failed else "succeeded"
+            order.append(StateTiming(name, status, _seconds(entered.pop(name, event["timestamp"]), event["timestamp"])))
+        elif kind.endswith("Failed") and kind not in ("ExecutionFailed",) and current:
+            failed.add(current)
+    end = history[-1]["timestamp"] if history else None
+    for name, started in entered.items():
+        order.append(StateTiming(name, "failed", _seconds(started, end)))
+    return order
+
+
+def state_document(described: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The execution's final state document: its output, or the input of the state it ended in."""
+    if described.get("output"):
+        return json.loads(described["output"])
+    for event in reversed(history):
+        details = event.get("stateEnteredEventDetails")
+        if details and details.get("input"):
+            return json.loads(details["input"])
+    return {}
+
+
+def upload_result(
+    file: str, described: dict[str, Any], history: list[dict[str, Any]], endpoint: dict[str, Any] | None
+) -> UploadResult:
+    document = state_document(described, history)
+    status = described["status"]
+    if status in FAILED_EXECUTION_STATUSES:
+        outcome = "failed"
+        reason = _failure_reason(described)
+    else:
+        result = document.get("result") or {}
+        outcome = result.get("outcome", "failed")
+        reason = result.get("reason") if outcome != "deployed" else None
+        if outcome == "failed" and not reason:
+            reason = "The execution ended without recording an outcome."
+    validation = document.get("validation") or None
+    evaluation = document.get("evaluation") or None
+    registration = document.get("registration") or {}
+    return UploadResult(
+        file=file,
+        outcome=outcome,
+        reason=reason,
+        execution={
+            "arn": described["executionArn"],
+            "status": status,
+            "states": [asdict(timing) for timing in timeline(history)],
+        },
+        validation=_validation_summary(validation),
+        evaluation=_evaluation_summary(evaluation),
+        model_version=registration.get("model_version"),
+        approval_status=registration.get("approval_status"),
+        endpoint=endpoint,
+        quarantine_uri=(validation or {}).get("quarantine_uri"),
+    )
+
+
+def not_started_result(file: str, reason: str) -> UploadResult:
+    return UploadResult(file=file, outcome="failed", reason=reason, execution=None)
+
+
+def _validation_summary(validation: dict[str, Any] | None) -> dict[str, Any] | None:
+    if validation is None:
+        return None
+    return {
+        "passed": validation.get("outcome") == "accepted",
+        "outcome": validation.get("outcome"),
+        "dataset_version": validation.get("dataset_version"),
+        "errors": [
+            {"check": e.get("check"), "column": e.get("column"), "message": e.get("message")}
+            for e in validation.get("errors") or []
+        ],
+        "warnings": [
+            {"check": w.get("check"), "column": w.get("column"), "message": w.get("message")}
+            for w in validation.get("warnings") or []
+        ],
+        "report_uri": validation.get("report_uri"),
+    }
+
+
+def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | None:
+    if evaluation is None:
+        return None
+    return {
+        "metrics": evaluation.get("metrics"),
+        "champion_metrics": evaluation.get("champion_metrics"),
+        "champion_version": evaluation.get("champion_version"),
+        "passed": evaluation.get("passed"),
+        "reasons": evaluation.get("reasons") or [],
+        "report_uri": evaluation.get("report_uri"),
+    }
+
+
+def _failure_reason(described: dict[str, Any]) -> str:
+    error = described.get("error") or "ExecutionFailed"
+    cause = described.get("cause") or ""
+    try:
+        parsed = json.loads(cause)
+        cause = parsed.get("errorMessage") or parsed.get("Cause") or cause
+    except (ValueError, AttributeError):
+        pass
+    return f"{error}: {cause}".strip().rstrip(":")
+
+
+def _seconds(start: datetime, end: datetime | None) -> float:
+    if end is None:
+        return 0.0
+    return round((end - start).total_seconds(), 3)

@@ -1,0 +1,174 @@
+"""SageMaker training jobs run as a local process under the script-mode contract.
+
+moto records a training job as Completed at once, with no artifact. This stand-in runs the job
+during CreateTrainingJob instead: it lays out SageMaker's /opt/ml tree in a temporary folder,
+downloads each input channel from the (moto) bucket, unpacks the source bundle named by
+`sagemaker_submit_directory`, runs `sagemaker_program` with the hyperparameters as
+`--name value` arguments and the SM_* environment, then uploads model.tar.gz and output.tar.gz
+where SageMaker would. A failed script leaves the job Failed with the reason from
+/opt/ml/output/failure, as SageMaker reports it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.local import moto_access
+
+SAGEMAKER_ROOT = "/opt/ml"
+MAX_FAILURE_REASON_CHARS = 1024
+RESERVED_HYPERPARAMETER_PREFIX = "sagemaker_"
+
+
+@dataclass
+class TrainingRun:
+    job_name: str
+    succeeded: bool
+    failure_reason: str | None
+    seconds: float
+    log: str
+
+
+class LocalTrainingJobRunner:
+    def __init__(self, work_root: Path) -> None:
+        self._work_root = work_root
+        self.runs: dict[str, TrainingRun] = {}
+
+    def run(self, job_name: str, request: dict[str, Any]) -> TrainingRun:
+        started = time.monotonic()
+        job_root = Path(tempfile.mkdtemp(prefix=f"{job_name}-", dir=self._work_root))
+        try:
+            self._download_channels(job_root, request.get("input_data_config") or [])
+            hyperparameters = {k: str(v) for k, v in (request.get("hyper_parameters") or {}).items()}
+            code_dir = self._unpack_source(job_root, hyperparameters)
+            completed = self._run_script(job_root, code_dir, hyperparameters, request)
+            failure = _failure_reason(job_root, completed)
+            if failure is None:
+                self._upload_outputs(job_root, job_name, request["output_data_config"]["S3OutputPath"])
+            run = TrainingRun(job_name, failure is None, failure, time.monotonic() - started, completed.stdout)
+        except _SetupError as error:
+            run = TrainingRun(job_name, False, str(error), time.monotonic() - started, "")
+        finally:
+            shutil.rmtree(job_root, ignore_errors=True)
+        self.runs[job_name] = run
+        return run
+
+    def _download_channels(self, job_root: Path, channels: list[dict[str, Any]]) -> None:
+        for channel in channels:
+            source = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            bucket, _, prefix = source.removeprefix("s3://").partition("/")
+            target = job_root / "input" / "data" / channel["ChannelName"]
+            target.mkdir(parents=True, exist_ok=True)
+            keys = moto_access.list_keys(bucket, prefix)
+            if not keys:
+                raise _SetupError(f"ClientError: channel {channel['ChannelName']} has no objects under {source}")
+            base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
+            for key in keys:
+                destination = target / key.removeprefix(base)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(moto_access.read_object(bucket, key))
+
+    def _unpack_source(self, job_root: Path, hyperparameters: dict[str, str]) -> Path:
+        submit = hyperparameters.get("sagemaker_submit_directory", "")
+        if submit.startswith(SAGEMAKER_ROOT + "/"):
+            bundle = job_root / submit.removeprefix(SAGEMAKER_ROOT + "/")
+            if not bundle.is_file():
+                raise _SetupError(f"ClientError: source bundle {submit} was not delivered by any channel")
+            data = bundle.read_bytes()
+        elif submit.startswith("s3://"):
+            bucket, _, key = submit.removeprefix("s3://").partition("/")
+            data = moto_access.read_object(bucket, key)
+        else:
+            raise _SetupError("ClientError: hyperparameter sagemaker_submit_directory is missing")
+        code_dir = job_root / "code"
+        code_dir.mkdir()
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            archive.extractall(code_dir, filter="data")
+        return code_dir
+
+    def _run_script(
+        self, job_root: Path, code_dir: Path, hyperparameters: dict[str, str], request: dict[str, Any]
+    ) -> subprocess.CompletedProcess[str]:
+        program = hyperparameters.get("sagemaker_program")
+        if not program or not (code_dir / program).is_file():
+            raise _SetupError(f"ClientError: entry point {program!r} is not in the source bundle")
+        user_hyperparameters = {
+            k: v for k, v in hyperparameters.items() if not k.startswith(RESERVED_HYPERPARAMETER_PREFIX)
+        }
+        channels = sorted(p.name for p in (job_root / "input" / "data").iterdir() if p.is_dir())
+        (job_root / "model").mkdir()
+        (job_root / "output" / "data").mkdir(parents=True)
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SM_")},
+            "SM_MODEL_DIR": str(job_root / "model"),
+            "SM_OUTPUT_DIR": str(job_root / "output"),
+            "SM_OUTPUT_DATA_DIR": str(job_root / "output" / "data"),
+            "SM_INPUT_DIR": str(job_root / "input"),
+            "SM_CHANNELS": json.dumps(channels),
+            "SM_HPS": json.dumps(user_hyperparameters),
+            "SM_USER_ENTRY_POINT": program,
+            "SM_MODULE_DIR": str(code_dir),
+            "SM_CURRENT_HOST": "algo-1",
+            "SM_HOSTS": json.dumps(["algo-1"]),
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_NUM_GPUS": "0",
+            **{f"SM_CHANNEL_{name.upper()}": str(job_root / "input" / "data" / name) for name in channels},
+            **{f"SM_HP_{name.upper()}": value for name, value in user_hyperparameters.items()},
+        }
+        arguments = [item for name, value in user_hyperparameters.items() for item in (f"--{name}", value)]
+        max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", 86400)
+        try:
+            return subprocess.run(
+                [sys.executable, program, *arguments],
+                cwd=code_dir,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=max_runtime_seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise _SetupError(
+                f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime_seconds} s)"
+            ) from error
+
+    def _upload_outputs(self, job_root: Path, job_name: str, output_path: str) -> None:
+        bucket, _, prefix = output_path.removeprefix("s3://").partition("/")
+        base = f"{prefix.rstrip('/')}/{job_name}/output/".lstrip("/")
+        moto_access.write_object(bucket, base + "model.tar.gz", _tar_gz(job_root / "model"))
+        moto_access.write_object(bucket, base + "output.tar.gz", _tar_gz(job_root / "output" / "data"))
+
+
+class _SetupError(Exception):
+    """The job could not start or finish for a reason SageMaker would report as FailureReason."""
+
+
+def _tar_gz(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buffer.getvalue()
+
+
+def _failure_reason(job_root: Path, completed: subprocess.CompletedProcess[str]) -> str | None:
+    if completed.returncode == 0:
+        return None
+    failure_file = job_root / "output" / "failure"
+    if failure_file.is_file() and failure_file.read_text().strip():
+        reason = failure_file.read_text().strip()
+    else:
+        last_lines = (completed.stderr or completed.stdout or "").strip().splitlines()[-3:]
+        reason = " | ".join(last_lines) or f"exit status {completed.returncode}"
+    return f"AlgorithmError: {reason}"[:MAX_FAILURE_REASON_CHARS]
