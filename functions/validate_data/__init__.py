@@ -1,0 +1,1 @@
+"""The "Validate data" step: schema, quality and drift checks, quarantine, curated splits."""

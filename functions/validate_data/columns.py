@@ -1,0 +1,170 @@
+"""Turning raw column values into typed values, with the safe coercions the schema allows.
+
+Raw values come from the reader: strings from a CSV file, native dtypes from Parquet. Every
+column is coerced the same way for checking, profiling and writing the curated splits, so a
+value that passed validation is written exactly as it was checked.
+
+Stated coercions:
+- integer: any number that is integral ("3", "3.0", 3.0); anything else is a type error.
+- float: any finite number, including numeric strings ("1e3", " 2.5 ").
+- boolean: true/false/1/0 (any case, also "1.0"/"0.0" and native booleans).
+- category: any value; numbers are written canonically ("1.0" -> "1"), and a value that is
+  numerically equal to a declared category is that category.
+A value is null when it is missing or one of NULL_TOKENS (case-insensitive, after stripping).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from functions.common.config import ColumnSchema
+
+NULL_TOKENS = frozenset(
+    {"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a", "#na", "#n/a n/a", "nat", "-1.#ind", "1.#ind"}
+)
+TRUE_TOKENS = frozenset({"true", "1", "1.0"})
+FALSE_TOKENS = frozenset({"false", "0", "0.0"})
+NUMERIC_TYPES = frozenset({"integer", "float"})
+# Integral floats beyond this are printed in exponent form rather than as integers.
+MAX_EXACT_INTEGER = 2**53
+
+
+@dataclass(frozen=True)
+class CoercedColumn:
+    """One column of one chunk after coercion.
+
+    numbers: float64 values (NaN where null or invalid) for numeric and boolean columns, and for
+      category columns whose value is a number (used for leakage checks); labels: canonical text
+      for category and boolean columns, None elsewhere.
+    """
+
+    schema: ColumnSchema
+    numbers: np.ndarray
+    labels: np.ndarray | None
+    null: np.ndarray
+    invalid: np.ndarray
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.schema.type in NUMERIC_TYPES
+
+    def output_text(self) -> np.ndarray:
+        """Values as written to the curated CSV; nulls are empty fields."""
+        if self.schema.type == "integer":
+            text = np.array([format_number(value) for value in self.numbers], dtype=object)
+        elif self.schema.type == "float":
+            text = np.array([repr(float(value)) for value in self.numbers], dtype=object)
+        else:
+            text = self.labels.copy()
+        text[self.null | self.invalid] = ""
+        return text
+
+
+def format_number(value: float) -> str:
+    if math.isfinite(value) and value == math.floor(value) and abs(value) < MAX_EXACT_INTEGER:
+        return str(int(value))
+    return repr(float(value))
+
+
+def text_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Stripped text of each value (object array) and the null mask."""
+    missing = series.isna().to_numpy()
+    if is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype):
+        numbers = series.to_numpy(dtype=float, na_value=np.nan)
+        text = np.array([format_number(value) for value in numbers], dtype=object)
+    else:
+        text = np.array([str(value).strip() for value in series.to_numpy(dtype=object)], dtype=object)
+    lowered = np.array([value.lower() for value in text], dtype=object) if len(text) else text
+    null = missing | np.isin(lowered, list(NULL_TOKENS))
+    text[null] = ""
+    return text, null
+
+
+def parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(float values, null mask, unparseable mask) of any raw column."""
+    if is_bool_dtype(series.dtype):
+        null = series.isna().to_numpy()
+        numbers = series.astype("float64").to_numpy(dtype=float, na_value=np.nan) if not null.any() else np.array(
+            [np.nan if missing else float(value) for value, missing in zip(series.to_numpy(dtype=object), null)]
+        )
+        return numbers, null, np.zeros(len(series), dtype=bool)
+    if is_numeric_dtype(series.dtype):
+        numbers = series.to_numpy(dtype=float, na_value=np.nan)
+        null = np.isnan(numbers)
+        return numbers, null, np.isinf(numbers)
+    text, null = text_values(series)
+    candidate = pd.Series(np.where(null, None, text), dtype=object)
+    numbers = np.array(pd.to_numeric(candidate, errors="coerce").to_numpy(dtype=float, na_value=np.nan), copy=True)
+    invalid = ~null & ~np.isfinite(numbers)
+    numbers[invalid] = np.nan
+    return numbers, null, invalid
+
+
+def coerce_column(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
+    if schema.type in NUMERIC_TYPES:
+        numbers, null, invalid = parse_numbers(series)
+        if schema.type == "integer":
+            fractional = ~null & ~invalid & (numbers != np.floor(numbers))
+            invalid = invalid | fractional
+        return CoercedColumn(schema, numbers, None, null, invalid)
+    if schema.type == "boolean":
+        return _coerce_boolean(series, schema)
+    return _coerce_category(series, schema)
+
+
+def _coerce_boolean(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
+    if is_bool_dtype(series.dtype):
+        null = series.isna().to_numpy()
+        flags = np.array([bool(value) if not missing else False for value, missing in zip(series.to_numpy(dtype=object), null)])
+        invalid = np.zeros(len(series), dtype=bool)
+    else:
+        text, null = text_values(series)
+        lowered = np.array([value.lower() for value in text], dtype=object)
+        is_true = np.isin(lowered, list(TRUE_TOKENS))
+        is_false = np.isin(lowered, list(FALSE_TOKENS))
+        invalid = ~null & ~is_true & ~is_false
+        flags = is_true
+    numbers = np.where(null | invalid, np.nan, flags.astype(float))
+    labels = np.where(flags, "True", "False").astype(object)
+    labels[null | invalid] = ""
+    return CoercedColumn(schema, numbers, labels, null, invalid)
+
+
+def _coerce_category(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
+    text, null = text_values(series)
+    numbers = pd.to_numeric(pd.Series(np.where(null, None, text), dtype=object), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    if schema.categories:
+        declared = set(schema.categories)
+        by_number = _categories_by_number(schema.categories)
+        if by_number:
+            unique_values = pd.unique(text[~null])
+            renames = {}
+            for value in unique_values:
+                if value in declared:
+                    continue
+                try:
+                    key = format_number(float(value))
+                except ValueError:
+                    continue
+                if key in by_number:
+                    renames[value] = by_number[key]
+            if renames:
+                text = np.array([renames.get(value, value) for value in text], dtype=object)
+    return CoercedColumn(schema, numbers, text, null, np.zeros(len(text), dtype=bool))
+
+
+def _categories_by_number(categories: list[str]) -> dict[str, str]:
+    by_number: dict[str, str] = {}
+    for category in categories:
+        try:
+            by_number[format_number(float(category))] = category
+        except ValueError:
+            continue
+    return by_number

@@ -1,0 +1,244 @@
+"""Data profiles and drift between a dataset and the baseline a production model was trained on.
+
+Profile (profile.json, written beside each curated dataset; the drift baseline of the model
+trained on it):
+
+    {"format_version": 1, "rows": <rows in the dataset>, "sample_rows": <rows profiled>,
+     "bins": <config.drift.bins>, "target": <target column>,
+     "columns": {
+        <numeric column>: {"kind": "numeric", "edges": [inner quantile edges, ascending],
+                           "fractions": [len(edges) + 1 fractions of the non-null values],
+                           "null_fraction": f, "mean": m, "std": s, "min": a, "max": b},
+        <category or boolean column>: {"kind": "categorical",
+                           "frequencies": {value: fraction of non-null values},
+                           "null_fraction": f}}}
+
+Numeric bins are right-closed: bin 0 is (-inf, edges[0]], bin i is (edges[i-1], edges[i]], the
+last is (edges[-1], inf). Edges are the i/bins quantiles of the profiled values, de-duplicated,
+so a column with few distinct values gets fewer bins.
+
+The profile is built from a uniform row sample of at most SAMPLE_ROWS rows (the rows with the
+smallest seeded content hashes, so the sample does not depend on row order); below that size
+it is exact. PSI compares two distributions of the same bins plus one bin for nulls:
+PSI = sum((current - reference) * ln(current / reference)), each fraction floored at half a
+row of the smaller sample (and at least PSI_FLOOR_FRACTION), so that an empty bin counts as
+rarer than one row, not as impossible.
+
+Two finite samples of the same distribution have a PSI of about (bins - 1) * (1/n + 1/m) on
+average (the chi-square bias of the estimate). That noise is reported as `noise_psi` and
+subtracted before comparing with the warn and fail thresholds, so a 60-row upload is not
+called drifted for being small. On a few hundred rows or more it is a few hundredths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from functions.common.config import ColumnSchema, DatasetSchema, DriftConfig
+
+PROFILE_FORMAT_VERSION = 1
+SAMPLE_ROWS = 100_000
+PSI_FLOOR_FRACTION = 1e-4
+NUMERIC_TYPES = frozenset({"integer", "float"})
+
+DriftStatus = Literal["ok", "warn", "fail"]
+
+
+def profile_kind(column: ColumnSchema) -> str:
+    return "numeric" if column.type in NUMERIC_TYPES else "categorical"
+
+
+def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: int) -> dict[str, Any]:
+    """Profile of `sample`: numeric columns as float (NaN = null), others as labels (None = null)."""
+    columns: dict[str, Any] = {}
+    for column in schema.columns:
+        if column.name not in sample.columns:
+            continue
+        values = sample[column.name]
+        if profile_kind(column) == "numeric":
+            columns[column.name] = _numeric_profile(values.to_numpy(dtype=float, na_value=np.nan), bins)
+        else:
+            columns[column.name] = _categorical_profile(values)
+    return {
+        "format_version": PROFILE_FORMAT_VERSION,
+        "rows": int(rows),
+        "sample_rows": int(len(sample)),
+        "bins": bins,
+        "target": schema.target,
+        "columns": columns,
+    }
+
+
+def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
+    null = np.isnan(values)
+    present = values[~null]
+    null_fraction = float(null.mean()) if len(values) else 0.0
+    if present.size == 0:
+        return {"kind": "numeric", "edges": [], "fractions": [], "null_fraction": null_fraction}
+    quantiles = np.quantile(present, np.arange(1, bins) / bins)
+    edges = np.unique(quantiles)
+    return {
+        "kind": "numeric",
+        "edges": [float(edge) for edge in edges],
+        "fractions": _bin_fractions(present, edges).tolist(),
+        "null_fraction": null_fraction,
+        "mean": float(present.mean()),
+        "std": float(present.std()),
+        "min": float(present.min()),
+        "max": float(present.max()),
+    }
+
+
+def _bin_fractions(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
+    return counts / max(present.size, 1)
+
+
+def _categorical_profile(values: pd.Series) -> dict[str, Any]:
+    labels = values.to_numpy(dtype=object)
+    null = pd.isna(values).to_numpy() | (labels == "")
+    present = pd.Series(labels[~null], dtype=object)
+    counts = present.value_counts()
+    total = max(int(counts.sum()), 1)
+    return {
+        "kind": "categorical",
+        "frequencies": {str(label): int(count) / total for label, count in counts.items()},
+        "null_fraction": float(null.mean()) if len(labels) else 0.0,
+    }
+
+
+def psi(reference: np.ndarray, current: np.ndarray, floor_fraction: float = PSI_FLOOR_FRACTION) -> float:
+    reference = np.maximum(np.asarray(reference, dtype=float), floor_fraction)
+    current = np.maximum(np.asarray(current, dtype=float), floor_fraction)
+    return float(np.sum((current - reference) * np.log(current / reference)))
+
+
+def sampling_noise_psi(occupied_bins: int, reference_rows: int, current_rows: int) -> float:
+    """Expected PSI between two samples of one distribution (chi-square bias)."""
+    if reference_rows <= 0 or current_rows <= 0:
+        return 0.0
+    return max(occupied_bins - 1, 0) * (1.0 / reference_rows + 1.0 / current_rows)
+
+
+@dataclass
+class FeatureDrift:
+    column: str
+    kind: str
+    psi: float
+    noise_psi: float
+    status: DriftStatus
+    warn_psi: float
+    fail_psi: float
+    bin_labels: list[str]
+    reference: list[float]
+    current: list[float]
+
+
+@dataclass
+class DriftComparison:
+    features: list[FeatureDrift] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def drifted(self) -> list[FeatureDrift]:
+        return [feature for feature in self.features if feature.status != "ok"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": [asdict(feature) for feature in self.features], "skipped": self.skipped}
+
+
+def compare_to_baseline(
+    baseline: Mapping[str, Any], current: pd.DataFrame, schema: DatasetSchema, drift: DriftConfig
+) -> DriftComparison:
+    """PSI of each schema column's current values against the baseline profile's bins."""
+    comparison = DriftComparison()
+    baseline_columns = baseline.get("columns", {})
+    for column in schema.columns:
+        reference = baseline_columns.get(column.name)
+        if column.name not in current.columns:
+            continue
+        if reference is None:
+            comparison.skipped[column.name] = "not in the baseline profile"
+            continue
+        kind = profile_kind(column)
+        if reference.get("kind") != kind:
+            comparison.skipped[column.name] = f"baseline profiles it as {reference.get('kind')}, now {kind}"
+            continue
+        if kind == "numeric":
+            labels, expected, actual = _numeric_distributions(reference, current[column.name])
+        else:
+            labels, expected, actual = _categorical_distributions(reference, current[column.name])
+        if not labels:
+            comparison.skipped[column.name] = "no values in the baseline"
+            continue
+        reference_rows = int(baseline.get("sample_rows", baseline.get("rows", 0)))
+        current_rows = len(current)
+        floor = max(PSI_FLOOR_FRACTION, 0.5 / max(min(reference_rows, current_rows), 1))
+        value = psi(np.array(expected), np.array(actual), floor)
+        occupied = int(np.sum((np.array(expected) > 0) | (np.array(actual) > 0)))
+        noise = sampling_noise_psi(occupied, reference_rows, current_rows)
+        warn_psi = column.drift_warn_psi if column.drift_warn_psi is not None else drift.warn_psi
+        fail_psi = column.drift_fail_psi if column.drift_fail_psi is not None else drift.fail_psi
+        signal = value - noise
+        status: DriftStatus = "fail" if signal >= fail_psi else "warn" if signal >= warn_psi else "ok"
+        comparison.features.append(
+            FeatureDrift(
+                column.name, kind, round(value, 6), round(noise, 6), status, warn_psi, fail_psi, labels, expected, actual
+            )
+        )
+    return comparison
+
+
+def _numeric_distributions(reference: Mapping[str, Any], values: pd.Series) -> tuple[list[str], list[float], list[float]]:
+    edges = np.asarray(reference.get("edges", []), dtype=float)
+    fractions = list(reference.get("fractions", []))
+    if not fractions:
+        return [], [], []
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    null = np.isnan(numbers)
+    present = numbers[~null]
+    current_null = float(null.mean()) if len(numbers) else 0.0
+    reference_null = float(reference.get("null_fraction", 0.0))
+    current = _bin_fractions(present, edges) if present.size else np.zeros(len(edges) + 1)
+    expected = [fraction * (1 - reference_null) for fraction in fractions] + [reference_null]
+    actual = [float(fraction) * (1 - current_null) for fraction in current] + [current_null]
+    return _numeric_bin_labels(edges) + ["(null)"], expected, actual
+
+
+def _numeric_bin_labels(edges: np.ndarray) -> list[str]:
+    if edges.size == 0:
+        return ["all values"]
+    bounds = [_short(edge) for edge in edges]
+    labels = [f"<= {bounds[0]}"]
+    labels += [f"({low}, {high}]" for low, high in zip(bounds, bounds[1:])]
+    labels.append(f"> {bounds[-1]}")
+    return labels
+
+
+def _short(number: float) -> str:
+    return f"{number:.4g}" if math.isfinite(number) else str(number)
+
+
+def _categorical_distributions(
+    reference: Mapping[str, Any], values: pd.Series
+) -> tuple[list[str], list[float], list[float]]:
+    frequencies: Mapping[str, float] = reference.get("frequencies", {})
+    labels_array = values.to_numpy(dtype=object)
+    null = pd.isna(values).to_numpy() | (labels_array == "")
+    present = pd.Series(labels_array[~null], dtype=object).astype(str)
+    counts = present.value_counts()
+    total = max(int(counts.sum()), 1)
+    current_null = float(null.mean()) if len(labels_array) else 0.0
+    reference_null = float(reference.get("null_fraction", 0.0))
+    labels = list(frequencies) + [label for label in counts.index if label not in frequencies]
+    if not labels and not reference_null:
+        return [], [], []
+    expected = [frequencies.get(label, 0.0) * (1 - reference_null) for label in labels] + [reference_null]
+    actual = [int(counts.get(label, 0)) / total * (1 - current_null) for label in labels] + [current_null]
+    return [str(label) for label in labels] + ["(null)"], expected, actual

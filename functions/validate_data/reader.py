@@ -1,0 +1,293 @@
+"""Reading an uploaded table (CSV, gzip-compressed CSV or Parquet) in bounded chunks.
+
+`open_table` sniffs the file by its bytes (not its name, except that a ".gz" name promises
+gzip), decompresses gzip to a sibling file, checks the raw bytes (binary content, UTF-8,
+line length) in one streamed pass and reads the header. `iter_chunks` then yields
+DataFrames of at most `chunk_rows` rows; it can be called again for a second pass.
+
+CSV is parsed with the standard `csv` module (strict quoting) rather than pandas so that rows
+with too few fields are caught instead of silently padded with nulls. CSV chunks hold the raw
+strings; Parquet chunks hold the file's own dtypes. Anything that cannot be read as a table
+raises DataUnreadableError with `check` naming why.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from functions.common.config import ValidationConfig
+from functions.common.errors import DataUnreadableError
+
+SCAN_BLOCK_BYTES = 8 * 1024 * 1024
+SNIFF_BYTES = 64 * 1024
+# A text file has almost no control characters; random bytes have about 1 in 8.
+MAX_CONTROL_CHARACTER_FRACTION = 0.05
+MAX_RAGGED_ROW_EXAMPLES = 5
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"
+UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+SUSPECT_DELIMITERS = (";", "\t", "|")
+ALLOWED_CONTROL_BYTES = frozenset(b"\t\n\r\x0c")
+
+TableFormat = Literal["csv", "parquet"]
+
+
+class FileTooLargeError(DataUnreadableError):
+    def __init__(self, message: str) -> None:
+        super().__init__("file_too_large", message)
+
+
+class MalformedRowsError(DataUnreadableError):
+    """Rows whose field count differs from the header's; `examples` names the lines."""
+
+    def __init__(self, message: str, examples: list[str]) -> None:
+        super().__init__("malformed_rows", message)
+        self.examples = examples
+
+
+@dataclass(frozen=True)
+class Table:
+    path: Path
+    format: TableFormat
+    columns: list[str]
+    compressed: bool
+    chunk_rows: int
+    max_field_bytes: int
+
+    def iter_chunks(self) -> Iterator[pd.DataFrame]:
+        if self.format == "parquet":
+            yield from _iter_parquet(self.path, self.chunk_rows)
+        else:
+            yield from _iter_csv(self.path, self.columns, self.chunk_rows, self.max_field_bytes)
+
+
+def open_table(path: Path, config: ValidationConfig, file_name: str = "") -> Table:
+    """Check the file's bytes and read its header; gzip is decompressed next to `path`."""
+    size_bytes = path.stat().st_size
+    if size_bytes == 0:
+        raise DataUnreadableError("empty_file", "the file is empty (0 bytes)")
+    head = _read_head(path)
+    compressed = False
+    if head.startswith(GZIP_MAGIC) or file_name.lower().endswith(".gz"):
+        if not head.startswith(GZIP_MAGIC):
+            raise DataUnreadableError("unreadable_compression", "the file name ends in .gz but the file is not gzip data")
+        path = _gunzip(path, config.max_lambda_file_bytes)
+        compressed = True
+        head = _read_head(path)
+        if not head:
+            raise DataUnreadableError("empty_file", "the gzip file decompresses to nothing")
+    if head.startswith(ZIP_MAGIC):
+        raise DataUnreadableError(
+            "unreadable_compression", "the file is a zip archive (or an Excel workbook); upload CSV, gzip CSV or Parquet"
+        )
+    if head.startswith(PARQUET_MAGIC) or file_name.lower().endswith(".parquet"):
+        return _open_parquet(path, config, compressed)
+    _scan_text(path, config.max_line_bytes)
+    columns = _read_csv_header(path, config.max_line_bytes)
+    return Table(path, "csv", columns, compressed, config.chunk_rows, config.max_line_bytes)
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return stream.read(SNIFF_BYTES)
+
+
+def _gunzip(path: Path, max_bytes: int) -> Path:
+    target = path.with_name(path.name + ".decompressed")
+    try:
+        with gzip.open(path, "rb") as source, target.open("wb") as sink:
+            written = 0
+            while block := source.read(SCAN_BLOCK_BYTES):
+                written += len(block)
+                if written > max_bytes:
+                    raise FileTooLargeError(
+                        f"the gzip file decompresses to more than {max_bytes} bytes, too large for the Lambda route"
+                    )
+                sink.write(block)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataUnreadableError(
+            "unreadable_compression", f"the gzip data is damaged or truncated ({type(error).__name__})"
+        ) from error
+    return target
+
+
+def _scan_text(path: Path, max_line_bytes: int) -> None:
+    """One streamed pass over the bytes: binary content, UTF-8 validity, longest line."""
+    with path.open("rb") as stream:
+        first = stream.read(SNIFF_BYTES)
+        if first.startswith(UTF16_BOMS) and not first.startswith(codecs.BOM_UTF8):
+            raise DataUnreadableError("encoding", "the file is UTF-16 or UTF-32 encoded; save it as UTF-8")
+        _check_not_binary(first)
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset_bytes = 0
+        line_number = 1
+        current_line_bytes = 0
+        saw_text = False
+        while block := stream.read(SCAN_BLOCK_BYTES):
+            if b"\x00" in block:
+                raise DataUnreadableError("binary_content", "the file contains NUL bytes; it is not a text table")
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                bad_line = line_number + block[: error.start].count(b"\n")
+                raise DataUnreadableError(
+                    "encoding",
+                    f"the file is not valid UTF-8 (byte 0x{block[error.start]:02x} on line {bad_line}); save it as UTF-8",
+                ) from error
+            array = np.frombuffer(block, dtype=np.uint8)
+            newlines = np.flatnonzero(array == 10)
+            if newlines.size:
+                lengths = np.diff(newlines, prepend=-1)
+                lengths[0] += current_line_bytes
+                longest = int(lengths.max())
+                current_line_bytes = len(block) - int(newlines[-1]) - 1
+            else:
+                current_line_bytes += len(block)
+                longest = current_line_bytes
+            if max(longest, current_line_bytes) > max_line_bytes:
+                raise DataUnreadableError(
+                    "line_too_long",
+                    f"a line near line {line_number + int(newlines.size)} is longer than {max_line_bytes} bytes",
+                )
+            saw_text = saw_text or bool(block.strip(b" \t\r\n\xef\xbb\xbf"))
+            line_number += int(newlines.size)
+            offset_bytes += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as error:
+            raise DataUnreadableError("encoding", "the file ends in the middle of a UTF-8 character") from error
+    if not saw_text:
+        raise DataUnreadableError("empty_file", "the file holds only whitespace")
+
+
+def _check_not_binary(head: bytes) -> None:
+    if b"\x00" in head:
+        raise DataUnreadableError("binary_content", "the file contains NUL bytes; it is not a text table")
+    control = sum(1 for byte in head if byte < 32 and byte not in ALLOWED_CONTROL_BYTES)
+    if head and control / len(head) > MAX_CONTROL_CHARACTER_FRACTION:
+        raise DataUnreadableError("binary_content", "the file holds binary data, not a text table")
+
+
+def _csv_reader(stream: io.TextIOBase, max_field_bytes: int) -> Iterator[list[str]]:
+    csv.field_size_limit(max(max_field_bytes, 1024))
+    return csv.reader(stream, strict=True)
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    return path.open("r", encoding="utf-8-sig", newline="")
+
+
+def _read_csv_header(path: Path, max_field_bytes: int) -> list[str]:
+    with _open_text(path) as stream:
+        reader = _csv_reader(stream, max_field_bytes)
+        try:
+            header = next((row for row in reader if row), None)
+            if header is None:
+                raise DataUnreadableError("empty_file", "the file has no header row")
+            first_row = next((row for row in reader if row), None)
+        except csv.Error as error:
+            raise DataUnreadableError("malformed_rows", f"the header cannot be parsed as CSV ({error})") from error
+    columns = [name.strip() for name in header]
+    if len(columns) == 1 and any(delimiter in columns[0] for delimiter in SUSPECT_DELIMITERS):
+        found = next(delimiter for delimiter in SUSPECT_DELIMITERS if delimiter in columns[0])
+        raise DataUnreadableError(
+            "delimiter", f"the header is one column containing {found!r}; the file must be comma-separated"
+        )
+    _check_column_names(columns)
+    if first_row is None:
+        raise DataUnreadableError("header_only", "the file has a header row but no data rows")
+    return columns
+
+
+def _check_column_names(columns: list[str]) -> None:
+    if any(not name for name in columns):
+        raise DataUnreadableError("malformed_header", "the header has an empty column name")
+    seen: set[str] = set()
+    repeated = [name for name in columns if name in seen or seen.add(name)]
+    if repeated:
+        raise DataUnreadableError("duplicate_columns", f"the header repeats column names: {sorted(set(repeated))}")
+
+
+def _iter_csv(path: Path, columns: list[str], chunk_rows: int, max_field_bytes: int) -> Iterator[pd.DataFrame]:
+    width = len(columns)
+    with _open_text(path) as stream:
+        reader = _csv_reader(stream, max_field_bytes)
+        rows: list[list[str]] = []
+        ragged: list[str] = []
+        ragged_count = 0
+        header_seen = False
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if not header_seen:
+                    header_seen = True
+                    continue
+                if len(row) != width:
+                    ragged_count += 1
+                    if len(ragged) < MAX_RAGGED_ROW_EXAMPLES:
+                        ragged.append(f"line {reader.line_num}: {len(row)} fields")
+                    continue
+                rows.append(row)
+                if len(rows) >= chunk_rows:
+                    _raise_if_ragged(ragged_count, ragged, width)
+                    yield pd.DataFrame(rows, columns=columns, dtype=object)
+                    rows = []
+        except csv.Error as error:
+            raise DataUnreadableError(
+                "malformed_rows",
+                f"the CSV cannot be parsed near line {reader.line_num} (unbalanced quotes or an oversized field)",
+            ) from error
+        except UnicodeDecodeError as error:
+            raise DataUnreadableError("encoding", "the file is not valid UTF-8") from error
+        _raise_if_ragged(ragged_count, ragged, width)
+        if rows:
+            yield pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def _raise_if_ragged(count: int, examples: list[str], width: int) -> None:
+    if count:
+        raise MalformedRowsError(f"{count} row(s) do not have the header's {width} fields", examples)
+
+
+def _open_parquet(path: Path, config: ValidationConfig, compressed: bool) -> Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(path).metadata
+        columns = [str(name) for name in metadata.schema.to_arrow_schema().names]
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise DataUnreadableError("parquet_unreadable", f"the Parquet file cannot be read ({type(error).__name__})") from error
+    _check_column_names([name.strip() for name in columns])
+    if metadata.num_rows == 0:
+        raise DataUnreadableError("header_only", "the Parquet file has columns but no rows")
+    return Table(path, "parquet", columns, compressed, config.chunk_rows, config.max_line_bytes)
+
+
+def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet_file = pq.ParquetFile(path)
+        for batch in parquet_file.iter_batches(batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            frame.columns = [str(name).strip() for name in frame.columns]
+            yield frame
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise DataUnreadableError("parquet_unreadable", f"the Parquet data cannot be read ({type(error).__name__})") from error
+

@@ -1,0 +1,246 @@
+"""The "Validate data" step: from an uploaded object to an accepted, rejected or duplicate outcome.
+
+Order of writes, so that a retry or a concurrent duplicate never loses or double-trains data:
+accepted data is uploaded (splits, profile) before the manifest, and the manifest is written
+with If-None-Match so exactly one execution claims a dataset version. A retry of the
+execution that claimed it gets its own result back; any other execution gets "duplicate".
+Rejected data is copied to quarantine/<execution>/ with reason.json beside it; the original
+object is never modified or deleted.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from functions.common import s3_layout
+from functions.common.config import PipelineConfig
+from functions.common.contracts import CheckFinding, DataChannels, ValidateDataRequest, ValidateDataResult
+from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
+from functions.validate_data.splitting import SPLIT_NAMES
+from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError, find_baseline, sha256_file
+from functions.validate_data.validation import ValidationOutcome, rejection_reason, validate_file
+
+MAX_TRAINING_JOB_NAME_CHARS = 63
+MANIFEST_FORMAT_VERSION = 1
+
+
+def training_job_name(project: str, dataset_version: str, execution_name: str) -> str:
+    raw = f"{project}-{dataset_version[:12]}-{execution_name[:8]}".lower()
+    name = re.sub(r"[^a-z0-9-]", "-", raw)[:MAX_TRAINING_JOB_NAME_CHARS]
+    return name.strip("-")
+
+
+def validate_upload(
+    request: ValidateDataRequest,
+    config: PipelineConfig,
+    *,
+    s3: Any,
+    sagemaker: Any,
+    data_bucket: str,
+    model_package_group: str,
+    work_root: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ValidateDataResult:
+    with tempfile.TemporaryDirectory(dir=work_root) as work:
+        return _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path(work), now).run()
+
+
+class _ValidationRun:
+    def __init__(
+        self,
+        request: ValidateDataRequest,
+        config: PipelineConfig,
+        s3: Any,
+        sagemaker: Any,
+        data_bucket: str,
+        model_package_group: str,
+        work: Path,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.request = request
+        self.config = config
+        self.store = DataStore(s3, data_bucket)
+        self.s3 = s3
+        self.sagemaker = sagemaker
+        self.model_package_group = model_package_group
+        self.work = work
+        self.now = now
+        self.source_uri = s3_layout.s3_uri(request.bucket, request.key)
+        self.file_name = Path(request.key).name or "upload"
+        self.report_key = s3_layout.report_key(request.execution_name, "validation.json")
+        self.report_html_key = s3_layout.report_key(request.execution_name, "validation.html")
+
+    def run(self) -> ValidateDataResult:
+        request = self.request
+        try:
+            size_bytes = self.store.object_size(request.bucket, request.key, request.version_id)
+        except SourceObjectMissingError as error:
+            finding = CheckFinding(check="source_missing", message=str(error))
+            return ValidateDataResult(
+                outcome="data_rejected", reason=rejection_reason([finding]), source_uri=self.source_uri, errors=[finding]
+            )
+        limit_bytes = self.config.validation.max_lambda_file_bytes
+        if size_bytes > limit_bytes:
+            finding = CheckFinding(
+                check="file_too_large",
+                message=f"file too large for the Lambda route ({size_bytes} bytes, at most {limit_bytes})",
+            )
+            return self._reject(ValidationOutcome(accepted=False, errors=[finding]), dataset_version=None)
+
+        local_path = self.work / self.file_name
+        self.store.download(request.bucket, request.key, request.version_id, local_path)
+        dataset_version = sha256_file(local_path)
+        manifest = self.store.read_json(s3_layout.curated_manifest_key(dataset_version))
+        if manifest is not None:
+            return self._known_version(manifest, dataset_version)
+
+        baseline = find_baseline(self.sagemaker, self.s3, self.model_package_group)
+        outcome = validate_file(
+            local_path, self.config, baseline.profile, work_dir=self.work / "splits", file_name=self.file_name
+        )
+        if not outcome.accepted:
+            return self._reject(outcome, dataset_version, baseline)
+        return self._accept(outcome, dataset_version, baseline)
+
+    def _known_version(self, manifest: dict[str, Any], dataset_version: str) -> ValidateDataResult:
+        if manifest.get("execution_arn") == self.request.execution_arn and manifest.get("result"):
+            return ValidateDataResult.model_validate(manifest["result"])
+        earlier = manifest.get("source_uri", "an earlier upload")
+        when = manifest.get("created", "earlier")
+        execution = manifest.get("execution_arn", "an earlier execution")
+        return ValidateDataResult(
+            outcome="duplicate",
+            reason=(
+                f"These bytes were already accepted as dataset version {dataset_version} "
+                f"(from {earlier} at {when} by {execution}); not training on them again."
+            ),
+            source_uri=self.source_uri,
+            dataset_version=dataset_version,
+            rows=manifest.get("rows"),
+        )
+
+    def _reject(
+        self, outcome: ValidationOutcome, dataset_version: str | None, baseline: Baseline | None = None
+    ) -> ValidateDataResult:
+        request = self.request
+        reason = outcome.reason or rejection_reason(outcome.errors)
+        quarantine_uri = self.store.quarantine(request.bucket, request.key, request.version_id, request.execution_name)
+        self.store.put_json(
+            s3_layout.quarantine_prefix(request.execution_name) + "reason.json",
+            {
+                "source_uri": self.source_uri,
+                "quarantine_uri": quarantine_uri,
+                "dataset_version": dataset_version,
+                "execution_arn": request.execution_arn,
+                "created": self.now().isoformat(),
+                "reason": reason,
+                "errors": [finding.model_dump(mode="json") for finding in outcome.errors],
+            },
+        )
+        result = ValidateDataResult(
+            outcome="data_rejected",
+            reason=reason,
+            source_uri=self.source_uri,
+            dataset_version=dataset_version,
+            rows=outcome.rows or None,
+            quarantine_uri=quarantine_uri,
+            errors=outcome.errors,
+            warnings=outcome.warnings,
+        )
+        return self._write_reports(result, outcome, baseline)
+
+    def _accept(self, outcome: ValidationOutcome, dataset_version: str, baseline: Baseline) -> ValidateDataResult:
+        request = self.request
+        channels = {}
+        for name in SPLIT_NAMES:
+            key = s3_layout.curated_split_key(dataset_version, name)
+            self.store.upload_file(outcome.split_files[name], key, "text/csv")
+            channels[name] = s3_layout.s3_uri(self.store.bucket, key.rsplit("/", 1)[0] + "/")
+        profile_uri = self.store.put_json(s3_layout.curated_profile_key(dataset_version), outcome.profile or {})
+        result = ValidateDataResult(
+            outcome="accepted",
+            source_uri=self.source_uri,
+            dataset_version=dataset_version,
+            rows=outcome.rows,
+            channels=DataChannels(**channels),
+            profile_uri=profile_uri,
+            report_uri=s3_layout.s3_uri(self.store.bucket, self.report_key),
+            report_html_uri=s3_layout.s3_uri(self.store.bucket, self.report_html_key),
+            warnings=outcome.warnings,
+            training_job_name=training_job_name(self.config.project, dataset_version, request.execution_name),
+        )
+        manifest = {
+            "format_version": MANIFEST_FORMAT_VERSION,
+            "dataset_version": dataset_version,
+            "source_uri": self.source_uri,
+            "source_version_id": request.version_id,
+            "sha256": dataset_version,
+            "rows": outcome.rows,
+            "split_rows": outcome.split_rows,
+            "split_seed": self.config.split.seed,
+            "columns": [column.name for column in self.config.dataset.columns],
+            "target": self.config.dataset.target,
+            "profile_uri": profile_uri,
+            "created": self.now().isoformat(),
+            "execution_arn": request.execution_arn,
+            "result": result.model_dump(mode="json"),
+        }
+        existing = self.store.claim_json(s3_layout.curated_manifest_key(dataset_version), manifest)
+        if existing is not None:
+            return self._known_version(existing, dataset_version)
+        return self._write_reports(result, outcome, baseline)
+
+    def _write_reports(
+        self, result: ValidateDataResult, outcome: ValidationOutcome, baseline: Baseline | None
+    ) -> ValidateDataResult:
+        report = build_report(result, outcome, baseline, self.request, self.now())
+        report_uri = self.store.put_json(self.report_key, report)
+        html_uri = self.store.put_text(self.report_html_key, render_html(report), "text/html; charset=utf-8")
+        return result.model_copy(update={"report_uri": report_uri, "report_html_uri": html_uri})
+
+
+def build_report(
+    result: ValidateDataResult,
+    outcome: ValidationOutcome,
+    baseline: Baseline | None,
+    request: ValidateDataRequest,
+    created: datetime,
+) -> dict[str, Any]:
+    if baseline is None:
+        drift_note = "drift not checked: the data was rejected before profiling"
+    elif outcome.drift is None and baseline.profile is not None:
+        drift_note = f"{baseline.note}; drift not computed because the file could not be profiled"
+    else:
+        drift_note = baseline.note
+    drift: dict[str, Any] = {
+        "note": drift_note,
+        "baseline_model_package_arn": baseline.model_package_arn if baseline else None,
+        "baseline_profile_uri": baseline.profile_uri if baseline else None,
+    }
+    if outcome.drift is not None:
+        drift.update(outcome.drift.to_dict())
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "source_uri": result.source_uri,
+        "dataset_version": result.dataset_version,
+        "execution_arn": request.execution_arn,
+        "execution_name": request.execution_name,
+        "created": created.isoformat(),
+        "rows": outcome.rows,
+        "file_format": outcome.file_format,
+        "quarantine_uri": result.quarantine_uri,
+        "splits": outcome.split_rows,
+        "duplicate_rows": outcome.duplicate_rows,
+        "class_counts": outcome.class_counts,
+        "errors": [finding.model_dump(mode="json") for finding in result.errors],
+        "warnings": [finding.model_dump(mode="json") for finding in result.warnings],
+        "columns": outcome.column_summaries,
+        "drift": drift,
+    }

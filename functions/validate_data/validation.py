@@ -1,0 +1,543 @@
+"""Validating an uploaded table against the pipeline config; pure (local files only, no AWS).
+
+`validate_file` reads the file in chunks (reader.py), coerces each chunk (columns.py) and
+accumulates per-column tallies, class counts, row content hashes (for duplicates and the
+split) and a bounded row sample (for the profile and drift). Memory grows with the number of
+rows only through 8-byte hashes and 8-byte split keys per row; everything else is per chunk
+or bounded. When the data is accepted and `work_dir` is given, a second pass writes the
+curated split files.
+
+Every problem becomes a CheckFinding named by its check; unreadable input (DataUnreadableError)
+becomes a single finding here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from functions.common.config import ColumnSchema, PipelineConfig
+from functions.common.contracts import CheckFinding
+from functions.common.errors import DataUnreadableError
+from functions.validate_data.columns import CoercedColumn, coerce_column, format_number
+from functions.validate_data.drift import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
+from functions.validate_data.reader import MalformedRowsError, Table, open_table
+from functions.validate_data.splitting import SPLIT_NAMES, assign_splits, mix_hashes, regression_strata
+
+MAX_FINDINGS = 50
+MAX_EXAMPLES_PER_FINDING = 5
+MAX_REASON_PROBLEMS = 3
+# A feature with more distinct values than this cannot be a relabelling of a class target.
+MAX_LEAKAGE_PAIRS = 200
+SAMPLE_SEED_SALT = 0x5A17
+DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
+# Below this many rows a feature can match the classes one-to-one by chance.
+MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
+PRIORITY_COLUMN = "__sample_priority"
+
+
+@dataclass
+class ValidationOutcome:
+    accepted: bool
+    rows: int = 0
+    file_format: str | None = None
+    columns: list[str] = field(default_factory=list)
+    errors: list[CheckFinding] = field(default_factory=list)
+    warnings: list[CheckFinding] = field(default_factory=list)
+    column_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    class_counts: dict[str, int] = field(default_factory=dict)
+    duplicate_rows: int = 0
+    profile: dict[str, Any] | None = None
+    drift: DriftComparison | None = None
+    baseline_used: bool = False
+    split_rows: dict[str, int] = field(default_factory=dict)
+    split_files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str | None:
+        return rejection_reason(self.errors) if self.errors else None
+
+
+def rejection_reason(errors: list[CheckFinding]) -> str:
+    described = [finding.message for finding in errors[:MAX_REASON_PROBLEMS]]
+    remaining = len(errors) - len(described)
+    text = "; ".join(described)
+    if remaining > 0:
+        text += f"; and {remaining} more problem(s)"
+    return f"The data was rejected: {text}."
+
+
+def validate_file(
+    path: Path,
+    config: PipelineConfig,
+    baseline_profile: dict[str, Any] | None = None,
+    *,
+    work_dir: Path | None = None,
+    file_name: str = "",
+) -> ValidationOutcome:
+    """Check `path` against config.dataset; write curated splits into `work_dir` if accepted."""
+    try:
+        table = open_table(path, config.validation, file_name or path.name)
+        scan = _Scan(table, config)
+        scan.run()
+    except DataUnreadableError as error:
+        examples = error.examples if isinstance(error, MalformedRowsError) else []
+        finding = CheckFinding(check=error.check, message=str(error), examples=examples[:MAX_EXAMPLES_PER_FINDING])
+        return ValidationOutcome(accepted=False, errors=[finding])
+
+    outcome = scan.outcome()
+    if scan.sample is not None:
+        sample = scan.sample.drop(columns=[PRIORITY_COLUMN])
+        outcome.profile = build_profile(sample, config.dataset, config.drift.bins, scan.rows)
+        if baseline_profile is not None:
+            outcome.baseline_used = True
+            outcome.drift = compare_to_baseline(baseline_profile, sample, config.dataset, config.drift)
+            _add_drift_findings(outcome)
+    outcome.errors = outcome.errors[:MAX_FINDINGS]
+    outcome.warnings = outcome.warnings[:MAX_FINDINGS]
+    outcome.accepted = not outcome.errors
+    if outcome.accepted:
+        assignment = assign_splits(scan.row_hashes(), scan.strata(), config.split)
+        outcome.split_rows = {name: int((assignment == index).sum()) for index, name in enumerate(SPLIT_NAMES)}
+        if work_dir is not None:
+            try:
+                outcome.split_files = write_splits(table, config, assignment, work_dir)
+            except DataUnreadableError as error:
+                # The file changed between passes (it cannot, being local) or the reader disagrees.
+                outcome.accepted = False
+                outcome.errors = [CheckFinding(check=error.check, message=str(error))]
+    return outcome
+
+
+def _add_drift_findings(outcome: ValidationOutcome) -> None:
+    for feature in outcome.drift.drifted:
+        message = (
+            f"column '{feature.column}' drifted from the production model's training data "
+            f"(PSI {feature.psi:.3f}, {'fail' if feature.status == 'fail' else 'warn'} threshold "
+            f"{feature.fail_psi if feature.status == 'fail' else feature.warn_psi})"
+        )
+        finding = CheckFinding(check="drift", column=feature.column, message=message)
+        (outcome.errors if feature.status == "fail" else outcome.warnings).append(finding)
+
+
+@dataclass
+class _ColumnTally:
+    schema: ColumnSchema
+    nulls: int = 0
+    invalid: int = 0
+    invalid_examples: list[str] = field(default_factory=list)
+    below: int = 0
+    above: int = 0
+    out_of_range_examples: list[str] = field(default_factory=list)
+    unseen: Counter = field(default_factory=Counter)
+    observed_min: float = np.inf
+    observed_max: float = -np.inf
+    identical_to_target: bool = True
+    compared_rows: int = 0
+    # (feature value, class) counts; None once the feature cannot be a relabelling of the classes.
+    pairs: Counter | None = None
+
+
+class _Scan:
+    """First pass over the table: tallies, hashes and sample."""
+
+    def __init__(self, table: Table, config: PipelineConfig) -> None:
+        self.table = table
+        self.config = config
+        self.schema = config.dataset
+        present = set(table.columns)
+        self.columns = [column for column in self.schema.columns if column.name in present]
+        self.tallies = {column.name: _ColumnTally(column) for column in self.columns}
+        if self.schema.problem_type != "regression":
+            for tally in self.tallies.values():
+                if tally.schema.type in DISCRETE_TYPES and tally.schema.name != self.schema.target:
+                    tally.pairs = Counter()
+        self.target_present = self.schema.target in present
+        self.classification = self.schema.problem_type != "regression"
+        self.rows = 0
+        self.class_counts: Counter = Counter()
+        self._hashes: list[np.ndarray] = []
+        self._class_labels: list[np.ndarray] = []
+        self._regression_targets: list[np.ndarray] = []
+        self.sample: pd.DataFrame | None = None
+
+    def run(self) -> None:
+        for chunk in self.table.iter_chunks():
+            self._scan_chunk(chunk)
+        if self.rows == 0:
+            raise DataUnreadableError("header_only", "the file has a header row but no data rows")
+
+    def _scan_chunk(self, chunk: pd.DataFrame) -> None:
+        first_row = self.rows + 1
+        self.rows += len(chunk)
+        hashes = pd.util.hash_pandas_object(chunk, index=False).to_numpy(dtype=np.uint64)
+        self._hashes.append(hashes)
+        coerced = {column.name: coerce_column(chunk[column.name], column) for column in self.columns}
+        for column in self.columns:
+            self._tally_column(self.tallies[column.name], coerced[column.name], chunk[column.name], first_row)
+        if self.target_present:
+            target = coerced[self.schema.target]
+            self._tally_target(target)
+            for column in self.columns:
+                if column.name != self.schema.target:
+                    self._tally_leakage(self.tallies[column.name], coerced[column.name], target)
+        self._keep_sample(coerced, hashes)
+
+    def _tally_column(self, tally: _ColumnTally, values: CoercedColumn, raw: pd.Series, first_row: int) -> None:
+        column = tally.schema
+        tally.nulls += int(values.null.sum())
+        if values.invalid.any():
+            tally.invalid += int(values.invalid.sum())
+            _extend_examples(tally.invalid_examples, raw, values.invalid, first_row)
+        valid = ~values.null & ~values.invalid
+        if values.is_numeric and valid.any():
+            numbers = values.numbers[valid]
+            tally.observed_min = min(tally.observed_min, float(numbers.min()))
+            tally.observed_max = max(tally.observed_max, float(numbers.max()))
+            below = valid & (values.numbers < column.minimum) if column.minimum is not None else np.zeros_like(valid)
+            above = valid & (values.numbers > column.maximum) if column.maximum is not None else np.zeros_like(valid)
+            tally.below += int(below.sum())
+            tally.above += int(above.sum())
+            if below.any() or above.any():
+                _extend_examples(tally.out_of_range_examples, raw, below | above, first_row)
+        if values.labels is not None and column.type == "category" and column.categories:
+            unseen = valid & ~np.isin(values.labels, column.categories)
+            if unseen.any():
+                tally.unseen.update(values.labels[unseen].tolist())
+
+    def _tally_target(self, target: CoercedColumn) -> None:
+        valid = ~target.null & ~target.invalid
+        if self.classification:
+            labels = target.labels if target.labels is not None else np.array(
+                [format_number(number) if ok else "" for number, ok in zip(target.numbers, valid)], dtype=object
+            )
+            labels = labels.copy()
+            labels[~valid] = ""
+            self.class_counts.update(pd.Series(labels[valid], dtype=object).value_counts().to_dict())
+            self._class_labels.append(labels)
+        else:
+            numbers = np.where(valid, target.numbers, np.nan)
+            self._regression_targets.append(numbers)
+
+    def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
+        both_null = feature.null & target.null
+        if feature.labels is not None and target.labels is not None:
+            equal = ~feature.null & ~target.null & (feature.labels == target.labels)
+        else:
+            equal = ~feature.null & ~target.null & (feature.numbers == target.numbers)
+        tally.compared_rows += int(equal.sum())
+        if not bool((equal | both_null).all()):
+            tally.identical_to_target = False
+        if self.classification and tally.pairs is not None:
+            valid = ~feature.null & ~feature.invalid & ~target.null & ~target.invalid
+            feature_keys = feature.labels if feature.labels is not None else feature.numbers
+            target_keys = target.labels if target.labels is not None else target.numbers
+            pairs = pd.DataFrame({"feature": feature_keys[valid], "target": target_keys[valid]}).value_counts()
+            tally.pairs.update({(str(key[0]), str(key[1])): int(count) for key, count in pairs.items()})
+            if len(tally.pairs) > MAX_LEAKAGE_PAIRS:
+                tally.pairs = None
+
+    def _keep_sample(self, coerced: dict[str, CoercedColumn], hashes: np.ndarray) -> None:
+        data: dict[str, Any] = {}
+        for name, values in coerced.items():
+            missing = values.null | values.invalid
+            if profile_kind(values.schema) == "numeric":
+                data[name] = np.where(missing, np.nan, values.numbers)
+            else:
+                labels = values.labels.copy()
+                labels[missing] = None
+                data[name] = labels
+        frame = pd.DataFrame(data, index=np.arange(len(hashes)))
+        frame[PRIORITY_COLUMN] = mix_hashes(hashes, self.config.split.seed ^ SAMPLE_SEED_SALT)
+        combined = frame if self.sample is None else pd.concat([self.sample, frame], ignore_index=True)
+        if len(combined) > SAMPLE_ROWS:
+            combined = combined.nsmallest(SAMPLE_ROWS, PRIORITY_COLUMN).reset_index(drop=True)
+        self.sample = combined
+
+    def row_hashes(self) -> np.ndarray:
+        return np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.uint64)
+
+    def strata(self) -> np.ndarray | None:
+        if self.classification and self._class_labels:
+            labels = np.concatenate(self._class_labels)
+            return pd.factorize(pd.Series(labels, dtype=object), sort=True)[0]
+        if self._regression_targets:
+            return regression_strata(np.concatenate(self._regression_targets))
+        return None
+
+    def outcome(self) -> ValidationOutcome:
+        outcome = ValidationOutcome(accepted=False, rows=self.rows, file_format=self.table.format, columns=self.table.columns)
+        errors, warnings = outcome.errors, outcome.warnings
+        self._header_findings(errors)
+        for tally in self.tallies.values():
+            self._column_findings(tally, errors, warnings)
+            outcome.column_summaries[tally.schema.name] = self._summary(tally)
+        if self.target_present:
+            self._target_findings(errors)
+            self._leakage_findings(errors)
+        hashes = self.row_hashes()
+        outcome.duplicate_rows = int(len(hashes) - len(np.unique(hashes)))
+        duplicate_fraction = outcome.duplicate_rows / max(self.rows, 1)
+        if duplicate_fraction > self.schema.max_duplicate_fraction:
+            errors.append(
+                CheckFinding(
+                    check="duplicate_rows",
+                    message=f"{outcome.duplicate_rows} of {self.rows} rows are exact duplicates "
+                    f"({duplicate_fraction:.0%}, at most {self.schema.max_duplicate_fraction:.0%} allowed)",
+                )
+            )
+        if self.rows < self.schema.min_rows:
+            errors.append(
+                CheckFinding(check="min_rows", message=f"the file has {self.rows} rows; at least {self.schema.min_rows} are required")
+            )
+        outcome.class_counts = {str(label): int(count) for label, count in sorted(self.class_counts.items())}
+        return outcome
+
+    def _header_findings(self, errors: list[CheckFinding]) -> None:
+        present = set(self.table.columns)
+        if not self.target_present:
+            errors.append(
+                CheckFinding(
+                    check="missing_target",
+                    column=self.schema.target,
+                    message=f"the target column '{self.schema.target}' is missing",
+                    examples=_header_examples(self.table.columns),
+                )
+            )
+        missing = [column.name for column in self.schema.feature_columns if column.name not in present]
+        if missing:
+            errors.append(
+                CheckFinding(
+                    check="missing_columns",
+                    column=missing[0] if len(missing) == 1 else None,
+                    message=f"{len(missing)} required column(s) are missing: {_name_list(missing)}",
+                    examples=missing[:MAX_EXAMPLES_PER_FINDING],
+                )
+            )
+        expected = {column.name for column in self.schema.columns}
+        unexpected = [name for name in self.table.columns if name not in expected]
+        if unexpected and not self.schema.allow_extra_columns:
+            errors.append(
+                CheckFinding(
+                    check="unexpected_columns",
+                    column=unexpected[0] if len(unexpected) == 1 else None,
+                    message=f"{len(unexpected)} column(s) are not in the schema: {_name_list(unexpected)}",
+                    examples=unexpected[:MAX_EXAMPLES_PER_FINDING],
+                )
+            )
+
+    def _column_findings(self, tally: _ColumnTally, errors: list[CheckFinding], warnings: list[CheckFinding]) -> None:
+        column = tally.schema
+        is_target = column.name == self.schema.target
+        if tally.invalid:
+            expected = {
+                "integer": "whole numbers",
+                "float": "numbers",
+                "boolean": "true/false/1/0",
+                "category": "labels",
+            }[column.type]
+            errors.append(
+                CheckFinding(
+                    check="target_type" if is_target else "type",
+                    column=column.name,
+                    message=f"column '{column.name}' has {tally.invalid} value(s) that are not {expected} ({column.type} expected)",
+                    examples=tally.invalid_examples,
+                )
+            )
+        if tally.below or tally.above:
+            errors.append(
+                CheckFinding(
+                    check="range",
+                    column=column.name,
+                    message=f"column '{column.name}' has {tally.below + tally.above} value(s) outside "
+                    f"[{_bound(column.minimum)}, {_bound(column.maximum)}]",
+                    examples=tally.out_of_range_examples,
+                )
+            )
+        if tally.unseen:
+            unseen_rows = sum(tally.unseen.values())
+            finding = CheckFinding(
+                check="unseen_category",
+                column=column.name,
+                message=f"column '{column.name}' has {unseen_rows} value(s) in {len(tally.unseen)} unseen categories",
+                examples=[f"{value!r} ({count} rows)" for value, count in tally.unseen.most_common(MAX_EXAMPLES_PER_FINDING)],
+            )
+            (errors if column.unseen_category == "error" else warnings).append(finding)
+        if tally.nulls:
+            null_fraction = tally.nulls / max(self.rows, 1)
+            if is_target:
+                errors.append(
+                    CheckFinding(
+                        check="target_nulls",
+                        column=column.name,
+                        message=f"the target column '{column.name}' is empty in {tally.nulls} row(s)",
+                    )
+                )
+            elif not column.nullable:
+                errors.append(
+                    CheckFinding(
+                        check="nulls",
+                        column=column.name,
+                        message=f"column '{column.name}' must not be empty but is empty in {tally.nulls} row(s)",
+                    )
+                )
+            elif null_fraction > column.max_null_fraction:
+                errors.append(
+                    CheckFinding(
+                        check="nulls",
+                        column=column.name,
+                        message=f"column '{column.name}' is empty in {null_fraction:.0%} of rows "
+                        f"(at most {column.max_null_fraction:.0%} allowed)",
+                    )
+                )
+
+    def _target_findings(self, errors: list[CheckFinding]) -> None:
+        target = self.schema.target
+        if not self.classification:
+            if self.schema.column(target).type not in {"integer", "float"}:
+                errors.append(
+                    CheckFinding(
+                        check="target_type",
+                        column=target,
+                        message=f"a regression target must be numeric but '{target}' is declared "
+                        f"{self.schema.column(target).type}",
+                    )
+                )
+            return
+        counts = self.class_counts
+        if len(counts) < 2:
+            errors.append(
+                CheckFinding(
+                    check="single_class",
+                    column=target,
+                    message=f"the target '{target}' has {len(counts)} class(es); at least 2 are needed to train",
+                    examples=[f"{label!r}: {count} rows" for label, count in counts.most_common(MAX_EXAMPLES_PER_FINDING)],
+                )
+            )
+            return
+        if self.schema.problem_type == "binary" and len(counts) > 2:
+            errors.append(
+                CheckFinding(
+                    check="class_count",
+                    column=target,
+                    message=f"the target '{target}' of a binary problem has {len(counts)} classes",
+                    examples=[f"{label!r}: {count} rows" for label, count in counts.most_common(MAX_EXAMPLES_PER_FINDING)],
+                )
+            )
+        rare = [(label, count) for label, count in sorted(counts.items()) if count < self.schema.min_rows_per_class]
+        if rare:
+            errors.append(
+                CheckFinding(
+                    check="min_rows_per_class",
+                    column=target,
+                    message=f"{len(rare)} class(es) of '{target}' have fewer than "
+                    f"{self.schema.min_rows_per_class} rows",
+                    examples=[f"{label!r}: {count} rows" for label, count in rare[:MAX_EXAMPLES_PER_FINDING]],
+                )
+            )
+
+    def _leakage_findings(self, errors: list[CheckFinding]) -> None:
+        target = self.schema.target
+        for tally in self.tallies.values():
+            name = tally.schema.name
+            if name == target:
+                continue
+            if tally.identical_to_target and tally.compared_rows > 0:
+                errors.append(
+                    CheckFinding(
+                        check="leakage",
+                        column=name,
+                        message=f"column '{name}' is identical to the target '{target}' (target leakage)",
+                    )
+                )
+            elif self.classification and tally.pairs and self._is_relabelling(tally.pairs):
+                errors.append(
+                    CheckFinding(
+                        check="leakage",
+                        column=name,
+                        message=f"column '{name}' maps one-to-one onto the classes of '{target}' (target leakage)",
+                        examples=[f"{feature!r} -> {label!r}" for feature, label in list(tally.pairs)[:MAX_EXAMPLES_PER_FINDING]],
+                    )
+                )
+
+    def _is_relabelling(self, pairs: Counter) -> bool:
+        features = {feature for feature, _ in pairs}
+        labels = {label for _, label in pairs}
+        covered_rows = sum(pairs.values())
+        return (
+            len(labels) >= 2
+            and covered_rows >= MIN_ROWS_FOR_RELABELLING_LEAKAGE
+            and len(features) == len(labels) == len(pairs)
+            and covered_rows >= 0.99 * sum(self.class_counts.values())
+        )
+
+    def _summary(self, tally: _ColumnTally) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "type": tally.schema.type,
+            "nulls": tally.nulls,
+            "null_fraction": round(tally.nulls / max(self.rows, 1), 6),
+            "invalid": tally.invalid,
+        }
+        if tally.schema.type in {"integer", "float"} and np.isfinite(tally.observed_min):
+            summary.update(observed_min=tally.observed_min, observed_max=tally.observed_max, out_of_range=tally.below + tally.above)
+        if tally.unseen:
+            summary["unseen_categories"] = dict(tally.unseen.most_common(MAX_EXAMPLES_PER_FINDING))
+        return summary
+
+
+def _extend_examples(examples: list[str], raw: pd.Series, mask: np.ndarray, first_row: int) -> None:
+    room = MAX_EXAMPLES_PER_FINDING - len(examples)
+    if room <= 0:
+        return
+    positions = np.flatnonzero(mask)[:room]
+    values = raw.to_numpy(dtype=object)
+    for position in positions:
+        examples.append(f"row {first_row + int(position)}: {_clip(values[position])!r}")
+
+
+def _clip(value: Any, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _name_list(names: list[str]) -> str:
+    shown = ", ".join(f"'{name}'" for name in names[:MAX_EXAMPLES_PER_FINDING])
+    return shown + (f" and {len(names) - MAX_EXAMPLES_PER_FINDING} more" if len(names) > MAX_EXAMPLES_PER_FINDING else "")
+
+
+def _header_examples(columns: list[str]) -> list[str]:
+    return [f"header: {_name_list(columns)}"]
+
+
+def _bound(value: float | None) -> str:
+    return "unbounded" if value is None else format_number(value)
+
+
+def write_splits(table: Table, config: PipelineConfig, assignment: np.ndarray, work_dir: Path) -> dict[str, Path]:
+    """Second pass: the schema's columns, coerced, in schema order, one CSV per split."""
+    schema = config.dataset
+    work_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: work_dir / f"{name}.csv" for name in SPLIT_NAMES}
+    header = [column.name for column in schema.columns]
+    streams = {name: path.open("w", encoding="utf-8", newline="") for name, path in paths.items()}
+    try:
+        writers = {name: csv.writer(stream, lineterminator="\n") for name, stream in streams.items()}
+        for writer in writers.values():
+            writer.writerow(header)
+        offset = 0
+        for chunk in table.iter_chunks():
+            text = np.column_stack([coerce_column(chunk[column.name], column).output_text() for column in schema.columns])
+            chunk_assignment = assignment[offset : offset + len(chunk)]
+            offset += len(chunk)
+            for index, name in enumerate(SPLIT_NAMES):
+                writers[name].writerows(text[chunk_assignment == index].tolist())
+    finally:
+        for stream in streams.values():
+            stream.close()
+    return paths

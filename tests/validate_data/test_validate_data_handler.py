@@ -1,0 +1,215 @@
+"""The validate_data Lambda handler against moto: accepted, rejected, duplicate, drift, env."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from functions.common.errors import MissingEnvironmentError
+from functions.validate_data.handler import lambda_handler
+from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, load_event, request_for, to_csv_bytes
+
+
+def test_accepted_upload_writes_splits_manifest_profile_and_reports(aws, lambda_context, breast_cancer):
+    # Given the breast cancer data uploaded under incoming/
+    event = load_event("validate_data_request.json")
+    body = to_csv_bytes(breast_cancer)
+    aws.put(event["key"], body)
+
+    # When the handler validates it
+    result = lambda_handler(event, lambda_context)
+
+    # Then it is accepted under its content hash with the three split channels
+    import hashlib
+
+    version = hashlib.sha256(body).hexdigest()
+    assert result["outcome"] == "accepted", result
+    assert result["dataset_version"] == version
+    assert result["rows"] == len(breast_cancer)
+    assert result["errors"] == []
+    prefix = f"curated/{version}/"
+    assert result["channels"] == {
+        name: f"s3://{DATA_BUCKET}/{prefix}{name}/" for name in ("train", "validation", "test")
+    }
+    splits = {name: pd.read_csv(io.BytesIO(aws.get(f"{prefix}{name}/data.csv"))) for name in ("train", "validation", "test")}
+    assert sum(len(split) for split in splits.values()) == len(breast_cancer)
+    for split in splits.values():
+        assert list(split.columns) == list(breast_cancer.columns)
+        assert set(split["target"]) == {0, 1}
+    assert len(splits["test"]) == pytest.approx(0.2 * len(breast_cancer), abs=2)
+
+    manifest = aws.get_json(f"{prefix}manifest.json")
+    assert manifest["sha256"] == version
+    assert manifest["source_uri"] == f"s3://{DATA_BUCKET}/{event['key']}"
+    assert manifest["execution_arn"] == event["execution_arn"]
+    assert manifest["split_rows"] == {name: len(split) for name, split in splits.items()}
+    assert "created" in manifest
+
+    profile = aws.get_json(f"{prefix}profile.json")
+    assert result["profile_uri"] == f"s3://{DATA_BUCKET}/{prefix}profile.json"
+    assert profile["columns"]["mean_radius"]["kind"] == "numeric"
+    assert len(profile["columns"]["mean_radius"]["fractions"]) == len(profile["columns"]["mean_radius"]["edges"]) + 1
+
+    report = aws.get_json(f"reports/{event['execution_name']}/validation.json")
+    assert report["outcome"] == "accepted"
+    assert "first dataset" in report["drift"]["note"]
+    html = aws.get(f"reports/{event['execution_name']}/validation.html").decode()
+    assert html.startswith("<!DOCTYPE html>")
+    assert result["report_html_uri"].endswith("validation.html")
+    assert result["training_job_name"] == f"mlops-{version[:12]}-{event['execution_name'][:8]}"
+    assert aws.keys("quarantine/") == []
+
+
+def test_rejected_upload_is_quarantined_with_its_reason(aws, lambda_context, breast_cancer):
+    # Given a file without its target column
+    event = request_for("incoming/no_target.csv")
+    body = to_csv_bytes(breast_cancer.drop(columns=["target"]))
+    aws.put(event["key"], body)
+
+    result = lambda_handler(event, lambda_context)
+
+    assert result["outcome"] == "data_rejected"
+    assert "target" in result["reason"]
+    assert {finding["check"] for finding in result["errors"]} == {"missing_target"}
+    quarantine_key = f"quarantine/{event['execution_name']}/no_target.csv"
+    assert result["quarantine_uri"] == f"s3://{DATA_BUCKET}/{quarantine_key}"
+    assert aws.get(quarantine_key) == body
+    assert aws.get(event["key"]) == body, "the original must stay in incoming/"
+    reason = aws.get_json(f"quarantine/{event['execution_name']}/reason.json")
+    assert reason["errors"][0]["check"] == "missing_target"
+    assert reason["reason"] == result["reason"]
+    assert aws.keys("curated/") == []
+    assert aws.get_json(f"reports/{event['execution_name']}/validation.json")["outcome"] == "data_rejected"
+
+
+def test_same_bytes_under_another_key_is_a_duplicate(aws, lambda_context, breast_cancer):
+    body = to_csv_bytes(breast_cancer)
+    first = request_for("incoming/first.csv", "11111111-aaaa")
+    second = request_for("incoming/second.csv", "22222222-bbbb")
+    aws.put(first["key"], body)
+    aws.put(second["key"], body)
+
+    accepted = lambda_handler(first, lambda_context)
+    duplicate = lambda_handler(second, lambda_context)
+
+    assert accepted["outcome"] == "accepted"
+    assert duplicate["outcome"] == "duplicate"
+    assert duplicate["dataset_version"] == accepted["dataset_version"]
+    assert accepted["dataset_version"] in duplicate["reason"]
+    assert "incoming/first.csv" in duplicate["reason"]
+    assert duplicate["training_job_name"] is None
+
+
+def test_retry_of_the_same_execution_returns_its_own_result(aws, lambda_context, breast_cancer):
+    event = load_event("validate_data_request.json")
+    aws.put(event["key"], to_csv_bytes(breast_cancer))
+
+    first = lambda_handler(event, lambda_context)
+    retried = lambda_handler(event, lambda_context)
+
+    assert retried == first
+    assert retried["outcome"] == "accepted"
+
+
+def test_missing_environment_variable_is_a_clear_error(aws, lambda_context, breast_cancer):
+    event = load_event("validate_data_request.json")
+    aws.put(event["key"], to_csv_bytes(breast_cancer))
+    aws.monkeypatch.delenv("MODEL_PACKAGE_GROUP")
+
+    with pytest.raises(MissingEnvironmentError) as raised:
+        lambda_handler(event, lambda_context)
+
+    assert raised.value.name == "MODEL_PACKAGE_GROUP"
+    assert "MODEL_PACKAGE_GROUP" in str(raised.value)
+
+
+def test_file_over_the_lambda_limit_is_rejected_without_reading_it(aws, lambda_context, breast_cancer_config, breast_cancer):
+    config = breast_cancer_config.model_copy(deep=True)
+    config.validation.max_lambda_file_bytes = 1000
+    aws.use_config(config)
+    event = request_for("incoming/big.csv")
+    aws.put(event["key"], to_csv_bytes(breast_cancer))
+
+    result = lambda_handler(event, lambda_context)
+
+    assert result["outcome"] == "data_rejected"
+    assert [finding["check"] for finding in result["errors"]] == ["file_too_large"]
+    assert "file too large for the Lambda route" in result["reason"]
+    assert aws.keys(f"quarantine/{event['execution_name']}/") == [
+        f"quarantine/{event['execution_name']}/big.csv",
+        f"quarantine/{event['execution_name']}/reason.json",
+    ]
+
+
+def _register_approved_baseline(aws, profile_uri: str) -> None:
+    aws.sagemaker.create_model_package(
+        ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties={"profile_uri": profile_uri},
+        InferenceSpecification={
+            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.4-2"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )
+
+
+def test_drift_is_measured_against_the_newest_approved_models_profile(aws, lambda_context, breast_cancer):
+    # Given an approved model trained on the first half of the data
+    first_half = breast_cancer.sample(frac=0.5, random_state=7)
+    first = request_for("incoming/first_half.csv", "aaaa1111")
+    aws.put(first["key"], to_csv_bytes(first_half))
+    accepted = lambda_handler(first, lambda_context)
+    assert accepted["outcome"] == "accepted"
+    _register_approved_baseline(aws, accepted["profile_uri"])
+
+    # When the other half arrives with one feature shifted by half a standard deviation
+    shifted = breast_cancer.drop(first_half.index).copy()
+    shifted["mean_texture"] = shifted["mean_texture"] + 0.5 * breast_cancer["mean_texture"].std()
+    second = request_for("incoming/shifted.csv", "bbbb2222")
+    aws.put(second["key"], to_csv_bytes(shifted))
+    result = lambda_handler(second, lambda_context)
+
+    # Then it is accepted with a drift warning naming that feature, and the report plots it
+    assert result["outcome"] == "accepted"
+    drift_columns = {finding["column"] for finding in result["warnings"] if finding["check"] == "drift"}
+    assert drift_columns == {"mean_texture"}
+    report = aws.get_json(f"reports/{second['execution_name']}/validation.json")
+    assert report["drift"]["baseline_profile_uri"] == accepted["profile_uri"]
+    html = aws.get(f"reports/{second['execution_name']}/validation.html").decode()
+    assert "<svg" in html and "mean_texture" in html
+
+
+def test_severe_drift_rejects_the_data(aws, lambda_context, breast_cancer):
+    first = request_for("incoming/base.csv", "cccc3333")
+    aws.put(first["key"], to_csv_bytes(breast_cancer))
+    accepted = lambda_handler(first, lambda_context)
+    _register_approved_baseline(aws, accepted["profile_uri"])
+
+    moved = breast_cancer.copy()
+    moved["mean_texture"] = moved["mean_texture"] + 3 * moved["mean_texture"].std()
+    second = request_for("incoming/moved.csv", "dddd4444")
+    aws.put(second["key"], to_csv_bytes(moved))
+    result = lambda_handler(second, lambda_context)
+
+    assert result["outcome"] == "data_rejected"
+    assert ("drift", "mean_texture") in {(finding["check"], finding["column"]) for finding in result["errors"]}
+
+
+def test_result_is_json_serialisable_for_the_state_machine(aws, lambda_context, penguins, penguins_config):
+    aws.use_config(penguins_config)
+    event = load_event("validate_data_request_versioned.json")
+    aws.put(event["key"], to_csv_bytes(penguins))
+
+    result = lambda_handler(event, lambda_context)
+
+    assert result["outcome"] == "accepted", result
+    assert json.loads(json.dumps(result)) == result
+    test_split = pd.read_csv(io.BytesIO(aws.get(f"curated/{result['dataset_version']}/test/data.csv")))
+    shares = test_split["species"].value_counts(normalize=True).sort_index()
+    overall = penguins["species"].value_counts(normalize=True).sort_index()
+    assert np.allclose(shares.to_numpy(), overall.to_numpy(), atol=0.03), "test split is stratified by class"
