@@ -48,7 +48,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole story on a real public dataset, in under a minute")
     demo.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
+
+    versions = commands.add_parser("versions", help="the registry's versions, and which one is serving")
+    _add_target_arguments(versions)
+    lineage = commands.add_parser("lineage", help="everything that produced a version")
+    lineage.add_argument("version", type=int)
+    lineage.add_argument("--json", action="store_true", help="one JSON object")
+    _add_target_arguments(lineage)
+    approve = commands.add_parser("approve", help="approve a version; its approval event deploys it")
+    approve.add_argument("version", type=int)
+    approve.add_argument("--reason", help="why it is approved, kept in the registry and the audit log")
+    _add_target_arguments(approve)
+    reject = commands.add_parser("reject", help="reject a version so nothing deploys it")
+    reject.add_argument("version", type=int)
+    reject.add_argument("--reason", required=True, help="why it is rejected, kept in the registry and the audit log")
+    _add_target_arguments(reject)
+    rollback = commands.add_parser("rollback", help="serve the previous approved version (or --to VERSION) again")
+    rollback.add_argument("--to", type=int, dest="to_version", metavar="VERSION")
+    rollback.add_argument("--reason", help="why, kept in the audit log and on the rejected version")
+    _add_target_arguments(rollback)
+    audit = commands.add_parser("audit", help="the audit log of alarm decisions and operator actions, newest first")
+    audit.add_argument("--since", type=float, metavar="HOURS", help="only records of the last HOURS hours")
+    audit.add_argument("--json", action="store_true", help="one JSON object per record, one per line")
+    _add_target_arguments(audit)
     return parser
+
+
+def _add_target_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", type=Path, default=None, help=f"the pipeline config (default {DEFAULT_CONFIG})")
+    command.add_argument("--local", action="store_true", help="the local server of `mlops local up`, not AWS")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +111,30 @@ def _dispatch(arguments: argparse.Namespace) -> int:
         from mlops.commands.demo import demo
 
         return demo(arguments.json)
+    if arguments.command == "versions":
+        from mlops.commands.registry import versions
+
+        return versions(arguments.config, arguments.local)
+    if arguments.command == "lineage":
+        from mlops.commands.registry import lineage
+
+        return lineage(arguments.version, arguments.config, arguments.local, arguments.json)
+    if arguments.command == "approve":
+        from mlops.commands.registry import approve
+
+        return approve(arguments.version, arguments.config, arguments.local, arguments.reason)
+    if arguments.command == "reject":
+        from mlops.commands.registry import reject
+
+        return reject(arguments.version, arguments.config, arguments.local, arguments.reason)
+    if arguments.command == "rollback":
+        from mlops.commands.registry import rollback
+
+        return rollback(arguments.to_version, arguments.config, arguments.local, arguments.reason)
+    if arguments.command == "audit":
+        from mlops.commands.audit import audit
+
+        return audit(arguments.config, arguments.local, arguments.since, arguments.json)
     raise UsageError(f"mlops: unknown command {arguments.command}")
 
 

@@ -83,6 +83,9 @@ CLASS_WEIGHTS = ("balanced",)
 
 # SageMaker adds its own sagemaker_* hyperparameters (program, submit directory, region...).
 RESERVED_HYPERPARAMETER_PREFIX = "sagemaker_"
+# The state machine also names the dataset's target and problem type, so the training job's
+# record says what it learned; they must agree with the packaged config.
+DATASET_HYPERPARAMETERS = ("target", "problem_type")
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
     "estimator": "gradient_boosting",
     "max_iter": 200,
@@ -260,8 +263,7 @@ def _convert(name: str, raw: Any) -> Any:
     return value
 
 
-def parse_hyperparameters(argv: list[str], hyperparameters_json: str) -> dict[str, Any]:
-    """Defaults, overridden by SM_HPS, overridden by the command line; typed and checked."""
+def _supplied_hyperparameters(argv: list[str], hyperparameters_json: str) -> dict[str, Any]:
     try:
         from_environment = json.loads(hyperparameters_json or "{}")
     except json.JSONDecodeError as error:
@@ -269,7 +271,23 @@ def parse_hyperparameters(argv: list[str], hyperparameters_json: str) -> dict[st
     if not isinstance(from_environment, dict):
         raise HyperparameterError("SM_HPS must be a JSON object")
     supplied = {**from_environment, **_cli_hyperparameters(argv)}
-    supplied = {name: value for name, value in supplied.items() if not name.startswith(RESERVED_HYPERPARAMETER_PREFIX)}
+    return {name: value for name, value in supplied.items() if not name.startswith(RESERVED_HYPERPARAMETER_PREFIX)}
+
+
+def check_dataset_hyperparameters(argv: list[str], hyperparameters_json: str, spec: DatasetSpec) -> None:
+    supplied = _supplied_hyperparameters(argv, hyperparameters_json)
+    expected = {"target": spec.target, "problem_type": spec.problem_type}
+    for name in DATASET_HYPERPARAMETERS:
+        if name in supplied and str(supplied[name]) != expected[name]:
+            raise HyperparameterError(
+                f"hyperparameter {name}={supplied[name]!r} disagrees with {CONFIG_FILE_NAME} ({expected[name]!r})"
+            )
+
+
+def parse_hyperparameters(argv: list[str], hyperparameters_json: str) -> dict[str, Any]:
+    """Defaults, overridden by SM_HPS, overridden by the command line; typed and checked."""
+    supplied = _supplied_hyperparameters(argv, hyperparameters_json)
+    supplied = {name: value for name, value in supplied.items() if name not in DATASET_HYPERPARAMETERS}
     unknown = sorted(set(supplied) - set(HYPERPARAMETER_DEFAULTS))
     if unknown:
         raise HyperparameterError(
@@ -459,6 +477,7 @@ def train(argv: list[str], environment: TrainingEnvironment) -> dict[str, Any]:
     source_dir = Path(__file__).resolve().parent
     spec = load_dataset_spec(source_dir / CONFIG_FILE_NAME)
     hyperparameters = parse_hyperparameters(argv, environment.hyperparameters_json)
+    check_dataset_hyperparameters(argv, environment.hyperparameters_json, spec)
     if not (source_dir / INFERENCE_FILE_NAME).is_file():
         raise ConfigInvalidError(f"{INFERENCE_FILE_NAME} not found beside the training script ({source_dir})")
 

@@ -3,7 +3,11 @@ installed. One LocalCloud is one account; uploads to it trigger executions as in
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
+import sys
+import warnings
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,16 +22,20 @@ from moto import mock_aws
 from mlops.local import moto_access
 from mlops.local.deployment import DeployedStack, SynthesizedApp, deploy, environment_for_moto, synthesize
 from mlops.local.endpoints import LocalEndpointServer
-from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
+from mlops.local.lambda_runtime import FunctionLogRouter, InProcessLambdaRuntime, patched_environment
 from mlops.local.standins import StandIns
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
 EXECUTION_POLL_SECONDS = 0.05
 EXECUTION_TIMEOUT_SECONDS = 600
-MOTO_CONFIG = {
-    "stepfunctions": {"execute_state_machine": True},
-    "lambda": {"use_docker": False},
-}
+# Lambda code runs through the in-process stand-in, so moto's Docker-backed Lambda backend
+# is the one to keep (its record-only "simple" backend would answer invocations itself).
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+
+
+# No X-Ray daemon runs locally; the SDK would only report discarded segments.
+LOCAL_LAMBDA_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+PROCESS_ENVIRONMENT = {"AWS_XRAY_SDK_ENABLED": "false"}
 
 
 class ExecutionTimeoutError(Exception):
@@ -56,9 +64,10 @@ class StackOutputs:
 
 
 class LocalCloud:
-    def __init__(self, config_path: Path, work_dir: Path | None = None) -> None:
+    def __init__(self, config_path: Path, work_dir: Path | None = None, app: SynthesizedApp | None = None) -> None:
         self.config_path = Path(config_path).resolve()
         self._work_dir = work_dir
+        self._app = app
         self._stack = ExitStack()
         self.app: SynthesizedApp | None = None
         self.deployed: DeployedStack | None = None
@@ -78,11 +87,15 @@ class LocalCloud:
     def _start(self) -> None:
         work = self._work_dir or Path(self._stack.enter_context(_temporary_folder()))
         work.mkdir(parents=True, exist_ok=True)
-        self._stack.enter_context(patched_environment(environment_for_moto()))
-        self.app = synthesize(self.config_path, work / "cdk.out")
+        self._stack.enter_context(patched_environment({**environment_for_moto(), **PROCESS_ENVIRONMENT}))
+        self.app = self._app or synthesize(self.config_path)
+        self._stack.enter_context(_quiet_moto())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        self.log_folder = _ensure(work / "logs")
+        log_router = FunctionLogRouter(sys.stdout, self.log_folder)
+        self._stack.enter_context(contextlib.redirect_stdout(log_router))
         self.standins = StandIns(
-            lambdas=InProcessLambdaRuntime(self._code_root_for, extra_environment={}),
+            lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, log_router),
             training=LocalTrainingJobRunner(_ensure(work / "training")),
             endpoints=LocalEndpointServer(_ensure(work / "models")),
         )
@@ -143,3 +156,18 @@ def _temporary_folder() -> Iterator[str]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _quiet_moto() -> Iterator[None]:
+    """moto logs every caught task failure with its parse tree, and warns about each resource
+    type its CloudFormation skips; the local cloud reports outcomes itself."""
+    logger = logging.getLogger("moto")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            logger.setLevel(level)

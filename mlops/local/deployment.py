@@ -1,18 +1,22 @@
 """Synthesize the CDK app and deploy its template into moto, the way `cdk deploy` would:
 publish the file assets to the bootstrap bucket, then create the stack with CloudFormation.
 
-moto's CloudFormation cannot create two resource types of the template; this module creates
-them through their own APIs instead (the model package group) or leaves them out where moto
-has nothing to enforce (bucket policies: moto does not evaluate them). moto's CloudFormation
-also creates state machines in its record-only Step Functions backend, so each one is created
-again, with the definition CloudFormation resolved, in the backend that executes them.
+moto's CloudFormation cannot create some resource types of the template; this module creates
+them through their own APIs instead (the model package group, the CloudWatch alarms), applies
+the one bucket property moto's CloudFormation ignores (EventBridge notifications), and leaves
+out the resource policies moto does not evaluate anyway. moto's CloudFormation also creates
+state machines in its record-only Step Functions backend, so each one is created again, with
+the definition CloudFormation resolved, in the backend that executes them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +29,14 @@ from mlops.local import moto_access
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 # Resource types moto's CloudFormation cannot create, and how the local cloud deals with each.
-CREATED_THROUGH_API = {"AWS::SageMaker::ModelPackageGroup"}
-NOT_ENFORCED_LOCALLY = {"AWS::S3::BucketPolicy"}
+CREATED_THROUGH_API = {"AWS::SageMaker::ModelPackageGroup", "AWS::CloudWatch::Alarm"}
+NOT_ENFORCED_LOCALLY = {
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy",
+    # Async retry settings of the alarm responder; the local router invokes it synchronously.
+    "AWS::Lambda::EventInvokeConfig",
+}
 
 
 class DeploymentError(Exception):
@@ -56,18 +66,74 @@ class DeployedStack:
     state_machines: dict[str, str] = field(default_factory=dict)
 
 
-def synthesize(config_path: Path, outdir: Path) -> SynthesizedApp:
+def synthesize(config_path: Path, cache_root: Path | None = None) -> SynthesizedApp:
+    """`cdk synth` of the app for this config, reused while nothing that shapes it changed.
+
+    The key covers every input of the synthesis: the CDK app and the functions it packages,
+    cdk.json, the config file, and the versions of the libraries that render the template."""
+    cache_root = cache_root or default_cache_root()
+    outdir = cache_root / _synthesis_key(config_path)
+    if not (outdir / SYNTH_COMPLETE_MARKER).exists():
+        cache_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
+        _synthesize_into(config_path, staging)
+        (staging / SYNTH_COMPLETE_MARKER).write_text("")
+        if outdir.exists():
+            shutil.rmtree(outdir, ignore_errors=True)
+        staging.rename(outdir)
+    return _read_assembly(outdir)
+
+
+SYNTH_COMPLETE_MARKER = ".complete"
+SYNTH_INPUT_FOLDERS = ("infra", "functions")
+SYNTH_LIBRARIES = ("aws-cdk-lib", "cdk-nag", "sagemaker-core", "constructs")
+
+
+def default_cache_root() -> Path:
+    base = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops"
+    )
+    return Path(base) / "synth"
+
+
+def _synthesis_key(config_path: Path) -> str:
+    from importlib.metadata import version
+
+    from infra.assets import REPOSITORY_ROOT
+
+    digest = hashlib.sha256()
+    for folder in SYNTH_INPUT_FOLDERS:
+        for path in sorted((REPOSITORY_ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(REPOSITORY_ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    digest.update((REPOSITORY_ROOT / "cdk.json").read_bytes())
+    digest.update(Path(config_path).read_bytes())
+    for library in SYNTH_LIBRARIES:
+        digest.update(f"{library}=={version(library)}".encode())
+    return digest.hexdigest()[:24]
+
+
+def _synthesize_into(config_path: Path, outdir: Path) -> None:
     from infra.app import build_app
 
-    assembly = build_app(str(config_path), outdir=str(outdir)).synth()
-    stacks = assembly.stacks
+    build_app(str(config_path), outdir=str(outdir)).synth()
+
+
+def _read_assembly(outdir: Path) -> SynthesizedApp:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    stacks = [
+        (name, artifact)
+        for name, artifact in manifest.get("artifacts", {}).items()
+        if artifact.get("type") == "aws:cloudformation:stack"
+    ]
     if len(stacks) != 1:
         raise DeploymentError(f"expected one stack in the CDK app, found {len(stacks)}")
-    stack = stacks[0]
-    template = json.loads((outdir / stack.template_file).read_text())
-    assets_file = outdir / f"{stack.stack_name}.assets.json"
+    name, artifact = stacks[0]
+    template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+    assets_file = outdir / f"{name}.assets.json"
     assets = json.loads(assets_file.read_text()) if assets_file.exists() else {}
-    return SynthesizedApp(outdir, stack.stack_name, template, assets)
+    return SynthesizedApp(outdir, artifact.get("properties", {}).get("stackName", name), template, assets)
 
 
 def deploy(app: SynthesizedApp) -> DeployedStack:
@@ -94,7 +160,8 @@ def deploy(app: SynthesizedApp) -> DeployedStack:
         for resource in cloudformation.list_stack_resources(StackName=app.stack_name)["StackResourceSummaries"]
     }
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
-    _create_through_api(session, app.template)
+    _create_through_api(session, app.template, _Resolver(physical_ids, account, region, app.stack_name))
+    _apply_ignored_properties(session, app.template, physical_ids)
     state_machines = _make_state_machines_executable(app.template, physical_ids)
     return DeployedStack(app.stack_name, outputs, physical_ids, state_machines)
 
@@ -150,15 +217,74 @@ def _deployable_template(template: dict[str, Any]) -> dict[str, Any]:
     return deployable
 
 
-def _create_through_api(session: boto3.Session, template: dict[str, Any]) -> None:
+def _create_through_api(session: boto3.Session, template: dict[str, Any], resolve: _Resolver) -> None:
     sagemaker = session.client("sagemaker")
+    cloudwatch = session.client("cloudwatch")
     for resource in template.get("Resources", {}).values():
+        if resource["Type"] not in CREATED_THROUGH_API:
+            continue
+        properties = resolve(resource.get("Properties", {}))
         if resource["Type"] == "AWS::SageMaker::ModelPackageGroup":
-            properties = resource.get("Properties", {})
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=properties["ModelPackageGroupName"],
                 ModelPackageGroupDescription=properties.get("ModelPackageGroupDescription", ""),
             )
+        elif resource["Type"] == "AWS::CloudWatch::Alarm":
+            cloudwatch.put_metric_alarm(**{key: properties[key] for key in ALARM_PROPERTIES if key in properties})
+
+
+ALARM_PROPERTIES = (
+    "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+    "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+    "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+    "ComparisonOperator", "TreatMissingData", "Metrics",
+)
+
+
+def _apply_ignored_properties(session: boto3.Session, template: dict[str, Any], physical_ids: dict[str, str]) -> None:
+    s3 = session.client("s3")
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        notifications = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            s3.put_bucket_notification_configuration(
+                Bucket=physical_ids[logical_id],
+                NotificationConfiguration={"EventBridgeConfiguration": {}},
+            )
+
+
+class _Resolver:
+    """Resolves the intrinsics that appear in properties of resources created through APIs."""
+
+    def __init__(self, physical_ids: dict[str, str], account: str, region: str, stack_name: str) -> None:
+        self._physical_ids = physical_ids
+        self._pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+        }
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            name = value["Ref"]
+            if name in self._pseudo:
+                return self._pseudo[name]
+            if name in self._physical_ids:
+                return self._physical_ids[name]
+            raise DeploymentError(f"cannot resolve Ref {name}")
+        if set(value) == {"Fn::Join"}:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(self(part)) for part in parts)
+        if any(key.startswith("Fn::") for key in value):
+            raise DeploymentError(f"the local cloud cannot resolve {sorted(value)} here")
+        return {key: self(item) for key, item in value.items()}
 
 
 def _make_state_machines_executable(template: dict[str, Any], physical_ids: dict[str, str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ calling it with the function's environment, the way the Lambda runtime would."""
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
@@ -51,6 +52,40 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed_seconds) * 1000))
 
 
+class FunctionLogRouter(io.TextIOBase):
+    """Stands in for sys.stdout while the local cloud runs: what a handler prints goes to its
+    function's log file (CloudWatch Logs in AWS), everything else to the real stdout.
+
+    Loggers bind the stream they were created with, so the router must be in place before any
+    handler module is imported, and stays for the life of the process's local cloud."""
+
+    def __init__(self, real_stdout: TextIO, log_folder: Path) -> None:
+        self._real = real_stdout
+        self._log_folder = log_folder
+        self._current = threading.local()
+
+    @contextmanager
+    def function(self, function_name: str) -> Iterator[None]:
+        self._current.name = function_name
+        try:
+            yield
+        finally:
+            self._current.name = None
+
+    def write(self, text: str) -> int:
+        name = getattr(self._current, "name", None)
+        if name is None:
+            return self._real.write(text)
+        with (self._log_folder / f"{name}.log").open("a", encoding="utf-8") as log:
+            return log.write(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def writable(self) -> bool:
+        return True
+
+
 @dataclass
 class InvocationRecord:
     function_name: str
@@ -65,9 +100,15 @@ class InProcessLambdaRuntime:
     `cdk synth`, which becomes LAMBDA_TASK_ROOT (where the packaged pipeline config lives).
     """
 
-    def __init__(self, code_root_for: Callable[[str, str], Path], extra_environment: dict[str, str]):
+    def __init__(
+        self,
+        code_root_for: Callable[[str, str], Path],
+        extra_environment: dict[str, str],
+        log_router: FunctionLogRouter,
+    ):
         self._code_root_for = code_root_for
         self._extra_environment = extra_environment
+        self._log_router = log_router
         # Handlers read os.environ at invocation; one invocation at a time keeps them apart.
         self._lock = threading.RLock()
         self.invocations: list[InvocationRecord] = []
@@ -92,7 +133,7 @@ class InProcessLambdaRuntime:
             timeout_seconds=int(function.timeout or 3),
         )
         started = time.monotonic()
-        with self._lock, patched_environment(environment):
+        with self._lock, patched_environment(environment), self._log_router.function(function.function_name):
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
                 result = handler(event, context)

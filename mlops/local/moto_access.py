@@ -22,9 +22,10 @@ def sagemaker_backend():
 
 
 def stepfunctions_backend():
-    from moto.stepfunctions.models import stepfunctions_backends
+    """The backend whose state machines moto's interpreter executes."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    return stepfunctions_backends[LOCAL_ACCOUNT_ID][LOCAL_REGION]
+    return stepfunctions_parser_backends[LOCAL_ACCOUNT_ID][LOCAL_REGION]
 
 
 def lambda_backend():

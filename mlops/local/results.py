@@ -78,7 +78,7 @@ def upload_result(
     status = described["status"]
     if status in FAILED_EXECUTION_STATUSES:
         outcome = "failed"
-        reason = _failure_reason(described)
+        reason = _failure_reason(described, document)
     else:
         result = document.get("result") or {}
         outcome = result.get("outcome", "failed")
@@ -142,15 +142,29 @@ def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | N
     }
 
 
-def _failure_reason(described: dict[str, Any]) -> str:
+def _failure_reason(described: dict[str, Any], document: dict[str, Any]) -> str:
+    """The Fail state's error, with the detail the state document holds: the training job's
+    FailureReason, or the error a Catch recorded."""
     error = described.get("error") or "ExecutionFailed"
     cause = described.get("cause") or ""
+    detail = (document.get("training") or {}).get("reason") or _caught_cause(document.get("error"))
+    if detail and detail not in cause:
+        cause = f"{cause.rstrip('.')}: {detail}" if cause else detail
+    return f"{error}: {cause}".strip().rstrip(":")
+
+
+def _caught_cause(error: Any) -> str | None:
+    if not isinstance(error, dict):
+        return None
+    cause = error.get("Cause") or ""
     try:
         parsed = json.loads(cause)
-        cause = parsed.get("errorMessage") or parsed.get("Cause") or cause
-    except (ValueError, AttributeError):
-        pass
-    return f"{error}: {cause}".strip().rstrip(":")
+    except ValueError:
+        return f"{error.get('Error')}: {cause}" if cause else error.get("Error")
+    if isinstance(parsed, dict):
+        message = parsed.get("errorMessage") or parsed.get("Cause") or cause
+        return f"{parsed.get('errorType') or error.get('Error')}: {message}"
+    return cause
 
 
 def _seconds(start: datetime, end: datetime | None) -> float:

@@ -1,0 +1,152 @@
+"""Where an operating command reaches its AWS.
+
+Default: the caller's own boto3 session (profile, environment, instance role) and the outputs of
+the deployed stack, read with CloudFormation. `--local`: the local server started by
+`mlops local up`, with its endpoint URL, region and stack outputs from its state file and dummy
+credentials. Either way a command gets one AwsTarget and builds every client from it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.common.config import ConfigError, PipelineConfig, load_config
+from infra.stack import (
+    OUTPUT_DATA_BUCKET,
+    OUTPUT_ENDPOINT,
+    OUTPUT_MODEL_PACKAGE_GROUP,
+    OUTPUT_MODEL_ROLE,
+    OUTPUT_TOPIC,
+    stack_name,
+)
+from mlops.cli import DEFAULT_CONFIG, UsageError
+from mlops.commands.local_server import STATE_FILE
+
+LOCAL_CREDENTIAL = "local"
+LOCAL_CONNECT_TIMEOUT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    session: Any
+    outputs: dict[str, str]
+    config: PipelineConfig
+    description: str
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    @property
+    def model_package_group(self) -> str:
+        return self.outputs.get(OUTPUT_MODEL_PACKAGE_GROUP) or self.config.model_package_group
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.outputs.get(OUTPUT_ENDPOINT) or self.config.deployment.endpoint_name
+
+    @property
+    def data_bucket(self) -> str | None:
+        return self.outputs.get(OUTPUT_DATA_BUCKET)
+
+    @property
+    def model_role_arn(self) -> str | None:
+        return self.outputs.get(OUTPUT_MODEL_ROLE)
+
+    @property
+    def topic_arn(self) -> str | None:
+        return self.outputs.get(OUTPUT_TOPIC)
+
+
+def resolve_target(command: str, config_path: Path | None, local: bool) -> AwsTarget:
+    """The AWS `command` works on; a UsageError naming what to do when it cannot be reached."""
+    if local:
+        return local_server_target(command, config_path)
+    config = _load(command, config_path or DEFAULT_CONFIG)
+    return deployed_stack_target(command, config)
+
+
+def deployed_stack_target(command: str, config: PipelineConfig) -> AwsTarget:
+    name = stack_name(config)
+    session = default_session()
+    try:
+        outputs = read_stack_outputs(session, name)
+    except (ClientError, BotoCoreError) as error:
+        raise UsageError(
+            f"{command}: cannot read the deployed stack {name} ({_one_line(error)}); "
+            "deploy it with `cdk deploy`, or use --local with a server started by `mlops local up`"
+        ) from error
+    region = session.region_name or "the default region"
+    return AwsTarget(session=session, outputs=outputs, config=config, description=f"stack {name} in {region}")
+
+
+def default_session() -> Any:
+    """The caller's normal boto3 session, shared with every `boto3.client` call in this process."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION
+
+
+def read_stack_outputs(session: Any, name: str) -> dict[str, str]:
+    [stack] = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def local_server_target(command: str, config_path: Path | None, state_file: Path = STATE_FILE) -> AwsTarget:
+    try:
+        state = json.loads(state_file.read_text())
+        endpoint_url = state["endpoint_url"]
+        region = state["region"]
+        outputs = dict(state.get("outputs") or {})
+    except FileNotFoundError:
+        raise UsageError(f"{command}: no local server is running here (start one with `mlops local up`)") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{command}: unreadable local server state {state_file}; restart it with `mlops local up`") from error
+    if not _answers(endpoint_url):
+        raise UsageError(
+            f"{command}: the local server at {endpoint_url} does not answer; "
+            "restart it with `mlops local down` then `mlops local up`"
+        )
+    # The server's own config names the project it deployed, unless the caller chose one.
+    config = _load(command, config_path or Path(state.get("config") or DEFAULT_CONFIG))
+    session = boto3.Session(
+        aws_access_key_id=LOCAL_CREDENTIAL, aws_secret_access_key=LOCAL_CREDENTIAL, region_name=region
+    )
+    return AwsTarget(
+        session=session,
+        outputs=outputs,
+        config=config,
+        description=f"local server at {endpoint_url}",
+        endpoint_url=endpoint_url,
+    )
+
+
+def _answers(endpoint_url: str) -> bool:
+    # Checked up front: botocore would retry a refused connection several times before failing.
+    address = urlsplit(endpoint_url)
+    try:
+        with socket.create_connection((address.hostname, address.port or 80), timeout=LOCAL_CONNECT_TIMEOUT_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+def _load(command: str, config_path: Path) -> PipelineConfig:
+    if not config_path.is_file():
+        raise UsageError(f"{command}: no pipeline config at {config_path} (pass --config or run `mlops init`)")
+    try:
+        return load_config(config_path)
+    except ConfigError as error:
+        raise UsageError(f"{command}: {error}") from error
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,451 @@
+"""`mlops versions | lineage | approve | reject | rollback`: the model registry and the endpoint,
+operated by a person. Rollback is the alarm responder's own rollback, started by hand."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.alarm_responder import actions, responder
+from functions.alarm_responder.responder import RegisteredVersion, ServingModel
+from functions.register_model.registration import EMPTY_METADATA_VALUE, parse_hyperparameters_value
+from mlops.aws_target import AwsTarget, resolve_target
+from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
+from mlops.commands.audit import operator_audit_record, write_operator_record
+
+APPROVED = "Approved"
+REJECTED = "Rejected"
+DATASET_VERSION_SHORT_CHARS = 12
+SERVING_MARKER = "*"
+CREATED_FORMAT = "%Y-%m-%d %H:%M UTC"
+UNKNOWN_USER = "unknown user"
+
+
+@dataclass(frozen=True)
+class Operator:
+    command: str
+    user: str
+
+
+def operator(command: str) -> Operator:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        user = UNKNOWN_USER
+    return Operator(command=command, user=user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def versions(config_path: Path | None, local: bool) -> int:
+    command = "mlops versions"
+    target = resolve_target(command, config_path, local)
+    return _reporting_aws_errors(command, lambda: _print_versions(target))
+
+
+def lineage(version: int, config_path: Path | None, local: bool, as_json: bool) -> int:
+    command = "mlops lineage"
+    target = resolve_target(command, config_path, local)
+    return _reporting_aws_errors(command, lambda: _print_lineage(command, target, version, as_json))
+
+
+def approve(version: int, config_path: Path | None, local: bool, reason: str | None) -> int:
+    command = "mlops approve"
+    target = resolve_target(command, config_path, local)
+    return _reporting_aws_errors(command, lambda: _set_approval(command, target, version, APPROVED, reason))
+
+
+def reject(version: int, config_path: Path | None, local: bool, reason: str) -> int:
+    command = "mlops reject"
+    if not reason.strip():
+        raise UsageError(f"{command}: --reason must say why the version is rejected")
+    target = resolve_target(command, config_path, local)
+    return _reporting_aws_errors(command, lambda: _set_approval(command, target, version, REJECTED, reason))
+
+
+def rollback(to_version: int | None, config_path: Path | None, local: bool, reason: str | None) -> int:
+    command = "mlops rollback"
+    target = resolve_target(command, config_path, local)
+    return _reporting_aws_errors(command, lambda: _roll_back(command, target, to_version, reason))
+
+
+def _reporting_aws_errors(command: str, run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except (ClientError, BotoCoreError) as error:
+        print(f"{command}: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry reads
+
+
+def list_versions(sagemaker: Any, group: str) -> list[dict[str, Any]]:
+    """The group's versioned packages, newest version first, each described in full."""
+    summaries = [
+        summary
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group)
+        for summary in page.get("ModelPackageSummaryList", [])
+        if summary.get("ModelPackageVersion") is not None
+    ]
+    summaries.sort(key=lambda summary: summary["ModelPackageVersion"], reverse=True)
+    return [sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"]) for summary in summaries]
+
+
+def find_version(sagemaker: Any, group: str, version: int) -> dict[str, Any] | None:
+    for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+        for summary in page.get("ModelPackageSummaryList", []):
+            if summary.get("ModelPackageVersion") == version:
+                return sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+    return None
+
+
+def _require_version(command: str, target: AwsTarget, sagemaker: Any, version: int) -> dict[str, Any]:
+    package = find_version(sagemaker, target.model_package_group, version)
+    if package is None:
+        raise UsageError(f"{command}: no version {version} in model package group {target.model_package_group}")
+    return package
+
+
+def _serving_version(serving: ServingModel | None) -> int | None:
+    return serving.model_version if serving else None
+
+
+def _metadata(package: dict[str, Any]) -> dict[str, str]:
+    return dict(package.get("CustomerMetadataProperties") or {})
+
+
+def _container(package: dict[str, Any]) -> dict[str, Any]:
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    return containers[0]
+
+
+def _known(value: str | None) -> str | None:
+    return None if value in (None, "", EMPTY_METADATA_VALUE) else value
+
+
+def _created(package: dict[str, Any]) -> str:
+    created = package.get("CreationTime")
+    if not isinstance(created, datetime):
+        return "-"
+    return created.astimezone(UTC).strftime(CREATED_FORMAT)
+
+
+def _metric_text(metadata: dict[str, str]) -> str:
+    name = _known(metadata.get("primary_metric"))
+    value = _known(metadata.get("primary_metric_value"))
+    if name is None:
+        return "-"
+    try:
+        shown = f"{float(value):.4f}" if value is not None else "undefined"
+    except ValueError:
+        shown = value or "undefined"
+    return f"{name}={shown}"
+
+
+# ---------------------------------------------------------------------------------------------
+# versions
+
+
+def _print_versions(target: AwsTarget) -> int:
+    sagemaker = target.client("sagemaker")
+    packages = list_versions(sagemaker, target.model_package_group)
+    serving = actions.read_serving_model(sagemaker, target.endpoint_name)
+    serving_version = _serving_version(serving)
+    if not packages:
+        print(f"No versions in model package group {target.model_package_group} ({target.description}).")
+        return EXIT_OK
+    rows = [
+        (
+            SERVING_MARKER if package["ModelPackageVersion"] == serving_version else "",
+            str(package["ModelPackageVersion"]),
+            package.get("ModelApprovalStatus", "-"),
+            _metric_text(_metadata(package)),
+            (_known(_metadata(package).get("dataset_version")) or "-")[:DATASET_VERSION_SHORT_CHARS],
+            _created(package),
+        )
+        for package in packages
+    ]
+    header = ("", "VERSION", "STATUS", "PRIMARY METRIC", "DATASET", "CREATED")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if serving is None:
+        print(f"Endpoint {target.endpoint_name} does not exist; no version is serving.")
+    elif serving_version is None:
+        print(f"Endpoint {target.endpoint_name} serves model {serving.model_name}, which names no registry version.")
+    else:
+        print(f"{SERVING_MARKER} serving on endpoint {target.endpoint_name} ({serving.endpoint_status}).")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# lineage
+
+
+def lineage_of(package: dict[str, Any], serving_version: int | None) -> dict[str, Any]:
+    """Everything that produced a version, as recorded in the registry."""
+    metadata = _metadata(package)
+    container = _container(package)
+    hyperparameters = _known(metadata.get("hyperparameters"))
+    version = package["ModelPackageVersion"]
+    created = package.get("CreationTime")
+    return {
+        "version": version,
+        "model_package_arn": package["ModelPackageArn"],
+        "serving": version == serving_version,
+        "created": created.astimezone(UTC).isoformat() if isinstance(created, datetime) else None,
+        "approval_status": package.get("ModelApprovalStatus"),
+        "approval_description": package.get("ApprovalDescription"),
+        "description": package.get("ModelPackageDescription"),
+        "dataset_version": _known(metadata.get("dataset_version")),
+        "dataset_uri": _known(metadata.get("dataset_uri")),
+        "profile_uri": _known(metadata.get("profile_uri")),
+        "code_version": _known(metadata.get("code_version")),
+        "hyperparameters": parse_hyperparameters_value(hyperparameters) if hyperparameters else {},
+        "training_job": _known(metadata.get("training_job")),
+        "execution_arn": _known(metadata.get("execution_arn")),
+        "validation_report": _known(metadata.get("validation_report")),
+        "evaluation_report": _known(metadata.get("evaluation_report")),
+        "champion_version": _known(metadata.get("champion_version")),
+        "gate_decision": _known(metadata.get("gate_decision")),
+        "primary_metric": _known(metadata.get("primary_metric")),
+        "primary_metric_value": _known(metadata.get("primary_metric_value")),
+        "model_data_url": container.get("ModelDataUrl"),
+        "image": container.get("Image"),
+    }
+
+
+LINEAGE_LABELS = (
+    ("approval_status", "approval status"),
+    ("approval_description", "approval note"),
+    ("description", "description"),
+    ("created", "created"),
+    ("dataset_version", "dataset version"),
+    ("dataset_uri", "dataset"),
+    ("profile_uri", "data profile"),
+    ("code_version", "code version"),
+    ("hyperparameters", "hyperparameters"),
+    ("training_job", "training job"),
+    ("execution_arn", "execution"),
+    ("validation_report", "validation report"),
+    ("evaluation_report", "evaluation report"),
+    ("primary_metric", "primary metric"),
+    ("primary_metric_value", "metric value"),
+    ("champion_version", "compared with"),
+    ("gate_decision", "gate decision"),
+    ("model_data_url", "model data"),
+    ("image", "image"),
+    ("model_package_arn", "model package"),
+)
+
+
+def _print_lineage(command: str, target: AwsTarget, version: int, as_json: bool) -> int:
+    sagemaker = target.client("sagemaker")
+    package = _require_version(command, target, sagemaker, version)
+    record = lineage_of(package, _serving_version(actions.read_serving_model(sagemaker, target.endpoint_name)))
+    if as_json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return EXIT_OK
+    serving = f", serving on {target.endpoint_name}" if record["serving"] else ""
+    print(f"Version {version} of {target.model_package_group}{serving}")
+    width = max(len(label) for _, label in LINEAGE_LABELS)
+    for key, label in LINEAGE_LABELS:
+        value = record[key]
+        if key == "hyperparameters":
+            value = " ".join(f"{name}={setting}" for name, setting in sorted(value.items())) or None
+        elif key == "champion_version" and value is None:
+            value = "no champion (first model)"
+        print(f"  {label.ljust(width)}  {value if value is not None else '-'}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# approve / reject
+
+
+def approval_description(who: Operator, status: str, reason: str | None) -> str:
+    verb = "Approved" if status == APPROVED else "Rejected"
+    text = f"{verb} by {who.user} with {who.command}"
+    return responder.approval_description(f"{text}: {reason.strip()}" if reason and reason.strip() else f"{text}.")
+
+
+def _set_approval(command: str, target: AwsTarget, version: int, status: str, reason: str | None) -> int:
+    bucket = _audit_bucket(command, target)
+    sagemaker = target.client("sagemaker")
+    package = _require_version(command, target, sagemaker, version)
+    previous = package.get("ModelApprovalStatus")
+    if previous == status:
+        print(f"Version {version} is already {status}; nothing changed.")
+        return EXIT_OK
+    who = operator(command)
+    description = approval_description(who, status, reason)
+    lineage = _metadata(package)
+    sagemaker.update_model_package(
+        ModelPackageArn=package["ModelPackageArn"],
+        ModelApprovalStatus=status,
+        ApprovalDescription=description,
+        # Passed back unchanged: an update without them can drop them (moto does).
+        **({"CustomerMetadataProperties": lineage} if lineage else {}),
+    )
+    serving_version = _serving_version(actions.read_serving_model(sagemaker, target.endpoint_name))
+    now = datetime.now(UTC)
+    action = "approve" if status == APPROVED else "reject"
+    key = write_operator_record(
+        target.client("s3"),
+        bucket,
+        operator_audit_record(
+            command=who.command,
+            user=who.user,
+            action=action,
+            outcome=f"version {version} {previous} -> {status}",
+            status="acted",
+            reason=description,
+            now=now,
+            version_before=serving_version,
+            version_after=serving_version,
+            details={"model_version": version, "model_package_arn": package["ModelPackageArn"],
+                     "approval_status_before": previous, "approval_status_after": status},
+        ),
+        now,
+    )
+    print(f"Version {version}: {previous} -> {status} ({description})")
+    if status == APPROVED:
+        if _metadata(package).get("gate_decision") == "failed":
+            print(f"Note: version {version} failed the evaluation gates; this approval overrides them.")
+        print(f"The registry's approval event starts its deployment to endpoint {target.endpoint_name}; "
+              "follow it with `mlops versions`.")
+    elif version == serving_version:
+        print(f"Version {version} still serves on endpoint {target.endpoint_name}; "
+              "`mlops rollback` takes it off.")
+    print(f"Audit record: s3://{bucket}/{key}")
+    return EXIT_OK
+
+
+def _audit_bucket(command: str, target: AwsTarget) -> str:
+    if not target.data_bucket:
+        raise UsageError(f"{command}: the outputs of {target.description} name no data bucket for the audit log")
+    return target.data_bucket
+
+
+# ---------------------------------------------------------------------------------------------
+# rollback
+
+
+def rollback_reason(who: Operator, reason: str | None) -> str:
+    text = f"Rolled back by {who.user} with {who.command}"
+    if reason and reason.strip():
+        return f"{text}: {reason.strip().rstrip('.')}."
+    return f"{text}; no reason given."
+
+
+def _rollback_target(
+    command: str, target: AwsTarget, sagemaker: Any, serving: ServingModel, to_version: int | None
+) -> RegisteredVersion | None:
+    if to_version is None:
+        return actions.find_previous_approved_version(sagemaker, target.model_package_group, serving.model_version)
+    if to_version == serving.model_version:
+        raise UsageError(f"{command}: version {to_version} is already serving on {target.endpoint_name}")
+    package = _require_version(command, target, sagemaker, to_version)
+    if package.get("ModelApprovalStatus") != APPROVED:
+        raise UsageError(
+            f"{command}: version {to_version} is {package.get('ModelApprovalStatus')}; "
+            f"approve it first with `mlops approve {to_version}`"
+        )
+    return RegisteredVersion(version=to_version, model_package_arn=package["ModelPackageArn"])
+
+
+def _roll_back(command: str, target: AwsTarget, to_version: int | None, reason: str | None) -> int:
+    bucket = _audit_bucket(command, target)
+    sagemaker = target.client("sagemaker")
+    serving = actions.read_serving_model(sagemaker, target.endpoint_name)
+    if serving is None:
+        print(f"{command}: endpoint {target.endpoint_name} does not exist; nothing to roll back", file=sys.stderr)
+        return EXIT_FAILED
+    if serving.endpoint_status != "InService":
+        print(f"{command}: endpoint {target.endpoint_name} is {serving.endpoint_status}; "
+              "roll back once it is InService", file=sys.stderr)
+        return EXIT_FAILED
+    if serving.model_version is None or serving.model_package_arn is None:
+        print(f"{command}: the model serving on {target.endpoint_name} ({serving.model_name}) names no "
+              "registry version", file=sys.stderr)
+        return EXIT_FAILED
+    restored = _rollback_target(command, target, sagemaker, serving, to_version)
+    if restored is None:
+        print(f"{command}: no approved version older than {serving.model_version} to roll back to "
+              "(name one with --to)", file=sys.stderr)
+        return EXIT_FAILED
+
+    who = operator(command)
+    why = rollback_reason(who, reason)
+    now = datetime.now(UTC)
+    try:
+        details = actions.roll_back(
+            sagemaker,
+            config=target.config,
+            model_role_arn=target.model_role_arn or _execution_role(sagemaker, serving),
+            serving=serving,
+            target=restored,
+            reason=why,
+            now=now,
+        )
+        outcome, status, version_after, failure = (
+            responder.rollback_outcome(serving.model_version, restored.version), "acted", restored.version, None)
+    except actions.AlarmActionError as error:
+        details = {"error": str(error)}
+        outcome, status, version_after, failure = (
+            actions.failure_outcome(error), "failed", serving.model_version, str(error))
+
+    record = operator_audit_record(
+        command=who.command,
+        user=who.user,
+        action="rollback",
+        outcome=outcome,
+        status=status,
+        reason=why,
+        now=now,
+        version_before=serving.model_version,
+        version_after=version_after,
+        details=details,
+    )
+    key = write_operator_record(target.client("s3"), bucket, record, now)
+    if failure is not None:
+        print(f"{command}: {outcome} ({failure}); recorded at s3://{bucket}/{key}", file=sys.stderr)
+        return EXIT_FAILED
+    _announce(target, who, outcome, why)
+    print(f"Endpoint {target.endpoint_name}: version {serving.model_version} -> version {restored.version} "
+          f"(endpoint config {details['endpoint_config_name']}, updating).")
+    print(f"Version {serving.model_version} is now Rejected: {why}")
+    print(f"Audit record: s3://{bucket}/{key}")
+    return EXIT_OK
+
+
+def _execution_role(sagemaker: Any, serving: ServingModel) -> str:
+    return sagemaker.describe_model(ModelName=serving.model_name)["ExecutionRoleArn"]
+
+
+def _announce(target: AwsTarget, who: Operator, outcome: str, why: str) -> None:
+    if not target.topic_arn:
+        return
+    subject = f"{target.endpoint_name}: {outcome} by {who.user}"
+    try:
+        actions.publish_decision(
+            target.client("sns"),
+            target.topic_arn,
+            subject=subject.encode("ascii", "replace").decode("ascii")[: responder.MAX_SNS_SUBJECT_CHARS],
+            message=f"{why.rstrip('.')}; rollback: {outcome}.",
+        )
+    except (ClientError, BotoCoreError) as error:
+        # The rollback happened and is audited; a lost notification must not hide that.
+        print(f"{who.command}: rolled back, but the notification failed: {error}", file=sys.stderr)
