@@ -382,10 +382,15 @@ def roll_back(
         RetainAllVariantProperties=False,
         RetainDeploymentConfig=False,
     )
+    # The lineage metadata is passed back unchanged: an update without it can drop it (moto does).
+    lineage = sagemaker.describe_model_package(ModelPackageName=serving.model_package_arn).get(
+        "CustomerMetadataProperties"
+    )
     sagemaker.update_model_package(
         ModelPackageArn=serving.model_package_arn,
         ModelApprovalStatus="Rejected",
         ApprovalDescription=responder.approval_description(reason),
+        **({"CustomerMetadataProperties": lineage} if lineage else {}),
     )
     return {
         "model_name": name,
