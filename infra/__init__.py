@@ -1,0 +1,5 @@
+"""The AWS CDK app of the pipeline: one stack, one construct per pipeline stage.
+
+`infra.app.build_app(config_path)` synthesizes in-process (tests, the local runtime);
+`cdk synth` runs `python -m infra.app` with the config path from the `config` context key.
+"""

@@ -1,0 +1,116 @@
+"""Synth-time staging of the code the stack ships, without Docker.
+
+Two artifacts are built from the repository:
+
+* the Lambda code asset: a folder holding a copy of the `functions/` package (without
+  `functions/training`, which only runs in the SageMaker container, and without byte-code
+  caches) and the pipeline config as `pipeline_config.json` at its root, where
+  `functions.common.config.load_packaged_config()` finds it (`$LAMBDA_TASK_ROOT`);
+* the training source bundle: a `.tar.gz` of `functions/training/*.py` and
+  `pipeline_config.json` at the archive root. SageMaker receives it as the `code` input
+  channel and the framework container runs `train.py` from it.
+
+Both are byte-for-byte deterministic for the same inputs (sorted entries, fixed
+timestamps and owners), so the asset hashes - and with them `CODE_VERSION` - change only
+when the code or the config changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from functions.common.config import CONFIG_FILE_NAME
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_PACKAGE_NAME = "functions"
+TRAINING_PACKAGE_NAME = "training"
+SOURCE_BUNDLE_FILE_NAME = "sourcedir.tar.gz"
+# Names that never belong in a deployed artifact.
+EXCLUDED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
+EXCLUDED_SUFFIXES = frozenset({".pyc", ".pyo"})
+ARCHIVE_FILE_MODE = 0o644
+GZIP_COMPRESS_LEVEL = 9
+
+
+@dataclass(frozen=True)
+class StagedAssets:
+    """Paths of the staged artifacts; valid while the staging context is open."""
+
+    lambda_code_dir: Path
+    training_bundle_file: Path
+
+
+def _is_excluded(path: Path) -> bool:
+    return path.name in EXCLUDED_NAMES or path.suffix in EXCLUDED_SUFFIXES
+
+
+def stage_lambda_code(config_path: Path, destination: Path, repository_root: Path = REPOSITORY_ROOT) -> Path:
+    """Copy the `functions/` package (minus training) and the config into `destination`."""
+    source_package = repository_root / FUNCTIONS_PACKAGE_NAME
+    target_package = destination / FUNCTIONS_PACKAGE_NAME
+    training_dir = source_package / TRAINING_PACKAGE_NAME
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = {name for name in names if _is_excluded(Path(directory) / name)}
+        if Path(directory).resolve() == source_package.resolve():
+            ignored.add(training_dir.name)
+        return ignored
+
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source_package, target_package, ignore=ignore)
+    shutil.copyfile(config_path, destination / CONFIG_FILE_NAME)
+    return destination
+
+
+def _training_sources(repository_root: Path) -> list[Path]:
+    training_dir = repository_root / FUNCTIONS_PACKAGE_NAME / TRAINING_PACKAGE_NAME
+    if not training_dir.is_dir():
+        return []
+    return sorted(path for path in training_dir.glob("*.py") if path.is_file())
+
+
+def _add_file(archive: tarfile.TarFile, name: str, content: bytes) -> None:
+    info = tarfile.TarInfo(name=name)
+    info.size = len(content)
+    info.mtime = 0
+    info.mode = ARCHIVE_FILE_MODE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    archive.addfile(info, io.BytesIO(content))
+
+
+def build_training_bundle(config_path: Path, destination: Path, repository_root: Path = REPOSITORY_ROOT) -> Path:
+    """Write the deterministic training source bundle and return its path."""
+    entries = {path.name: path.read_bytes() for path in _training_sources(repository_root)}
+    entries[CONFIG_FILE_NAME] = Path(config_path).read_bytes()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as raw:
+        # gzip stores a timestamp and a file name in its header; both are fixed here.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_COMPRESS_LEVEL) as zipped:
+            with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive:
+                for name in sorted(entries):
+                    _add_file(archive, name, entries[name])
+    return destination
+
+
+@contextlib.contextmanager
+def staged_assets(config_path: str | Path, repository_root: Path = REPOSITORY_ROOT) -> Iterator[StagedAssets]:
+    """Stage both artifacts in a temporary directory.
+
+    CDK copies asset sources into the cloud assembly when the asset construct is created,
+    so the temporary directory only has to outlive the construction of the stack.
+    """
+    config_file = Path(config_path)
+    with tempfile.TemporaryDirectory(prefix="mlops-assets-") as work_dir:
+        root = Path(work_dir)
+        lambda_code_dir = stage_lambda_code(config_file, root / "lambda", repository_root)
+        bundle = build_training_bundle(config_file, root / "training" / SOURCE_BUNDLE_FILE_NAME, repository_root)
+        yield StagedAssets(lambda_code_dir=lambda_code_dir, training_bundle_file=bundle)

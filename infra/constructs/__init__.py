@@ -1,0 +1,1 @@
+"""One construct per pipeline stage; `infra.stack.PipelineStack` composes them."""

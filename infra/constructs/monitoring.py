@@ -1,0 +1,131 @@
+"""Alarms on the live endpoint and on the pipeline, and the route from alarm state changes
+to the alarm responder.
+
+Alarm names are f"{project}-{kind}"; the responder derives the kind from the name and maps
+it to an action with config.monitoring.actions. The drift alarm is raised by the drift
+monitor's metric; its name is routed here so the responder receives it.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events, aws_events_targets as targets, aws_lambda as lambda_
+from aws_cdk import aws_sns as sns, aws_sqs as sqs, aws_stepfunctions as sfn
+from constructs import Construct
+
+from functions.common.config import MonitoringConfig
+
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+VARIANT_NAME = "AllTraffic"
+MICROSECONDS_PER_MILLISECOND = 1000
+ERRORS_KIND = "errors"
+LATENCY_KIND = "latency"
+DRIFT_KIND = "drift"
+PIPELINE_FAILURES_KIND = "pipeline-failures"
+PIPELINE_FAILURES_THRESHOLD = 1
+ALARM_EVENT_MAX_AGE = Duration.hours(1)
+ALARM_EVENT_RETRY_ATTEMPTS = 3
+
+
+def alarm_name(project: str, kind: str) -> str:
+    return f"{project}-{kind}"
+
+
+def rollback_alarm_names(project: str) -> list[str]:
+    """The alarms a blue/green endpoint update watches for automatic rollback."""
+    return [alarm_name(project, ERRORS_KIND), alarm_name(project, LATENCY_KIND)]
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project: str,
+        endpoint_name: str,
+        monitoring: MonitoringConfig,
+        state_machine: sfn.IStateMachine,
+        topic: sns.ITopic,
+        responder: lambda_.IFunction,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        period = Duration.seconds(monitoring.period_seconds)
+        dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT_NAME}
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_name=alarm_name(project, ERRORS_KIND),
+            alarm_description=f"The endpoint {endpoint_name} returns 5XX errors",
+            metric=cloudwatch.Metric(
+                namespace=SAGEMAKER_NAMESPACE,
+                metric_name="Invocation5XXErrors",
+                dimensions_map=dimensions,
+                statistic=cloudwatch.Stats.SUM,
+                period=period,
+            ),
+            threshold=monitoring.error_5xx_threshold,
+            evaluation_periods=monitoring.evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.latency_alarm = cloudwatch.Alarm(
+            self,
+            "LatencyAlarm",
+            alarm_name=alarm_name(project, LATENCY_KIND),
+            alarm_description=(
+                f"The endpoint {endpoint_name}'s p99 model latency is above "
+                f"{monitoring.latency_p99_threshold_ms} ms"
+            ),
+            # ModelLatency is reported in microseconds.
+            metric=cloudwatch.Metric(
+                namespace=SAGEMAKER_NAMESPACE,
+                metric_name="ModelLatency",
+                dimensions_map=dimensions,
+                statistic=cloudwatch.Stats.percentile(99),
+                period=period,
+            ),
+            threshold=monitoring.latency_p99_threshold_ms * MICROSECONDS_PER_MILLISECOND,
+            evaluation_periods=monitoring.evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.pipeline_failures_alarm = cloudwatch.Alarm(
+            self,
+            "PipelineFailuresAlarm",
+            alarm_name=alarm_name(project, PIPELINE_FAILURES_KIND),
+            alarm_description="A training pipeline execution failed",
+            metric=state_machine.metric_failed(period=period, statistic=cloudwatch.Stats.SUM),
+            threshold=PIPELINE_FAILURES_THRESHOLD,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms = [self.errors_alarm, self.latency_alarm, self.pipeline_failures_alarm]
+        notify = cloudwatch_actions.SnsAction(topic)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
+
+        self.routed_alarm_names = [
+            alarm_name(project, kind) for kind in (ERRORS_KIND, LATENCY_KIND, DRIFT_KIND, PIPELINE_FAILURES_KIND)
+        ]
+        self.alarm_rule = events.Rule(
+            self,
+            "AlarmStateChangeRule",
+            description=f"Routes {project} alarm state changes to the alarm responder",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={"alarmName": self.routed_alarm_names},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    responder,
+                    dead_letter_queue=dead_letter_queue,
+                    max_event_age=ALARM_EVENT_MAX_AGE,
+                    retry_attempts=ALARM_EVENT_RETRY_ATTEMPTS,
+                )
+            ],
+        )

@@ -1,0 +1,109 @@
+"""Least-privilege IAM statements the pipeline's roles share: S3 prefixes, the KMS key and
+SageMaker resource ARNs. Every wildcard here is acknowledged for cdk-nag where it is made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+from constructs import IConstruct
+
+from infra.constructs.nag import acknowledge, nag_text
+
+KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+KEY_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+def grant_bucket_prefixes(
+    role: iam.Role,
+    bucket: s3.IBucket,
+    *,
+    read: Sequence[str] = (),
+    write: Sequence[str] = (),
+    purpose: str,
+) -> None:
+    """Object reads and writes under `read`/`write` prefixes, plus listing those prefixes."""
+    findings: list[str] = []
+    if read:
+        resources = [bucket.arn_for_objects(f"{prefix}*") for prefix in read]
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=resources))
+        findings += [f"Resource::{nag_text(role, arn)}" for arn in resources]
+    if write:
+        resources = [bucket.arn_for_objects(f"{prefix}*") for prefix in write]
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=resources))
+        findings += [f"Resource::{nag_text(role, arn)}" for arn in resources if f"Resource::{nag_text(role, arn)}" not in findings]
+    listed = sorted({*read, *write})
+    if listed:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in listed]}},
+            )
+        )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        f"Object-level access is limited to the prefixes {', '.join(listed)} of the {purpose}; "
+        "object names (content hashes, execution names) are only known at run time.",
+        findings=findings,
+    )
+
+
+def grant_key(role: iam.Role, key: kms.IKey, *, write: bool) -> None:
+    role.add_to_policy(
+        iam.PolicyStatement(actions=list(KEY_WRITE_ACTIONS if write else KEY_READ_ACTIONS), resources=[key.key_arn])
+    )
+
+
+def grant_key_grants_for_sagemaker(role: iam.Role, key: kms.IKey) -> None:
+    """SageMaker creates grants on the key for encrypted volumes and endpoint storage."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        )
+    )
+
+
+def sagemaker_arn(scope: IConstruct, resource: str, name: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
+
+
+def project_pattern(project: str) -> str:
+    """Names of the SageMaker training jobs, models and endpoint configs the pipeline creates."""
+    return f"{project}-*"
+
+
+def acknowledge_sagemaker_patterns(role: iam.IConstruct, arns: Sequence[str], reason: str) -> None:
+    findings = sorted({f"Resource::{nag_text(role, arn)}" for arn in arns if "*" in arn})
+    acknowledge(role, "AwsSolutions-IAM5", reason, findings=findings)
+
+
+def grant_list_model_packages(role: iam.Role) -> None:
+    role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"]))
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "sagemaker:ListModelPackages, sagemaker:ListEndpoints and the X-Ray tracing actions have "
+        "no resource-level permissions.",
+        findings=["Resource::*"],
+    )
+
+
+def grant_model_packages(role: iam.Role, group_name: str, actions: Sequence[str], *, include_group: bool) -> None:
+    """`actions` on the versions of one model package group (and on the group itself)."""
+    package_arn = sagemaker_arn(role, "model-package", f"{group_name}/*")
+    resources = [package_arn]
+    if include_group:
+        resources.append(sagemaker_arn(role, "model-package-group", group_name))
+    role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
+    acknowledge_sagemaker_patterns(
+        role,
+        [package_arn],
+        f"Limited to the versions of the {group_name} model package group; version numbers "
+        "are assigned by the registry at run time.",
+    )

@@ -1,0 +1,239 @@
+"""What a SageMaker training job and a SageMaker model need: the scikit-learn framework
+image for the stack's region, the training source bundle, and the two execution roles."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Aws, CfnMapping, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from functions.common import s3_layout
+from infra.constructs.nag import acknowledge, arn_reference, nag_text
+
+IMAGE_MAPPING_ID = "SklearnImages"
+IMAGE_KEY = "image"
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
+
+
+@functools.lru_cache(maxsize=None)
+def sklearn_image_uris(framework_version: str) -> dict[str, dict[str, str]]:
+    """Region -> {"image": uri} for every region the SageMaker SDK knows.
+
+    The scikit-learn framework image serves both training (script mode) and inference
+    (the model's inference.py), so one URI per region is used for both.
+    """
+    from sagemaker.core import image_uris  # imported here: slow to import, only needed at synth
+
+    config = image_uris.config_for_framework("sklearn")
+    regions = sorted(config["training"]["versions"][framework_version]["registries"])
+    return {
+        region: {IMAGE_KEY: image_uris.retrieve("sklearn", region=region, version=framework_version)}
+        for region in regions
+    }
+
+
+class TrainingResources(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        framework_version: str,
+        training_bundle_file: Path,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._image_mapping = CfnMapping(
+            stack, IMAGE_MAPPING_ID, mapping=sklearn_image_uris(framework_version), lazy=False
+        )
+        self.training_image_uri = self._image_mapping.find_in_map(Aws.REGION, IMAGE_KEY)
+        self.inference_image_uri = self.training_image_uri
+
+        self.source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(training_bundle_file))
+        self.code_version = self.source_bundle.asset_hash
+
+        self.training_role = iam.Role(
+            self,
+            "TrainingRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs the pipeline's SageMaker training jobs",
+        )
+        self._grant_training(data_bucket, artifacts_bucket, encryption_key)
+
+        self.model_role = iam.Role(
+            self,
+            "ModelRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs the pipeline's SageMaker models behind the endpoint",
+        )
+        self._grant_model(data_bucket, artifacts_bucket, encryption_key)
+
+    @property
+    def source_bundle_uri(self) -> str:
+        return self.source_bundle.s3_object_url
+
+    def _grant_training(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+        stack = Stack.of(self)
+        role = self.training_role
+        bundle_object_arn = stack.format_arn(
+            service="s3",
+            region="",
+            account="",
+            resource=self.source_bundle.s3_bucket_name,
+            resource_name=self.source_bundle.s3_object_key,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadCuratedData",
+                actions=["s3:GetObject"],
+                resources=[data_bucket.arn_for_objects(f"{s3_layout.CURATED_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListCuratedData",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{s3_layout.CURATED_PREFIX}*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ReadSourceBundle",
+                actions=["s3:GetObject"],
+                resources=[bundle_object_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListSourceBundle",
+                actions=["s3:ListBucket"],
+                resources=[self.source_bundle.bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": [self.source_bundle.s3_object_key]}},
+            ),
+            iam.PolicyStatement(
+                sid="WriteTrainingOutput",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[artifacts_bucket.arn_for_objects(f"{s3_layout.TRAINING_OUTPUT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="UseKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[key.key_arn],
+            ),
+            *_log_statements(stack, TRAINING_LOG_GROUP, exact_group=True),
+            _metric_statement("/aws/sagemaker/TrainingJobs"),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
+        data_arn = arn_reference(_cfn(data_bucket))
+        artifacts_arn = arn_reference(_cfn(artifacts_bucket))
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Object-level access is limited to the prefixes training reads (curated/) and writes "
+            "(training-jobs/); object names are only known at run time.",
+            findings=[
+                f"Resource::{data_arn}/{s3_layout.CURATED_PREFIX}*",
+                f"Resource::{artifacts_arn}/{s3_layout.TRAINING_OUTPUT_PREFIX}*",
+            ],
+        )
+        _acknowledge_logs_and_metrics(role, stack, TRAINING_LOG_GROUP, exact_group=True)
+
+    def _grant_model(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+        stack = Stack.of(self)
+        role = self.model_role
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadModelArtifacts",
+                actions=["s3:GetObject"],
+                resources=[artifacts_bucket.arn_for_objects(f"{s3_layout.TRAINING_OUTPUT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="WriteDataCapture",
+                actions=["s3:PutObject"],
+                resources=[data_bucket.arn_for_objects(f"{s3_layout.CAPTURE_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="UseKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[key.key_arn],
+            ),
+            *_log_statements(stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False),
+            _metric_statement("/aws/sagemaker/Endpoints"),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
+        data_arn = arn_reference(_cfn(data_bucket))
+        artifacts_arn = arn_reference(_cfn(artifacts_bucket))
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The model reads only training output (training-jobs/) and writes only data capture "
+            "(capture/); object names are only known at run time.",
+            findings=[
+                f"Resource::{artifacts_arn}/{s3_layout.TRAINING_OUTPUT_PREFIX}*",
+                f"Resource::{data_arn}/{s3_layout.CAPTURE_PREFIX}*",
+            ],
+        )
+        _acknowledge_logs_and_metrics(role, stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False)
+
+
+def _cfn(bucket: s3.IBucket) -> s3.CfnBucket:
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, s3.CfnBucket)
+    return cfn_bucket
+
+
+def _log_group_arns(stack: Stack, log_group: str, *, exact_group: bool) -> tuple[str, str]:
+    group_name = log_group if exact_group else f"{log_group}/*"
+    group_arn = stack.format_arn(
+        service="logs", resource="log-group", resource_name=group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    return group_arn, f"{group_arn}:log-stream:*"
+
+
+def _log_statements(stack: Stack, log_group: str, *, exact_group: bool) -> list[iam.PolicyStatement]:
+    group_arn, stream_arn = _log_group_arns(stack, log_group, exact_group=exact_group)
+    return [
+        iam.PolicyStatement(
+            sid="CreateLogGroup",
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:CreateLogStream"],
+            resources=[group_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[stream_arn],
+        ),
+    ]
+
+
+def _metric_statement(namespace: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="PutMetrics",
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
+
+
+def _acknowledge_logs_and_metrics(role: iam.Role, stack: Stack, log_group: str, *, exact_group: bool) -> None:
+    group_arn, stream_arn = _log_group_arns(stack, log_group, exact_group=exact_group)
+    findings = [f"Resource::{nag_text(role, arn)}" for arn in (group_arn, stream_arn) if "*" in arn]
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "SageMaker names its log streams (and endpoint log groups) at run time under the "
+        f"fixed {log_group} log group path.",
+        findings=findings,
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited "
+        "to the SageMaker namespace by a condition.",
+        findings=["Resource::*"],
+    )

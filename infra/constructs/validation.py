@@ -1,0 +1,62 @@
+"""Validate data: the Lambda function that checks an upload, quarantines bad data and
+writes the curated, split dataset."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, aws_kms as kms, aws_s3 as s3
+from constructs import Construct
+
+from functions.common import s3_layout
+from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
+from infra.constructs.permissions import (
+    grant_bucket_prefixes,
+    grant_key,
+    grant_list_model_packages,
+    grant_model_packages,
+)
+
+VALIDATE_MEMORY_MB = 4096
+VALIDATE_EPHEMERAL_STORAGE_MB = 4096
+VALIDATE_TIMEOUT = Duration.minutes(15)
+
+
+class ValidationStage(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        factory: LambdaFactory,
+        data_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        model_package_group: str,
+        invoker: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function: PipelineFunction = factory.create(
+            self,
+            "ValidateData",
+            FunctionSpec(
+                name="validate_data",
+                description="Validates an uploaded dataset, quarantines bad data, writes curated splits",
+                memory_mb=VALIDATE_MEMORY_MB,
+                ephemeral_storage_mb=VALIDATE_EPHEMERAL_STORAGE_MB,
+                timeout=VALIDATE_TIMEOUT,
+                environment={"DATA_BUCKET": data_bucket.bucket_name, "MODEL_PACKAGE_GROUP": model_package_group},
+                synchronous_invoker=invoker,
+            ),
+        )
+        role = self.function.role
+        grant_bucket_prefixes(
+            role,
+            data_bucket,
+            # curated/ is read to detect duplicates (manifest) and the champion's drift baseline.
+            read=[s3_layout.INCOMING_PREFIX, s3_layout.CURATED_PREFIX],
+            write=[s3_layout.CURATED_PREFIX, s3_layout.QUARANTINE_PREFIX, s3_layout.REPORTS_PREFIX],
+            purpose="data bucket",
+        )
+        grant_key(role, encryption_key, write=True)
+        # The drift baseline is the profile of the newest approved version in the registry.
+        grant_list_model_packages(role)
+        grant_model_packages(role, model_package_group, ["sagemaker:DescribeModelPackage"], include_group=False)
+

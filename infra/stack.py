@@ -1,0 +1,170 @@
+"""The pipeline stack: composes one construct per pipeline stage and exports what the
+CLI and the local runtime read.
+
+Stack name: f"{config.project}-pipeline" (see `stack_name`), so two projects can live in
+one account and region. The stack is environment-agnostic: the region-dependent values
+(the SageMaker image, the managed layers) resolve at deploy time.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack, aws_lambda as lambda_
+from constructs import Construct
+
+from functions.common.config import PipelineConfig
+from infra.assets import StagedAssets
+from infra.constructs.alarm_response import AlarmResponse
+from infra.constructs.data_store import DataStore
+from infra.constructs.evaluation import EvaluationStage
+from infra.constructs.lambda_factory import LambdaFactory
+from infra.constructs.monitoring import Monitoring, alarm_name, rollback_alarm_names
+from infra.constructs.notifications import Notifications
+from infra.constructs.registry import RegistryStage
+from infra.constructs.training import TrainingResources
+from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctions
+from infra.constructs.upload_trigger import UploadTrigger
+from infra.constructs.validation import ValidationStage
+
+# CloudFormation output keys; the CLI and the local runtime read the stack by these.
+OUTPUT_DATA_BUCKET = "DataBucketName"
+OUTPUT_ARTIFACTS_BUCKET = "ArtifactsBucketName"
+OUTPUT_STATE_MACHINE = "StateMachineArn"
+OUTPUT_TOPIC = "TopicArn"
+OUTPUT_ENDPOINT = "EndpointName"
+OUTPUT_MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
+OUTPUT_KEY = "KeyArn"
+OUTPUT_MODEL_ROLE = "ModelRoleArn"
+OUTPUT_IDEMPOTENCY_TABLE = "IdempotencyTableName"
+OUTPUT_SOURCE_BUNDLE = "SourceBundleUri"
+OUTPUT_ALARM_RESPONDER = "AlarmResponderArn"
+
+STATE_MACHINE_INVOKER = "the training state machine"
+
+
+def stack_name(config: PipelineConfig) -> str:
+    return f"{config.project}-pipeline"
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, assets: StagedAssets, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        project = config.project
+        endpoint_name = config.deployment.endpoint_name
+        group = config.model_package_group
+
+        store = DataStore(self, "DataStore", project=project)
+        notifications = Notifications(self, "Notifications", project=project, encryption_key=store.key)
+        factory = LambdaFactory(
+            self,
+            "Functions",
+            code=lambda_.Code.from_asset(str(assets.lambda_code_dir)),
+            encryption_key=store.key,
+            common_environment={"POWERTOOLS_METRICS_NAMESPACE": project},
+        )
+        training = TrainingResources(
+            self,
+            "Training",
+            framework_version=config.training.framework_version,
+            training_bundle_file=assets.training_bundle_file,
+            data_bucket=store.data_bucket,
+            artifacts_bucket=store.artifacts_bucket,
+            encryption_key=store.key,
+        )
+        validation = ValidationStage(
+            self,
+            "Validation",
+            factory=factory,
+            data_bucket=store.data_bucket,
+            encryption_key=store.key,
+            model_package_group=group,
+            invoker=STATE_MACHINE_INVOKER,
+        )
+        evaluation = EvaluationStage(
+            self,
+            "Evaluation",
+            factory=factory,
+            project=project,
+            data_bucket=store.data_bucket,
+            artifacts_bucket=store.artifacts_bucket,
+            encryption_key=store.key,
+            model_package_group=group,
+            endpoint_name=endpoint_name,
+            invoker=STATE_MACHINE_INVOKER,
+        )
+        registry = RegistryStage(
+            self,
+            "Registry",
+            factory=factory,
+            project=project,
+            data_bucket=store.data_bucket,
+            encryption_key=store.key,
+            model_package_group=group,
+            inference_image_uri=training.inference_image_uri,
+            code_version=training.code_version,
+            invoker=STATE_MACHINE_INVOKER,
+        )
+        workflow = TrainingWorkflow(
+            self,
+            "TrainingWorkflow",
+            config=config,
+            functions=WorkflowFunctions(
+                validate=validation.function.function,
+                evaluate=evaluation.function.function,
+                register=registry.function.function,
+            ),
+            training=training,
+            data_bucket=store.data_bucket,
+            artifacts_bucket=store.artifacts_bucket,
+            encryption_key=store.key,
+            topic=notifications.topic,
+            rollback_alarm_names=rollback_alarm_names(project),
+        )
+        UploadTrigger(
+            self,
+            "UploadTrigger",
+            data_bucket=store.data_bucket,
+            state_machine=workflow.state_machine,
+            dead_letter_queue=notifications.dead_letter_queue,
+        )
+        responder = AlarmResponse(
+            self,
+            "AlarmResponse",
+            factory=factory,
+            project=project,
+            data_bucket=store.data_bucket,
+            encryption_key=store.key,
+            topic=notifications.topic,
+            dead_letter_queue=notifications.dead_letter_queue,
+            model_package_group=group,
+            endpoint_name=endpoint_name,
+            state_machine_arn=workflow.state_machine.state_machine_arn,
+            model_role=training.model_role,
+            alarm_name_pattern=alarm_name(project, "*"),
+        )
+        Monitoring(
+            self,
+            "Monitoring",
+            project=project,
+            endpoint_name=endpoint_name,
+            monitoring=config.monitoring,
+            state_machine=workflow.state_machine,
+            topic=notifications.topic,
+            responder=responder.function.function,
+            dead_letter_queue=notifications.dead_letter_queue,
+        )
+
+        outputs = {
+            OUTPUT_DATA_BUCKET: store.data_bucket.bucket_name,
+            OUTPUT_ARTIFACTS_BUCKET: store.artifacts_bucket.bucket_name,
+            OUTPUT_STATE_MACHINE: workflow.state_machine.state_machine_arn,
+            OUTPUT_TOPIC: notifications.topic.topic_arn,
+            OUTPUT_ENDPOINT: endpoint_name,
+            OUTPUT_MODEL_PACKAGE_GROUP: group,
+            OUTPUT_KEY: store.key.key_arn,
+            OUTPUT_MODEL_ROLE: training.model_role.role_arn,
+            OUTPUT_IDEMPOTENCY_TABLE: responder.idempotency_table.table_name,
+            OUTPUT_SOURCE_BUNDLE: training.source_bundle_uri,
+            OUTPUT_ALARM_RESPONDER: responder.function.function.function_arn,
+        }
+        for key, value in outputs.items():
+            CfnOutput(self, key, value=value)

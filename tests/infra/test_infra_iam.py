@@ -1,0 +1,125 @@
+"""Least privilege: one role per function, no wildcard actions, named resources."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from infra_template import render
+
+HANDLERS = {"validate_data", "evaluate_model", "register_model", "alarm_responder"}
+
+
+def _policies_of(synthesized, role_id):
+    return [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    ]
+
+
+def _statements(synthesized, role_id):
+    return [statement for statements in _policies_of(synthesized, role_id) for statement in statements]
+
+
+def _actions(statement):
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def _resources(statement):
+    resources = statement["Resource"]
+    return [render(r) for r in (resources if isinstance(resources, list) else [resources])]
+
+
+def _function_roles(synthesized):
+    return {
+        function["Properties"]["Handler"].split(".")[1]: function["Properties"]["Role"]["Fn::GetAtt"][0]
+        for function in synthesized.resources("AWS::Lambda::Function").values()
+    }
+
+
+def test_each_function_has_its_own_role_without_managed_policies(synthesized):
+    roles = _function_roles(synthesized)
+
+    assert set(roles) == HANDLERS
+    assert len(set(roles.values())) == len(HANDLERS)
+    for role_id in roles.values():
+        assert "ManagedPolicyArns" not in synthesized.template_json["Resources"][role_id]["Properties"]
+
+
+def test_no_identity_policy_allows_a_wildcard_action(synthesized):
+    for policy_id, policy in synthesized.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert not [action for action in _actions(statement) if "*" in action], policy_id
+
+
+def test_function_roles_name_their_resources(synthesized):
+    # Resource "*" only for APIs without resource-level permissions.
+    unscoped_actions = {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sagemaker:ListModelPackages",
+        "sagemaker:ListEndpoints",
+    }
+    for handler, role_id in _function_roles(synthesized).items():
+        statements = _statements(synthesized, role_id)
+        assert statements, handler
+        for statement in statements:
+            if "*" in _resources(statement):
+                assert set(_actions(statement)) <= unscoped_actions, (handler, statement)
+
+
+def test_data_access_is_limited_to_each_stage_prefixes(synthesized):
+    expected_writes = {
+        "validate_data": {"curated/*", "quarantine/*", "reports/*"},
+        "evaluate_model": {"reports/*"},
+        "register_model": set(),
+        "alarm_responder": {"incoming/*", "audit/*"},
+    }
+    for handler, role_id in _function_roles(synthesized).items():
+        writes = {
+            resource.split(">/", 1)[1]
+            for statement in _statements(synthesized, role_id)
+            if "s3:PutObject" in _actions(statement)
+            for resource in _resources(statement)
+        }
+        assert writes == expected_writes[handler], handler
+
+
+def test_state_machine_role_passes_only_the_sagemaker_roles_to_sagemaker(synthesized):
+    (machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = _statements(synthesized, role_id)
+
+    (pass_role,) = [s for s in statements if "iam:PassRole" in _actions(s)]
+
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert sorted(_resources(pass_role)) == ["<TrainingModelRoleFBBF21D3.Arn>", "<TrainingTrainingRole444F28B6.Arn>"]
+    actions = Counter(action for s in statements for action in _actions(s))
+    for action in (
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:ListEndpoints",
+        "lambda:InvokeFunction",
+        "sns:Publish",
+    ):
+        assert actions[action] >= 1, action
+    training_statements = [s for s in statements if "sagemaker:CreateTrainingJob" in _actions(s)]
+    assert all(r.endswith(":training-job/mlops-*") for s in training_statements for r in _resources(s))
+
+
+def test_every_role_is_assumed_by_exactly_its_service(synthesized):
+    principals = Counter(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+        for role in synthesized.resources("AWS::IAM::Role").values()
+    )
+
+    assert principals == Counter(
+        {"lambda.amazonaws.com": 4, "sagemaker.amazonaws.com": 2, "states.amazonaws.com": 1, "events.amazonaws.com": 1}
+    )
