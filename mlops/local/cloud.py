@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import sys
 import warnings
 import tempfile
 import time
@@ -22,7 +21,7 @@ from moto import mock_aws
 from mlops.local import moto_access
 from mlops.local.deployment import DeployedStack, SynthesizedApp, deploy, environment_for_moto, synthesize
 from mlops.local.endpoints import LocalEndpointServer
-from mlops.local.lambda_runtime import FunctionLogRouter, InProcessLambdaRuntime, patched_environment
+from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
 from mlops.local.standins import StandIns
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
@@ -92,10 +91,8 @@ class LocalCloud:
         self._stack.enter_context(_quiet_moto())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self.log_folder = _ensure(work / "logs")
-        log_router = FunctionLogRouter(sys.stdout, self.log_folder)
-        self._stack.enter_context(contextlib.redirect_stdout(log_router))
         self.standins = StandIns(
-            lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, log_router),
+            lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, self.log_folder),
             training=LocalTrainingJobRunner(_ensure(work / "training")),
             endpoints=LocalEndpointServer(_ensure(work / "models")),
         )

@@ -85,6 +85,7 @@ def synthesize(config_path: Path, cache_root: Path | None = None) -> Synthesized
 
 
 SYNTH_COMPLETE_MARKER = ".complete"
+NODE_END_OF_LIFE_MAJORS = "18,20"
 SYNTH_INPUT_FOLDERS = ("infra", "functions")
 SYNTH_LIBRARIES = ("aws-cdk-lib", "cdk-nag", "sagemaker-core", "constructs")
 
@@ -115,6 +116,9 @@ def _synthesis_key(config_path: Path) -> str:
 
 
 def _synthesize_into(config_path: Path, outdir: Path) -> None:
+    # The CDK's JavaScript runtime prints a banner when Node.js is past its end of life; the
+    # README names the supported versions, and the banner would bury the pipeline's output.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", NODE_END_OF_LIFE_MAJORS)
     from infra.app import build_app
 
     build_app(str(config_path), outdir=str(outdir)).synth()

@@ -4,10 +4,12 @@ calling it with the function's environment, the way the Lambda runtime would."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import io
 import json
+import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
@@ -52,38 +54,42 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed_seconds) * 1000))
 
 
-class FunctionLogRouter(io.TextIOBase):
-    """Stands in for sys.stdout while the local cloud runs: what a handler prints goes to its
-    function's log file (CloudWatch Logs in AWS), everything else to the real stdout.
-
-    Loggers bind the stream they were created with, so the router must be in place before any
-    handler module is imported, and stays for the life of the process's local cloud."""
-
-    def __init__(self, real_stdout: TextIO, log_folder: Path) -> None:
-        self._real = real_stdout
-        self._log_folder = log_folder
-        self._current = threading.local()
-
-    @contextmanager
-    def function(self, function_name: str) -> Iterator[None]:
-        self._current.name = function_name
+@contextmanager
+def function_logs(log_file: Path) -> Iterator[None]:
+    """What a handler logs goes to its function's log file (CloudWatch Logs in AWS), not to the
+    terminal: every stream handler of every logger writes there for the invocation. Loggers
+    created at import bind the stdout of that moment, so this swaps streams, not only
+    sys.stdout, and hands loggers born during the invocation back to the terminal after it."""
+    terminal = sys.stdout
+    handlers = _stream_handlers()
+    with log_file.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        previous = [_swap_stream(handler, log) for handler in handlers]
         try:
             yield
         finally:
-            self._current.name = None
+            for handler, stream in zip(handlers, previous):
+                _swap_stream(handler, stream)
+            for handler in _stream_handlers():
+                if handler.stream is log:
+                    _swap_stream(handler, terminal)
 
-    def write(self, text: str) -> int:
-        name = getattr(self._current, "name", None)
-        if name is None:
-            return self._real.write(text)
-        with (self._log_folder / f"{name}.log").open("a", encoding="utf-8") as log:
-            return log.write(text)
 
-    def flush(self) -> None:
-        self._real.flush()
+def _swap_stream(handler: logging.StreamHandler, stream: Any) -> Any:
+    """StreamHandler.setStream without its flush of the old stream, which may be closed."""
+    with handler.lock:
+        previous, handler.stream = handler.stream, stream
+    return previous
 
-    def writable(self) -> bool:
-        return True
+
+def _stream_handlers() -> list[logging.StreamHandler]:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    return [
+        handler
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+        for handler in logger.handlers
+        if type(handler) is logging.StreamHandler
+    ]
 
 
 @dataclass
@@ -104,11 +110,11 @@ class InProcessLambdaRuntime:
         self,
         code_root_for: Callable[[str, str], Path],
         extra_environment: dict[str, str],
-        log_router: FunctionLogRouter,
+        log_folder: Path,
     ):
         self._code_root_for = code_root_for
         self._extra_environment = extra_environment
-        self._log_router = log_router
+        self._log_folder = log_folder
         # Handlers read os.environ at invocation; one invocation at a time keeps them apart.
         self._lock = threading.RLock()
         self.invocations: list[InvocationRecord] = []
@@ -133,7 +139,7 @@ class InProcessLambdaRuntime:
             timeout_seconds=int(function.timeout or 3),
         )
         started = time.monotonic()
-        with self._lock, patched_environment(environment), self._log_router.function(function.function_name):
+        with self._lock, patched_environment(environment), function_logs(self._log_folder / f"{function.function_name}.log"):
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
                 result = handler(event, context)

@@ -1,0 +1,84 @@
+"""`mlops local run` on the Palmer penguins data (multiclass, categorical features, missing
+values): deployment, manual approval, training failure, and usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops.cli import main
+from tests.e2e.conftest import init_config, local_run, write_csv
+
+pytestmark = pytest.mark.e2e
+
+
+def test_penguins_with_manual_approval_wait_for_a_person(tmp_path, capsys, penguins_frame):
+    # Given a config that asks a person to approve every version
+    data = write_csv(penguins_frame, tmp_path / "penguins.csv")
+    config = init_config(data, "species", tmp_path / "pipeline.json", approval="manual")
+
+    exit_code, [result] = local_run(capsys, config, data)
+
+    # Then the version is registered, pending, and nothing is deployed
+    assert exit_code == 0
+    assert result["outcome"] == "pending_approval"
+    assert result["approval_status"] == "PendingManualApproval"
+    assert result["endpoint"] is None
+    assert result["evaluation"]["passed"] is True
+    assert "approv" in result["reason"].lower()
+
+
+def test_penguins_deploy_and_reject_broken_data(tmp_path, capsys, penguins_frame):
+    first = write_csv(penguins_frame.iloc[:250], tmp_path / "penguins_2007.csv")
+    config = init_config(first, "species", tmp_path / "pipeline.json")
+    unseen_island = penguins_frame.iloc[250:].copy()
+    unseen_island["bill_length_mm"] = "unknown"
+    broken = write_csv(unseen_island, tmp_path / "penguins_text_in_numbers.csv")
+
+    exit_code, results = local_run(capsys, config, first, broken)
+
+    assert exit_code == 0
+    assert [r["outcome"] for r in results] == ["deployed", "data_rejected"]
+    assert results[0]["evaluation"]["metrics"]["accuracy"] > 0.9
+    assert any(e["column"] == "bill_length_mm" for e in results[1]["validation"]["errors"])
+    assert results[1]["endpoint"]["model_version"] == 1
+
+
+def test_a_training_failure_is_a_failed_outcome_with_the_jobs_reason(tmp_path, capsys, penguins_frame):
+    # Given a config whose training hyperparameters name an estimator that does not exist
+    data = write_csv(penguins_frame, tmp_path / "penguins.csv")
+    config = init_config(data, "species", tmp_path / "pipeline.json", training__hyperparameters={"estimator": "quantum_forest"})
+
+    exit_code, [result] = local_run(capsys, config, data)
+
+    assert exit_code == 1
+    assert result["outcome"] == "failed"
+    assert "quantum_forest" in result["reason"]
+    assert result["model_version"] is None
+    failed_states = [s["name"] for s in result["execution"]["states"] if s["status"] == "failed"]
+    assert "Training failed" in failed_states
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["local", "run", "missing.csv", "--config", "pipeline.json"], "no such file"),
+        (["local", "run"], "mlops local run"),
+        (["local", "dance"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(arguments) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error
+
+
+def test_an_invalid_config_is_a_usage_error(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    config = tmp_path / "pipeline.json"
+    config.write_text(json.dumps({"dataset": {}}))
+    assert main(["local", "run", str(data), "--config", str(config)]) == 2
+    assert "invalid" in capsys.readouterr().err
