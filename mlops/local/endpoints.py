@@ -11,12 +11,18 @@ which is how SageMaker reports a blue/green update that rolled back.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import io
+import json
 import tarfile
 import tempfile
 import threading
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,27 +55,38 @@ class Invocation:
     model_version: str | None
 
 
+INVOCATION_NAMESPACE = "AWS/SageMaker"
+MICROSECONDS_PER_SECOND = 1_000_000
+PERCENT = 100
+
+
 class LocalEndpointServer:
     def __init__(self, work_root: Path) -> None:
         self._work_root = work_root
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
 
-    def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str | None) -> Invocation:
+    def invoke(
+        self, endpoint_name: str, body: bytes, content_type: str, accept: str | None, inference_id: str | None = None
+    ) -> Invocation:
         container, variant = self._serving_container(endpoint_name)
         loaded = self._load(container)
+        started = time.monotonic()
         try:
             data = loaded.module.input_fn(body.decode("utf-8") if isinstance(body, bytes) else body, content_type)
             prediction = loaded.module.predict_fn(data, loaded.model)
             response = loaded.module.output_fn(prediction, accept or DEFAULT_ACCEPT)
         except Exception as error:  # the container turns any model-code error into ModelError
+            _publish_invocation_metrics(endpoint_name, variant, time.monotonic() - started, failed=True)
             raise ModelInvocationError(f"{type(error).__name__}: {error}") from error
+        _publish_invocation_metrics(endpoint_name, variant, time.monotonic() - started, failed=False)
         if isinstance(response, tuple):
             response, response_type = response
         else:
             response_type = accept or DEFAULT_ACCEPT
         payload = response.encode("utf-8") if isinstance(response, str) else bytes(response)
         environment = container.get("Environment") or {}
+        _capture(endpoint_name, variant, body, content_type, payload, response_type, inference_id)
         return Invocation(payload, response_type, variant, environment.get("MODEL_VERSION"))
 
     def update(self, endpoint_name: str, endpoint_config_name: str, deployment_config: dict[str, Any] | None) -> str:
@@ -128,14 +145,78 @@ class LocalEndpointServer:
         return LoadedModel(module, module.model_fn(str(model_dir)))
 
 
+def _publish_invocation_metrics(endpoint_name: str, variant: str, seconds: float, failed: bool) -> None:
+    """The per-invocation metrics SageMaker publishes for an endpoint variant."""
+    dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
+    moto_access.cloudwatch_backend().put_metric_data(
+        INVOCATION_NAMESPACE,
+        [
+            {"MetricName": "Invocations", "Value": 1, "Unit": "Count", "Dimensions": dimensions},
+            {"MetricName": "Invocation5XXErrors", "Value": int(failed), "Unit": "Count", "Dimensions": dimensions},
+            {"MetricName": "ModelLatency", "Value": seconds * MICROSECONDS_PER_SECOND, "Unit": "Microseconds", "Dimensions": dimensions},
+        ],
+    )
+
+
+def _capture(
+    endpoint_name: str,
+    variant: str,
+    request: bytes,
+    request_type: str,
+    response: bytes,
+    response_type: str,
+    inference_id: str | None,
+) -> None:
+    """SageMaker data capture: one JSON line per sampled invocation under the configured prefix."""
+    endpoint = moto_access.sagemaker_backend().endpoints[endpoint_name]
+    capture = endpoint.data_capture_config or {}
+    if not capture.get("EnableCapture"):
+        return
+    event_id = str(uuid.uuid4())
+    sampled_in = int(hashlib.sha256(event_id.encode()).hexdigest(), 16) % PERCENT
+    if sampled_in >= int(capture.get("InitialSamplingPercentage", PERCENT)):
+        return
+    now = datetime.now(timezone.utc)
+    modes = {option["CaptureMode"] for option in capture.get("CaptureOptions", [])}
+    record = {
+        "captureData": {
+            **({"endpointInput": _captured(request, request_type, "INPUT")} if "Input" in modes else {}),
+            **({"endpointOutput": _captured(response, response_type, "OUTPUT")} if "Output" in modes else {}),
+        },
+        "eventMetadata": {
+            "eventId": event_id,
+            "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **({"inferenceId": inference_id} if inference_id else {}),
+        },
+        "eventVersion": "0",
+    }
+    bucket, _, prefix = capture["DestinationS3Uri"].removeprefix("s3://").partition("/")
+    key = (
+        f"{prefix.rstrip('/')}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/"
+        f"{now:%M-%S-%f}-{event_id}.jsonl"
+    ).lstrip("/")
+    moto_access.write_object(bucket, key, (json.dumps(record) + "\n").encode())
+
+
+def _captured(body: bytes, content_type: str, mode: str) -> dict[str, str]:
+    text_types = ("application/json", "text/csv")
+    if content_type.split(";")[0].strip() in text_types:
+        encoding = "JSON" if "json" in content_type else "CSV"
+        return {"observedContentType": content_type, "mode": mode, "data": body.decode("utf-8"), "encoding": encoding}
+    return {
+        "observedContentType": content_type,
+        "mode": mode,
+        "data": base64.b64encode(body).decode("ascii"),
+        "encoding": "BASE64",
+    }
+
+
 def _alarms_in_alarm(alarm_names: list[str]) -> list[str]:
     alarms = moto_access.cloudwatch_backend().alarms
     return [name for name in alarm_names if name in alarms and alarms[name].state_value == "ALARM"]
 
 
-def _now():
-    from datetime import datetime, timezone
-
+def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 

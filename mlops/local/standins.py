@@ -26,11 +26,13 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.utilities.arns import parse_arn
 
 from mlops.local import moto_access
+from mlops.local.alarms import evaluate_alarms
 from mlops.local.endpoints import EndpointNotFoundError, LocalEndpointServer, ModelInvocationError
 from mlops.local.lambda_runtime import InProcessLambdaRuntime
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 
 
 @dataclass
@@ -65,6 +67,8 @@ class StandIns:
         original_create_training_job = SageMakerModelBackend.create_training_job
         original_send_to_targets = Rule.send_to_targets
         original_set_alarm_state = CloudWatchBackend.set_alarm_state
+        original_update_model_package = SageMakerModelBackend.update_model_package
+        original_put_metric_data = CloudWatchBackend.put_metric_data
 
         def invoke_lambda(backend, function_name, qualifier, body, headers, response_headers):
             function = backend.get_function(function_name, qualifier)
@@ -104,6 +108,7 @@ class StandIns:
                     response.body if isinstance(response.body, bytes) else (response.body or "").encode(),
                     response.headers.get("Content-Type", "application/json"),
                     response.headers.get("Accept"),
+                    response.headers.get("X-Amzn-SageMaker-Inference-Id"),
                 )
             except EndpointNotFoundError:
                 message = {"__type": "ValidationError", "message": f"Endpoint {endpoint_name} not found."}
@@ -132,8 +137,43 @@ class StandIns:
             if previous[0] != state_value:
                 standins.publish_event(_alarm_state_change_event(backend.alarms[alarm_name], previous))
 
+        def update_model_package(
+            backend,
+            model_package_arn,
+            model_approval_status,
+            approval_description,
+            customer_metadata_properties,
+            customer_metadata_properties_to_remove,
+            additional_inference_specifications_to_add,
+        ):
+            # AWS leaves what an update does not name as it was; moto clears it.
+            package = backend.model_packages.get(
+                backend.model_package_name_mapping.get(model_package_arn, model_package_arn)
+            )
+            status_before = package.model_approval_status if package else None
+            arn = original_update_model_package(
+                backend,
+                model_package_arn,
+                model_approval_status,
+                approval_description if approval_description is not None else getattr(package, "approval_description", None),
+                customer_metadata_properties
+                if customer_metadata_properties is not None
+                else getattr(package, "customer_metadata_properties", None),
+                customer_metadata_properties_to_remove,
+                additional_inference_specifications_to_add,
+            )
+            if package is not None and model_approval_status and model_approval_status != status_before:
+                standins.publish_event(_model_package_state_change_event(package))
+            return arn
+
+        def put_metric_data(backend, namespace, metric_data):
+            original_put_metric_data(backend, namespace, metric_data)
+            evaluate_alarms(backend, namespace, {metric["MetricName"] for metric in metric_data})
+
         return [
             (LambdaBackend, "invoke", invoke_lambda),
+            (CloudWatchBackend, "put_metric_data", put_metric_data),
+            (SageMakerModelBackend, "update_model_package", update_model_package),
             (SageMakerModelBackend, "create_training_job", create_training_job),
             (SageMakerResponse, "update_endpoint", update_endpoint),
             (SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
@@ -199,5 +239,28 @@ def _alarm_state_change_event(alarm: Any, previous: tuple[str | None, str | None
             "state": {"value": alarm.state_value, "reason": alarm.state_reason, "timestamp": now},
             "previousState": {"value": previous[0] or "INSUFFICIENT_DATA", "reason": previous[1] or "", "timestamp": now},
             "configuration": {"description": alarm.description or "", "metrics": []},
+        },
+    }
+
+
+def _model_package_state_change_event(package: Any) -> dict[str, Any]:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": MODEL_PACKAGE_STATE_CHANGE,
+        "source": "aws.sagemaker",
+        "account": moto_access.LOCAL_ACCOUNT_ID,
+        "time": now,
+        "region": moto_access.LOCAL_REGION,
+        "resources": [package.arn],
+        "detail": {
+            "ModelPackageGroupName": package.model_package_group_name,
+            "ModelPackageVersion": package.model_package_version,
+            "ModelPackageArn": package.arn,
+            "ModelPackageStatus": "Completed",
+            "ModelApprovalStatus": package.model_approval_status,
+            "ApprovalDescription": getattr(package, "approval_description", None) or "",
+            "CustomerMetadataProperties": getattr(package, "customer_metadata_properties", None) or {},
         },
     }
