@@ -15,6 +15,7 @@ from functions.common.config import PipelineConfig
 from infra.assets import StagedAssets
 from infra.constructs.alarm_response import AlarmResponse
 from infra.constructs.data_store import DataStore
+from infra.constructs.deployment_preparation import DeploymentPreparationStage
 from infra.constructs.evaluation import EvaluationStage
 from infra.constructs.lambda_factory import LambdaFactory
 from infra.constructs.monitoring import Monitoring, alarm_name, rollback_alarm_names
@@ -22,8 +23,8 @@ from infra.constructs.notifications import Notifications
 from infra.constructs.registry import RegistryStage
 from infra.constructs.training import TrainingResources
 from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctions
-from infra.constructs.upload_trigger import UploadTrigger
 from infra.constructs.validation import ValidationStage
+from infra.constructs.workflow_triggers import WorkflowTriggers, approval_event_pattern, upload_event_pattern
 
 # CloudFormation output keys; the CLI and the local runtime read the stack by these.
 OUTPUT_DATA_BUCKET = "DataBucketName"
@@ -103,6 +104,15 @@ class PipelineStack(Stack):
             code_version=training.code_version,
             invoker=STATE_MACHINE_INVOKER,
         )
+        deployment_preparation = DeploymentPreparationStage(
+            self,
+            "DeploymentPreparation",
+            factory=factory,
+            project=project,
+            model_package_group=group,
+            endpoint_name=endpoint_name,
+            invoker=STATE_MACHINE_INVOKER,
+        )
         workflow = TrainingWorkflow(
             self,
             "TrainingWorkflow",
@@ -111,6 +121,7 @@ class PipelineStack(Stack):
                 validate=validation.function.function,
                 evaluate=evaluation.function.function,
                 register=registry.function.function,
+                prepare_deployment=deployment_preparation.function.function,
             ),
             training=training,
             data_bucket=store.data_bucket,
@@ -119,12 +130,21 @@ class PipelineStack(Stack):
             topic=notifications.topic,
             rollback_alarm_names=rollback_alarm_names(project),
         )
-        UploadTrigger(
+        triggers = WorkflowTriggers(
             self,
-            "UploadTrigger",
-            data_bucket=store.data_bucket,
+            "WorkflowTriggers",
             state_machine=workflow.state_machine,
             dead_letter_queue=notifications.dead_letter_queue,
+        )
+        triggers.add_rule(
+            "UploadRule",
+            description="Starts the training state machine when data lands under incoming/",
+            event_pattern=upload_event_pattern(store.data_bucket),
+        )
+        triggers.add_rule(
+            "ApprovalRule",
+            description=f"Starts the training state machine to deploy a version approved in {group}",
+            event_pattern=approval_event_pattern(group),
         )
         responder = AlarmResponse(
             self,

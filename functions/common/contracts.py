@@ -98,6 +98,31 @@ class RegisterModelResult(_Model):
     environment: dict[str, str]
 
 
+class ModelPackageStateChange(_Model):
+    """The detail of a "SageMaker Model Package State Change" EventBridge event (the fields used)."""
+
+    model_package_group_name: str = Field(alias="ModelPackageGroupName")
+    model_package_arn: str = Field(alias="ModelPackageArn")
+    model_approval_status: str = Field(alias="ModelApprovalStatus")
+
+
+class PrepareDeploymentRequest(_Model):
+    """Built by the state machine from the model package state change event that started it."""
+
+    detail: ModelPackageStateChange
+    event_id: str
+    execution_arn: str
+    execution_name: str
+
+
+class PrepareDeploymentResult(RegisterModelResult):
+    """A RegisterModelResult, so the Deploy states read it the same way, and whether to deploy."""
+
+    deploy: bool
+    # One sentence: why the version is (not) deployed.
+    reason: str
+
+
 class AlarmDecision(_Model):
     alarm_name: str
     alarm_kind: str

@@ -35,6 +35,10 @@ METADATA_REPLACEMENT_CHAR = "_"
 EMPTY_METADATA_VALUE = "none"
 # SageMaker's own keys in a training job's hyperparameters describe the container, not the model.
 SAGEMAKER_HYPERPARAMETER_PREFIX = "sagemaker_"
+# Who approved a version at registration: the pipeline's policy, or nobody yet. The approval
+# event of a policy-approved version must not deploy it a second time (its execution deploys it).
+APPROVED_BY_METADATA_KEY = "approved_by"
+APPROVED_BY_POLICY = "policy"
 
 
 class RegistrationInputError(PipelineError):
@@ -85,10 +89,15 @@ def parse_hyperparameters_value(value: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in value.split() if "=" in pair)
 
 
-def resource_name(project: str, model_version: int, execution_name: str) -> str:
-    """SageMaker model / endpoint config name: [a-zA-Z0-9-], at most 63 characters, no edge hyphens."""
+def resource_name(project: str, model_version: int, execution_name: str, *, qualifier: str = "") -> str:
+    """SageMaker model / endpoint config name: [a-zA-Z0-9-], at most 63 characters, no edge hyphens.
+
+    `qualifier` keeps names of another deployment path (e.g. "approved") apart from the
+    training path's names for the same version.
+    """
     suffix = re.sub(r"[^a-zA-Z0-9-]", "-", execution_name[:EXECUTION_NAME_CHARS_IN_RESOURCE_NAMES])
-    name = f"{project}-v{model_version}-{suffix}".strip("-")
+    middle = f"{qualifier}-" if qualifier else ""
+    name = f"{project}-v{model_version}-{middle}{suffix}".strip("-")
     return name[:MAX_SAGEMAKER_NAME_CHARS].rstrip("-")
 
 
@@ -110,7 +119,10 @@ def description_for(request: RegisterModelRequest) -> str:
 
 
 def customer_metadata(
-    request: RegisterModelRequest, settings: RegistrationSettings, hyperparameters: dict[str, str]
+    request: RegisterModelRequest,
+    settings: RegistrationSettings,
+    hyperparameters: dict[str, str],
+    approval_status: ApprovalStatus | None = None,
 ) -> dict[str, str]:
     validation, evaluation = request.validation, request.evaluation
     primary_value = evaluation.metrics.get(evaluation.primary_metric)
@@ -127,6 +139,7 @@ def customer_metadata(
         "gate_decision": "passed" if evaluation.passed else "failed",
         "primary_metric": evaluation.primary_metric,
         "primary_metric_value": repr(primary_value) if primary_value is not None else "undefined",
+        APPROVED_BY_METADATA_KEY: APPROVED_BY_POLICY if approval_status == "Approved" else None,
     }
     metadata = {key: metadata_value(value) for key, value in values.items()}
     metadata["hyperparameters"] = hyperparameters_value(hyperparameters)
@@ -163,26 +176,36 @@ def find_registered(sagemaker: Any, group: str, execution_arn: str) -> dict[str,
     return None
 
 
-def _result_for(package: dict[str, Any], project: str, execution_arn: str, dataset_version: str) -> RegisterModelResult:
-    version = int(package["ModelPackageVersion"])
+def serving_environment(package: dict[str, Any], dataset_version: str) -> dict[str, str]:
+    """The SageMaker model's environment for a described package: what the package's container
+    declares plus what tells the endpoint's readers which version serves."""
     container = package["InferenceSpecification"]["Containers"][0]
-    name = resource_name(project, version, execution_name_of(execution_arn))
-    environment = {
+    return {
         **container_environment(dataset_version),
         **(container.get("Environment") or {}),
         "MODEL_PACKAGE_ARN": package["ModelPackageArn"],
-        "MODEL_VERSION": str(version),
+        "MODEL_VERSION": str(int(package["ModelPackageVersion"])),
     }
+
+
+def result_for_package(package: dict[str, Any], resource: str, dataset_version: str) -> RegisterModelResult:
+    """What the Deploy states need for a described package; `resource` names its model and endpoint config."""
+    container = package["InferenceSpecification"]["Containers"][0]
     return RegisterModelResult(
         model_package_arn=package["ModelPackageArn"],
-        model_version=version,
+        model_version=int(package["ModelPackageVersion"]),
         approval_status=package["ModelApprovalStatus"],
-        model_name=name,
-        endpoint_config_name=name,
+        model_name=resource,
+        endpoint_config_name=resource,
         image_uri=container["Image"],
         model_data_url=container["ModelDataUrl"],
-        environment=environment,
+        environment=serving_environment(package, dataset_version),
     )
+
+
+def _result_for(package: dict[str, Any], project: str, execution_arn: str, dataset_version: str) -> RegisterModelResult:
+    name = resource_name(project, int(package["ModelPackageVersion"]), execution_name_of(execution_arn))
+    return result_for_package(package, name, dataset_version)
 
 
 def _training_hyperparameters(sagemaker: Any, training_job_name: str) -> dict[str, str]:
@@ -209,11 +232,12 @@ def register_candidate(
 
     hyperparameters = _training_hyperparameters(sagemaker, request.training_job_name)
     evaluation = request.evaluation
+    approval_status = approval_status_for(evaluation.passed, config.approval)
     try:
         created = sagemaker.create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=description_for(request),
-            ModelApprovalStatus=approval_status_for(evaluation.passed, config.approval),
+            ModelApprovalStatus=approval_status,
             InferenceSpecification={
                 "Containers": [
                     {
@@ -228,7 +252,7 @@ def register_candidate(
             ModelMetrics={
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation.report_uri}}
             },
-            CustomerMetadataProperties=customer_metadata(request, settings, hyperparameters),
+            CustomerMetadataProperties=customer_metadata(request, settings, hyperparameters, approval_status),
             ClientToken=client_token_for(request.execution_arn),
         )
         package = sagemaker.describe_model_package(ModelPackageName=created["ModelPackageArn"])

@@ -1,4 +1,5 @@
-"""The training state machine: validate -> train -> evaluate -> register -> deploy.
+"""The training state machine: validate -> train -> evaluate -> register -> deploy, or, when
+a person approves a version in the Model Registry, prepare deployment -> deploy.
 
 State names, payloads and result paths are a contract with the Lambda handlers
 (functions/common/contracts.py), the local runtime and the CLI; see the state document
@@ -6,10 +7,11 @@ below. SageMaker is called through `aws-sdk` integrations and waited on with
 Describe -> Choice -> Wait loops (no `.sync`), so the same definition runs in the cloud and
 in the local interpreter.
 
-State document (JSONPath): the S3 "Object Created" event, plus by result path
-`$.validation`, `$.training`, `$.evaluation`, `$.registration`, `$.existing_endpoints`,
-`$.endpoint`, `$.error` (Catch) and `$.result` ({"outcome", "reason"}, set right before
-each successful end).
+State document (JSONPath): the event that started the execution (S3 "Object Created", or
+"SageMaker Model Package State Change" with source aws.sagemaker), plus by result path
+`$.validation`, `$.training`, `$.evaluation`, `$.registration` (Register version's or Prepare
+deployment's result, the same shape), `$.existing_endpoints`, `$.endpoint`, `$.error` (Catch)
+and `$.result` ({"outcome", "reason"}, set right before each successful end).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ NOTIFY_TIMEOUT = Duration.minutes(1)
 STATE_MACHINE_TIME_MARGIN_SECONDS = 3 * 3600
 LOG_RETENTION = logs.RetentionDays.SIX_MONTHS
 ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# The source of the Model Registry's approval events; any other event is an upload.
+APPROVAL_EVENT_SOURCE = "aws.sagemaker"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class WorkflowFunctions:
     validate: lambda_.IFunction
     evaluate: lambda_.IFunction
     register: lambda_.IFunction
+    prepare_deployment: lambda_.IFunction
 
 
 def _lambda_task_timeout(function: lambda_.IFunction) -> sfn.Timeout:
@@ -259,6 +264,25 @@ class TrainingWorkflow(Construct):
         ).next(sfn.Succeed(self, "Pending approval"))
 
         deploy = self._deploy_chain()
+        prepare_deployment = self._invoke(
+            "Prepare deployment",
+            self._functions.prepare_deployment,
+            {
+                "detail": sfn.JsonPath.object_at("$.detail"),
+                "event_id": sfn.JsonPath.string_at("$.id"),
+                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+            },
+            "$.registration",
+        )
+        deployment_not_needed = self._record(
+            "Record deployment not needed", "duplicate", sfn.JsonPath.string_at("$.registration.reason")
+        ).next(sfn.Succeed(self, "Deployment not needed"))
+        prepare_deployment.next(
+            sfn.Choice(self, "Deployment needed?")
+            .when(sfn.Condition.boolean_equals("$.registration.deploy", True), deploy)
+            .otherwise(deployment_not_needed)
+        )
 
         validate.next(
             sfn.Choice(self, "Data accepted?")
@@ -286,7 +310,18 @@ class TrainingWorkflow(Construct):
             # An approval status outside the contract is a defect, not a decision.
             .otherwise(self._pipeline_failed)
         )
-        return validate
+        return (
+            sfn.Choice(self, "Which event?")
+            .when(
+                # A Choice on a missing field fails the execution; an input without `source` is an upload.
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.source"),
+                    sfn.Condition.string_equals("$.source", APPROVAL_EVENT_SOURCE),
+                ),
+                prepare_deployment,
+            )
+            .otherwise(validate)
+        )
 
     def _start_training(self) -> tasks.CallAwsService:
         training_config = self._config.training
@@ -714,7 +749,12 @@ class TrainingWorkflow(Construct):
             "state machine logging have no resource-level permissions.",
             findings=["Resource::*"],
         )
-        for function in (self._functions.validate, self._functions.evaluate, self._functions.register):
+        for function in (
+            self._functions.validate,
+            self._functions.evaluate,
+            self._functions.register,
+            self._functions.prepare_deployment,
+        ):
             cfn_function = function.node.default_child
             assert isinstance(cfn_function, lambda_.CfnFunction)
             acknowledge(

@@ -2,58 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aws_cdk import App
-from aws_cdk.assertions import Template
-
-from functions.common.config import PipelineConfig, load_config
-from infra.app import build_app, pipeline_stack
-from infra.stack import PipelineStack
-from infra_template import render
+from infra_synthesis import Synthesized, synthesize
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPOSITORY_ROOT / "pipeline.json"
 
 
-@dataclass(frozen=True)
-class Synthesized:
-    app: App
-    stack: PipelineStack
-    config: PipelineConfig
-    outdir: Path
-    template_json: dict[str, Any]
-    template: Template
-
-    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
-
-    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
-        found = self.resources(resource_type)
-        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
-        return next(iter(found.items()))
-
-    def definition(self) -> dict[str, Any]:
-        _, machine = self.only("AWS::StepFunctions::StateMachine")
-        return json.loads(render(machine["Properties"]["DefinitionString"]))
-
-
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(EXAMPLE_CONFIG, outdir=outdir)
-    stack = pipeline_stack(app)
-    assembly = app.synth()
-    template_json = assembly.get_stack_by_name(stack.stack_name).template
-    return Synthesized(
-        app=app,
-        stack=stack,
-        config=load_config(EXAMPLE_CONFIG),
-        outdir=outdir,
-        template_json=template_json,
-        template=Template.from_json(template_json),
-    )
+    return synthesize(EXAMPLE_CONFIG, tmp_path_factory.mktemp("cdk.out"))

@@ -6,7 +6,7 @@ from collections import Counter
 
 from infra_template import render
 
-HANDLERS = {"validate_data", "evaluate_model", "register_model", "alarm_responder"}
+HANDLERS = {"validate_data", "evaluate_model", "register_model", "alarm_responder", "prepare_deployment"}
 
 
 def _policies_of(synthesized, role_id):
@@ -76,6 +76,7 @@ def test_data_access_is_limited_to_each_stage_prefixes(synthesized):
         "evaluate_model": {"reports/*"},
         "register_model": set(),
         "alarm_responder": {"incoming/*", "audit/*"},
+        "prepare_deployment": set(),
     }
     for handler, role_id in _function_roles(synthesized).items():
         writes = {
@@ -121,5 +122,30 @@ def test_every_role_is_assumed_by_exactly_its_service(synthesized):
     )
 
     assert principals == Counter(
-        {"lambda.amazonaws.com": 4, "sagemaker.amazonaws.com": 2, "states.amazonaws.com": 1, "events.amazonaws.com": 1}
+        {"lambda.amazonaws.com": 5, "sagemaker.amazonaws.com": 2, "states.amazonaws.com": 1, "events.amazonaws.com": 1}
     )
+
+
+def test_prepare_deployment_reads_only_the_group_versions_and_the_endpoint_chain(synthesized):
+    role_id = _function_roles(synthesized)["prepare_deployment"]
+    config = synthesized.config
+    granted = {
+        action: sorted(_resources(statement))
+        for statement in _statements(synthesized, role_id)
+        for action in _actions(statement)
+        if action.startswith("sagemaker:")
+    }
+
+    assert set(granted) == {
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:DescribeModel",
+    }
+    (packages,) = granted["sagemaker:DescribeModelPackage"]
+    assert packages.endswith(f":model-package/{config.model_package_group}/*")
+    (endpoint,) = granted["sagemaker:DescribeEndpoint"]
+    assert endpoint.endswith(f":endpoint/{config.deployment.endpoint_name}")
+    assert [r.rsplit(":", 1)[1] for r in granted["sagemaker:DescribeEndpointConfig"]] == [f"endpoint-config/{config.project}-*"]
+    assert [r.rsplit(":", 1)[1] for r in granted["sagemaker:DescribeModel"]] == [f"model/{config.project}-*"]
+    assert all(r.startswith("arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:") for rs in granted.values() for r in rs)

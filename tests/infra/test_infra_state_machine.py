@@ -11,6 +11,11 @@ import pytest
 from moto import mock_aws
 
 CONTRACT_STATES = {
+    "Which event?",
+    "Prepare deployment",
+    "Deployment needed?",
+    "Record deployment not needed",
+    "Deployment not needed",
     "Validate data",
     "Data accepted?",
     "Record duplicate",
@@ -58,6 +63,7 @@ SUCCEED_OUTCOMES = {
     "Model rejected": ("Record model rejected", "model_rejected"),
     "Pending approval": ("Record pending approval", "pending_approval"),
     "Deployed": ("Record deployed", "deployed"),
+    "Deployment not needed": ("Record deployment not needed", "duplicate"),
 }
 FAIL_ERRORS = {
     "Pipeline failed": "PipelineFailed",
@@ -95,9 +101,30 @@ def _successors(state) -> set[str]:
     return {name for name in names if name}
 
 
-def test_every_contract_state_exists_and_starts_with_validation(definition, states):
-    assert definition["StartAt"] == "Validate data"
+def test_every_contract_state_exists_and_starts_by_telling_approvals_from_uploads(definition, states):
+    assert definition["StartAt"] == "Which event?"
     assert CONTRACT_STATES <= set(states), sorted(CONTRACT_STATES - set(states))
+
+
+def test_an_approval_event_prepares_deployment_and_anything_else_validates_data(states):
+    which = states["Which event?"]
+
+    (choice,) = which["Choices"]
+
+    assert choice["And"] == [
+        {"Variable": "$.source", "IsPresent": True},
+        {"Variable": "$.source", "StringEquals": "aws.sagemaker"},
+    ]
+    assert choice["Next"] == "Prepare deployment"
+    assert which["Default"] == "Validate data"
+    assert states["Prepare deployment"]["Next"] == "Deployment needed?"
+    needed = states["Deployment needed?"]
+    assert needed["Choices"] == [{"Variable": "$.registration.deploy", "BooleanEquals": True, "Next": "Create model"}]
+    assert needed["Default"] == "Record deployment not needed"
+    assert states["Record deployment not needed"]["Parameters"] == {
+        "outcome": "duplicate",
+        "reason.$": "$.registration.reason",
+    }
 
 
 def test_every_state_is_reachable_and_every_transition_exists(definition, states):
@@ -185,6 +212,16 @@ def test_lambda_tasks_use_payload_response_only_with_contract_payloads(synthesiz
                 "evaluation.$": "$.evaluation",
                 "training_job_name.$": "$.validation.training_job_name",
                 "execution_arn.$": "$$.Execution.Id",
+            },
+        ),
+        "Prepare deployment": (
+            "prepare_deployment",
+            "$.registration",
+            {
+                "detail.$": "$.detail",
+                "event_id.$": "$.id",
+                "execution_arn.$": "$$.Execution.Id",
+                "execution_name.$": "$$.Execution.Name",
             },
         ),
     }
@@ -406,3 +443,71 @@ def test_endpoint_exists_decision_runs_in_the_local_interpreter(states, monkeypa
         ]
         assert entered[-1] == expected_state
         assert json.loads(result["output"])["existing_endpoints"]["exists"] is (expected_state == "Update endpoint")
+
+
+def _run_fragment(fragment: dict, start_at: str, machine_input: dict) -> tuple[dict, list[str]]:
+    """Run states of the synthesized definition in moto's interpreter; returns (output, entered states)."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        role = boto3.client("iam").create_role(RoleName="machine", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        client = boto3.client("stepfunctions")
+        machine = client.create_state_machine(
+            name="fragment", definition=json.dumps({"StartAt": start_at, "States": fragment}), roleArn=role
+        )["stateMachineArn"]
+        execution = client.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex, input=json.dumps(machine_input))[
+            "executionArn"
+        ]
+        for _ in range(200):
+            if client.describe_execution(executionArn=execution)["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+        result = client.describe_execution(executionArn=execution)
+        assert result["status"] == "SUCCEEDED", result
+        entered = [
+            event["stateEnteredEventDetails"]["name"]
+            for event in client.get_execution_history(executionArn=execution)["events"]
+            if "stateEnteredEventDetails" in event
+        ]
+        return json.loads(result["output"]), entered
+
+
+@pytest.fixture
+def local_credentials(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize(
+    ("machine_input", "expected_state"),
+    [
+        ({"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change", "detail": {}}, "Prepare deployment"),
+        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "Validate data"),
+        # A hand-started execution without an EventBridge envelope is treated as an upload.
+        ({"detail": {}}, "Validate data"),
+    ],
+)
+def test_which_event_decision_runs_in_the_local_interpreter(states, local_credentials, machine_input, expected_state):
+    fragment = {"Which event?": json.loads(json.dumps(states["Which event?"]))}
+    fragment["Prepare deployment"] = {"Type": "Succeed"}
+    fragment["Validate data"] = {"Type": "Succeed"}
+
+    _, entered = _run_fragment(fragment, "Which event?", machine_input)
+
+    assert entered == ["Which event?", expected_state]
+
+
+def test_deployment_not_needed_records_the_reason_in_the_local_interpreter(states, local_credentials):
+    fragment = {
+        name: json.loads(json.dumps(states[name]))
+        for name in ("Deployment needed?", "Record deployment not needed", "Deployment not needed")
+    }
+    fragment["Create model"] = {"Type": "Succeed"}
+    reason = "Endpoint mlops-endpoint already serves model version 3."
+
+    output, entered = _run_fragment(fragment, "Deployment needed?", {"registration": {"deploy": False, "reason": reason}})
+
+    assert entered[-1] == "Deployment not needed"
+    assert output["result"] == {"outcome": "duplicate", "reason": reason}

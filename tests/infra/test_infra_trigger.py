@@ -1,4 +1,5 @@
-"""An upload under incoming/ reaches the state machine: S3 -> EventBridge -> Step Functions."""
+"""An upload under incoming/ reaches the state machine: S3 -> EventBridge -> Step Functions; so
+does an approval of a version of the pipeline's group in the Model Registry."""
 
 from __future__ import annotations
 
@@ -43,24 +44,48 @@ def test_upload_rule_matches_objects_created_under_incoming(synthesized):
     )
 
 
-def test_upload_rule_targets_the_state_machine_with_role_retry_and_dead_letter_queue(synthesized):
-    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
-    queue_id, queue = synthesized.only("AWS::SQS::Queue")
+def _rule_from(synthesized, source):
     rules = [
         rule
         for rule in synthesized.resources("AWS::Events::Rule").values()
-        if rule["Properties"]["EventPattern"]["source"] == ["aws.s3"]
+        if rule["Properties"]["EventPattern"]["source"] == [source]
     ]
-    assert len(rules) == 1
+    assert len(rules) == 1, source
+    return rules[0]
 
-    (target,) = rules[0]["Properties"]["Targets"]
 
+def test_approval_rule_matches_approvals_in_the_pipeline_group_on_the_default_bus(synthesized):
+    rule = _rule_from(synthesized, "aws.sagemaker")
+
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {
+            "ModelPackageGroupName": [synthesized.config.model_package_group],
+            "ModelApprovalStatus": ["Approved"],
+        },
+    }
+    assert "EventBusName" not in rule["Properties"]
+    assert rule["Properties"]["State"] == "ENABLED"
+
+
+def test_upload_and_approval_rules_target_the_state_machine_with_one_role_retry_and_dead_letter_queue(synthesized):
+    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
+    queue_id, queue = synthesized.only("AWS::SQS::Queue")
+
+    (upload_target,) = _rule_from(synthesized, "aws.s3")["Properties"]["Targets"]
+    (approval_target,) = _rule_from(synthesized, "aws.sagemaker")["Properties"]["Targets"]
+
+    target = upload_target
     assert target["Arn"] == {"Ref": machine_id}
     assert "Fn::GetAtt" in target["RoleArn"]
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
     assert "KmsMasterKeyId" in queue["Properties"]
+    assert {key: value for key, value in approval_target.items() if key != "Id"} == {
+        key: value for key, value in upload_target.items() if key != "Id"
+    }
 
 
 def test_trigger_role_may_only_start_the_state_machine(synthesized):
@@ -74,6 +99,6 @@ def test_trigger_role_may_only_start_the_state_machine(synthesized):
                     {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}
                 ]
             },
-            "Roles": [Match.object_like({"Ref": Match.string_like_regexp("UploadTriggerRole")})],
+            "Roles": [Match.object_like({"Ref": Match.string_like_regexp("WorkflowTriggersRole")})],
         },
     )

@@ -46,6 +46,7 @@ def test_passed_candidate_is_approved_with_its_evidence(registry, context):
     assert metadata["training_job"] == event["training_job_name"]
     assert metadata["champion_version"] == "3"
     assert metadata["gate_decision"] == "passed"
+    assert metadata["approved_by"] == "policy"
     assert metadata["primary_metric"] == "roc_auc"
     assert float(metadata["primary_metric_value"]) == event["evaluation"]["metrics"]["roc_auc"]
     assert parse_hyperparameters_value(metadata["hyperparameters"]) == {
@@ -67,7 +68,10 @@ def test_manual_approval_policy_leaves_the_version_pending(registry, context):
     result = RegisterModelResult.model_validate(lambda_handler(registry.event(), context))
 
     assert result.approval_status == "PendingManualApproval"
-    assert registry.packages()[0]["ModelApprovalStatus"] == "PendingManualApproval"
+    [package] = registry.packages()
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    # A person's later approval is not the policy's: its approval event deploys the version.
+    assert package["CustomerMetadataProperties"]["approved_by"] == "none"
 
 
 def test_rejected_candidate_is_registered_as_rejected_with_reasons(registry, context):

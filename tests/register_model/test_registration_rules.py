@@ -11,6 +11,8 @@ import pytest
 
 from functions.common.contracts import RegisterModelRequest
 from functions.register_model.registration import (
+    APPROVED_BY_METADATA_KEY,
+    APPROVED_BY_POLICY,
     MAX_DESCRIPTION_CHARS,
     RegistrationSettings,
     approval_status_for,
@@ -53,13 +55,37 @@ def test_resource_names_follow_sagemaker_name_rules():
     assert resource_name("mlops", 4, "3f2a9c1e-7b1d") == "mlops-v4-3f2a9c1e"
 
 
+def test_a_qualified_resource_name_differs_from_the_plain_one_and_follows_the_rules():
+    pattern = re.compile(_shape_metadata("CreateEndpointConfig", "EndpointConfigName")["pattern"])
+    qualified = resource_name("mlops-churn-model", 123456, "3f2a9c1e-7b1d", qualifier="approved")
+
+    assert qualified == "mlops-churn-model-v123456-approved-3f2a9c1e"
+    assert pattern.fullmatch(qualified) and len(qualified) <= 63
+    # The training path's name for the same version and the same execution name differs.
+    assert resource_name("mlops", 4, "approved", qualifier="approved") != resource_name("mlops", 4, "approved")
+
+
+@pytest.mark.parametrize(
+    ("approval_status", "approved_by"),
+    [("Approved", APPROVED_BY_POLICY), ("PendingManualApproval", "none"), ("Rejected", "none")],
+)
+def test_metadata_records_whether_the_policy_approved_the_version(approval_status, approved_by):
+    request = RegisterModelRequest.model_validate(EVENT)
+
+    metadata = customer_metadata(request, SETTINGS, {}, approval_status)
+
+    assert metadata[APPROVED_BY_METADATA_KEY] == approved_by
+
+
 def test_every_metadata_value_is_one_sagemaker_accepts():
     # Given the documented limits for CustomerMetadataProperties values
     limits = _shape_metadata("CreateModelPackage", "CustomerMetadataProperties", "value")
     allowed = re.compile(r"[\w\s.:/=+\-@]+")  # \p{L}\p{Z}\p{N} plus _.:/=+-@, for the ASCII we write
     request = RegisterModelRequest.model_validate(EVENT)
 
-    metadata = customer_metadata(request, SETTINGS, {"estimator": "gradient_boosting", "note": '{"a": [1, 2]}'})
+    metadata = customer_metadata(
+        request, SETTINGS, {"estimator": "gradient_boosting", "note": '{"a": [1, 2]}'}, "Approved"
+    )
 
     assert len(metadata) <= _shape_metadata("CreateModelPackage", "CustomerMetadataProperties")["max"]
     for key, value in metadata.items():
