@@ -16,12 +16,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.alarm_responder import actions, responder
 from functions.alarm_responder.responder import RegisteredVersion, ServingModel
-from functions.register_model.registration import EMPTY_METADATA_VALUE, parse_hyperparameters_value
+from functions.register_model.registration import (
+    APPROVED_BY_METADATA_KEY,
+    EMPTY_METADATA_VALUE,
+    parse_hyperparameters_value,
+)
 from mlops.aws_target import AwsTarget, resolve_target
 from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
 from mlops.commands.audit import operator_audit_record, write_operator_record
 
 APPROVED = "Approved"
+APPROVED_BY_PERSON = "person"
 REJECTED = "Rejected"
 DATASET_VERSION_SHORT_CHARS = 12
 SERVING_MARKER = "*"
@@ -291,7 +296,9 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
         return EXIT_OK
     who = operator(command)
     description = approval_description(who, status, reason)
-    lineage = _metadata(package)
+    # A person's approval is theirs to deploy: the deployment branch skips only versions the
+    # pipeline's own policy approved (their training execution deploys them).
+    lineage = {**_metadata(package), APPROVED_BY_METADATA_KEY: APPROVED_BY_PERSON} if status == APPROVED else _metadata(package)
     sagemaker.update_model_package(
         ModelPackageArn=package["ModelPackageArn"],
         ModelApprovalStatus=status,

@@ -82,3 +82,26 @@ def test_an_invalid_config_is_a_usage_error(tmp_path, capsys):
     config.write_text(json.dumps({"dataset": {}}))
     assert main(["local", "run", str(data), "--config", str(config)]) == 2
     assert "invalid" in capsys.readouterr().err
+
+
+def test_a_manual_approval_deploys_the_pending_version(tmp_path, capsys, penguins_frame):
+    # Given a version pending manual approval in a running local cloud
+    from mlops.local.cloud import LocalCloud
+    from mlops.local.runner import endpoint_status, run_upload
+
+    data = write_csv(penguins_frame, tmp_path / "penguins.csv")
+    config = init_config(data, "species", tmp_path / "pipeline.json", approval="manual")
+    with LocalCloud(config) as cloud:
+        pending = run_upload(cloud, data)
+        assert pending.outcome == "pending_approval" and pending.endpoint is None
+        started_before = len(cloud.standins.started_executions)
+
+        # When a person approves it with the CLI (against this account)
+        assert main(["approve", str(pending.model_version), "--config", str(config), "--reason", "checked the report"]) == 0
+
+        # Then the approval event starts the deployment branch, which deploys that version
+        [deployment] = cloud.standins.started_executions[started_before:]
+        described = cloud.wait(deployment)
+        assert described["status"] == "SUCCEEDED"
+        assert json.loads(described["output"])["result"]["outcome"] == "deployed"
+        assert endpoint_status(cloud)["model_version"] == pending.model_version
