@@ -16,7 +16,8 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from functions.common.config import load_config
 from infra.assets import REPOSITORY_ROOT, staged_assets
-from infra.stack import PipelineStack, stack_name
+from infra.outputs import stack_name
+from infra.stack import PipelineStack
 
 CONFIG_CONTEXT_KEY = "config"
 DEFAULT_CONFIG_PATH = "pipeline.json"

@@ -13,6 +13,20 @@ from constructs import Construct
 
 from functions.common.config import PipelineConfig
 from infra.assets import StagedAssets
+from infra.outputs import (
+    OUTPUT_DATA_BUCKET,
+    OUTPUT_ARTIFACTS_BUCKET,
+    OUTPUT_STATE_MACHINE,
+    OUTPUT_TOPIC,
+    OUTPUT_ENDPOINT,
+    OUTPUT_MODEL_PACKAGE_GROUP,
+    OUTPUT_KEY,
+    OUTPUT_MODEL_ROLE,
+    OUTPUT_IDEMPOTENCY_TABLE,
+    OUTPUT_SOURCE_BUNDLE,
+    OUTPUT_ALARM_RESPONDER,
+    stack_name,
+)
 from infra.constructs.alarm_response import AlarmResponse
 from infra.constructs.data_store import DataStore
 from infra.constructs.deployment_preparation import DeploymentPreparationStage
@@ -26,24 +40,7 @@ from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctio
 from infra.constructs.validation import ValidationStage
 from infra.constructs.workflow_triggers import WorkflowTriggers, approval_event_pattern, upload_event_pattern
 
-# CloudFormation output keys; the CLI and the local runtime read the stack by these.
-OUTPUT_DATA_BUCKET = "DataBucketName"
-OUTPUT_ARTIFACTS_BUCKET = "ArtifactsBucketName"
-OUTPUT_STATE_MACHINE = "StateMachineArn"
-OUTPUT_TOPIC = "TopicArn"
-OUTPUT_ENDPOINT = "EndpointName"
-OUTPUT_MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
-OUTPUT_KEY = "KeyArn"
-OUTPUT_MODEL_ROLE = "ModelRoleArn"
-OUTPUT_IDEMPOTENCY_TABLE = "IdempotencyTableName"
-OUTPUT_SOURCE_BUNDLE = "SourceBundleUri"
-OUTPUT_ALARM_RESPONDER = "AlarmResponderArn"
-
 STATE_MACHINE_INVOKER = "the training state machine"
-
-
-def stack_name(config: PipelineConfig) -> str:
-    return f"{config.project}-pipeline"
 
 
 class PipelineStack(Stack):

@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.config import ConfigError, PipelineConfig, load_config
-from infra.stack import (
+from infra.outputs import (
     OUTPUT_DATA_BUCKET,
     OUTPUT_ENDPOINT,
     OUTPUT_MODEL_PACKAGE_GROUP,

@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     up.add_argument("--port", type=int, default=DEFAULT_LOCAL_PORT)
     local_commands.add_parser("down", help="stop the local server")
+    invoke = local_commands.add_parser("invoke", help="send the rows of a file to the local endpoint")
+    invoke.add_argument("file", type=Path)
+    invoke.add_argument("--config", type=Path, default=None)
+    monitor = local_commands.add_parser("monitor", help="run the drift monitor now; show alarms and decisions")
+    monitor.add_argument("--config", type=Path, default=None)
 
     demo = commands.add_parser("demo", help="the whole story on a real public dataset, in under a minute")
     demo.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
@@ -103,6 +108,14 @@ def _dispatch(arguments: argparse.Namespace) -> int:
         from mlops.commands.local_server import local_up
 
         return local_up(arguments.config, arguments.port)
+    if arguments.command == "local" and arguments.local_command == "invoke":
+        from mlops.commands.monitoring import local_invoke
+
+        return local_invoke(arguments.file, arguments.config)
+    if arguments.command == "local" and arguments.local_command == "monitor":
+        from mlops.commands.monitoring import local_monitor
+
+        return local_monitor(arguments.config)
     if arguments.command == "local" and arguments.local_command == "down":
         from mlops.commands.local_server import local_down
 

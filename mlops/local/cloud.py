@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from infra import outputs as stack_outputs
 from mlops.local import moto_access
 from mlops.local.deployment import DeployedStack, SynthesizedApp, deploy, environment_for_moto, synthesize
 from mlops.local.endpoints import LocalEndpointServer
@@ -53,12 +54,12 @@ class StackOutputs:
     @classmethod
     def from_outputs(cls, outputs: dict[str, str]) -> StackOutputs:
         return cls(
-            data_bucket=outputs["DataBucketName"],
-            artifacts_bucket=outputs["ArtifactsBucketName"],
-            state_machine_arn=outputs["StateMachineArn"],
-            topic_arn=outputs["TopicArn"],
-            endpoint_name=outputs["EndpointName"],
-            model_package_group=outputs["ModelPackageGroupName"],
+            data_bucket=outputs[stack_outputs.OUTPUT_DATA_BUCKET],
+            artifacts_bucket=outputs[stack_outputs.OUTPUT_ARTIFACTS_BUCKET],
+            state_machine_arn=outputs[stack_outputs.OUTPUT_STATE_MACHINE],
+            topic_arn=outputs[stack_outputs.OUTPUT_TOPIC],
+            endpoint_name=outputs[stack_outputs.OUTPUT_ENDPOINT],
+            model_package_group=outputs[stack_outputs.OUTPUT_MODEL_PACKAGE_GROUP],
         )
 
 

@@ -102,8 +102,9 @@ def test_lineage_of_an_unknown_version_is_a_usage_error(deployment, capsys):
     assert err.strip() == "mlops lineage: no version 9 in model package group mlops-models"
 
 
-def test_approve_changes_the_status_and_keeps_the_lineage(deployment, capsys):
+def test_approve_changes_the_status_keeps_the_lineage_and_records_a_person_approved(deployment, capsys):
     metadata_before = package(deployment.package_arns[3])["CustomerMetadataProperties"]
+    assert metadata_before["approved_by"] == "none"
 
     status, out, _ = run(capsys, "approve", "3", "--reason", "reviewed the evaluation report")
 
@@ -111,7 +112,7 @@ def test_approve_changes_the_status_and_keeps_the_lineage(deployment, capsys):
     approved = package(deployment.package_arns[3])
     assert approved["ModelApprovalStatus"] == "Approved"
     assert approved["ApprovalDescription"] == f"Approved by {OPERATOR} with mlops approve: reviewed the evaluation report"
-    assert approved["CustomerMetadataProperties"] == metadata_before
+    assert approved["CustomerMetadataProperties"] == {**metadata_before, "approved_by": "person"}
     assert "approval event starts its deployment" in out
     [record] = audit_records(boto3.client("s3"))
     assert record["who"] == {"command": "mlops approve", "user": OPERATOR}

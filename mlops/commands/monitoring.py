@@ -1,0 +1,124 @@
+"""`mlops local invoke FILE` and `mlops local monitor`: traffic for the endpoint of the local
+server, and the monitoring loop run now instead of on its schedule.
+
+Both use only AWS APIs (SageMaker runtime, EventBridge, Lambda, CloudWatch, S3), so they do to
+the local server exactly what the same calls would do in an account."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
+from mlops.commands.audit import audit_lines, read_audit_log
+from mlops.commands.init import read_sample
+
+ROWS_PER_REQUEST = 100
+SCHEDULED_EVENT = "Scheduled Event"
+RECENT_DECISIONS_HOURS = 1.0
+
+
+@dataclass
+class InvocationSummary:
+    requests: int = 0
+    rows: int = 0
+    failed_requests: int = 0
+    predictions: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def send_rows(runtime: Any, endpoint_name: str, frame: pd.DataFrame, rows_per_request: int = ROWS_PER_REQUEST) -> InvocationSummary:
+    """Send the rows as JSON requests of `rows_per_request` rows; failures are counted, not raised."""
+    summary = InvocationSummary()
+    records = json.loads(frame.to_json(orient="records"))
+    for start in range(0, len(records), rows_per_request):
+        batch = records[start : start + rows_per_request]
+        summary.requests += 1
+        try:
+            response = runtime.invoke_endpoint(
+                EndpointName=endpoint_name,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps({"instances": batch}),
+            )
+        except ClientError as error:
+            summary.failed_requests += 1
+            summary.errors.append(error.response.get("Error", {}).get("Message", str(error)))
+            continue
+        summary.rows += len(batch)
+        summary.predictions.extend(json.loads(response["Body"].read())["predictions"])
+    return summary
+
+
+def run_scheduled_monitors(events: Any, lambda_client: Any) -> list[dict[str, Any]]:
+    """Invoke every Lambda target of every scheduled rule now, as the schedule would."""
+    results = []
+    for rule in events.list_rules().get("Rules", []):
+        if not rule.get("ScheduleExpression") or rule.get("State") != "ENABLED":
+            continue
+        for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
+            if ":lambda:" not in target["Arn"]:
+                continue
+            event = {
+                "version": "0",
+                "id": f"mlops-local-monitor-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}",
+                "detail-type": SCHEDULED_EVENT,
+                "source": "aws.events",
+                "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "resources": [rule["Arn"]],
+                "detail": {},
+            }
+            response = lambda_client.invoke(FunctionName=target["Arn"], Payload=json.dumps(event).encode())
+            payload = json.loads(response["Payload"].read() or b"null")
+            results.append({"rule": rule["Name"], "error": response.get("FunctionError"), "result": payload})
+    return results
+
+
+def alarm_states(cloudwatch: Any, prefix: str) -> list[tuple[str, str, str]]:
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=prefix).get("MetricAlarms", [])
+    return [(alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", "")) for alarm in alarms]
+
+
+def local_invoke(file: Path, config_path: Path | None) -> int:
+    from mlops.aws_target import resolve_target
+
+    if not file.is_file():
+        raise UsageError(f"mlops local invoke: no such file: {file}")
+    target = resolve_target("mlops local invoke", config_path, local=True)
+    frame = read_sample(file)
+    features = [c.name for c in target.config.dataset.feature_columns if c.name in frame.columns]
+    summary = send_rows(target.client("sagemaker-runtime"), target.endpoint_name, frame[features])
+    print(f"Sent {len(frame)} rows in {summary.requests} requests to {target.endpoint_name}: "
+          f"{summary.rows} rows scored, {summary.failed_requests} requests failed.")
+    if summary.predictions:
+        counts = pd.Series(summary.predictions).astype(str).value_counts().head(10)
+        print("Predictions: " + ", ".join(f"{label}: {count}" for label, count in counts.items()))
+    for message in summary.errors[:3]:
+        print(f"  error: {message}", file=sys.stderr)
+    return EXIT_OK if summary.failed_requests == 0 else EXIT_FAILED
+
+
+def local_monitor(config_path: Path | None) -> int:
+    from mlops.aws_target import resolve_target
+
+    target = resolve_target("mlops local monitor", config_path, local=True)
+    results = run_scheduled_monitors(target.client("events"), target.client("lambda"))
+    for result in results:
+        outcome = result["error"] or json.dumps(result["result"], default=str)[:300]
+        print(f"ran {result['rule']}: {outcome}")
+    print("Alarms:")
+    for name, state, reason in alarm_states(target.client("cloudwatch"), f"{target.config.project}-"):
+        print(f"  {name:<32} {state:<18} {reason[:100]}")
+    if target.data_bucket:
+        entries = read_audit_log(target.client("s3"), target.data_bucket, RECENT_DECISIONS_HOURS, datetime.now(timezone.utc))
+        print("Responder and operator decisions in the last hour:")
+        for line in audit_lines(entries) or ["  (none)"]:
+            print(f"  {line}")
+    return EXIT_OK if all(result["error"] is None for result in results) else EXIT_FAILED
