@@ -1,0 +1,1 @@
+"""The drift monitor: live captured traffic against the serving model's training profile."""

@@ -1,0 +1,1 @@
+"""The quality monitor: ground-truth labels joined to captured predictions."""
