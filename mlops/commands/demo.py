@@ -7,6 +7,13 @@ with scikit-learn), run end to end in a local cloud.
 3. The first file uploaded again under another name is recognised as a duplicate: no training.
 4. A broken file (a column of text where numbers belong, and the target missing) is
    quarantined with its reason; the model in production does not change.
+5. Live traffic drifts (one feature shifted by 1.5 standard deviations): the scheduled drift
+   monitor raises the drift alarm and the alarm responder starts one retraining.
+6. Requests start failing after a deployment: the 5XX alarm fires and the responder rolls the
+   endpoint back to the previous approved version.
+
+The demo's config evaluates alarms over one period, so a burst of a few seconds is enough;
+the default (three periods of a minute) is what a production endpoint wants.
 """
 
 from __future__ import annotations
@@ -22,10 +29,17 @@ import pandas as pd
 from mlops.cli import EXIT_FAILED, EXIT_OK
 from mlops.console import print_result
 from mlops.local.cloud import LocalCloud
-from mlops.local.runner import run_upload
+from mlops.commands.monitoring import run_scheduled_monitors, send_rows
+from mlops.local.runner import endpoint_status, execution_result, run_upload
+from mlops.local.standins import ALARM_STATE_CHANGE
 
 DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
+DEMO_ALARM_EVALUATION_PERIODS = 1
+DRIFTED_FEATURE = "mean_radius"
+DRIFT_SHIFT_STANDARD_DEVIATIONS = 1.5
+LIVE_TRAFFIC_ROWS = 300
+FAILING_REQUESTS = 12
 
 
 @dataclass
@@ -60,6 +74,7 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
     broken.to_csv(broken_file, index=False)
 
     config = infer_config(first, "target", project="mlops")
+    config.monitoring.evaluation_periods = DEMO_ALARM_EVALUATION_PERIODS
     config_file = folder / "pipeline.json"
     config_file.write_text(config.to_json(), encoding="utf-8")
     chapters = [
@@ -79,19 +94,68 @@ def demo(as_json: bool) -> int:
         with LocalCloud(config_file) as cloud:
             _say(as_json, f"Ready in {time.monotonic() - started:.1f} s.\n")
             surprises = 0
+            total = len(chapters) + len(MONITORING_CHAPTERS)
             for number, chapter in enumerate(chapters, start=1):
                 _say(as_json, f"Chapter {number}. {chapter.title}")
                 result = run_upload(cloud, chapter.file, chapter.key)
-                if as_json:
-                    print(result.to_json(), flush=True)
-                else:
-                    print_result(result, number, len(chapters))
-                    print()
+                _show(result, number, total, as_json)
                 if result.outcome != chapter.expected_outcome:
                     surprises += 1
                     _say(as_json, f"   expected {chapter.expected_outcome}, got {result.outcome}")
+            frame = breast_cancer_frame()
+            for number, (title, story) in enumerate(MONITORING_CHAPTERS, start=len(chapters) + 1):
+                _say(as_json, f"Chapter {number}. {title}")
+                surprises += 0 if story(cloud, frame, number, total, as_json) else 1
     _say(as_json, f"Demo finished in {time.monotonic() - started:.1f} s.")
     return EXIT_OK if surprises == 0 else EXIT_FAILED
+
+
+def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
+    traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
+    traffic[DRIFTED_FEATURE] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[DRIFTED_FEATURE].std()
+    sent = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, traffic)
+    _say(as_json, f"   sent {sent.rows} rows of live traffic with {DRIFTED_FEATURE} shifted; running the drift monitor")
+    started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
+    run_scheduled_monitors(cloud.client("events"), cloud.client("lambda"))
+    _show_decisions(cloud, delivered, as_json)
+    retrains = cloud.standins.started_executions[started:]
+    for execution_arn in retrains:
+        _show(execution_result(cloud, execution_arn, "retraining"), number, total, as_json)
+    return len(retrains) == 1
+
+
+def rollback_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
+    before, delivered = endpoint_status(cloud), len(cloud.standins.deliveries)
+    broken_requests = frame.drop(columns=["target", DRIFTED_FEATURE]).head(FAILING_REQUESTS)
+    failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, broken_requests, rows_per_request=1)
+    _say(as_json, f"   {failed.failed_requests} of {failed.requests} requests failed (a client stopped sending {DRIFTED_FEATURE})")
+    _show_decisions(cloud, delivered, as_json)
+    after = endpoint_status(cloud)
+    _say(as_json, f"   endpoint served version {before['model_version']}, now serves version {after['model_version']}\n")
+    return after["model_version"] != before["model_version"]
+
+
+MONITORING_CHAPTERS = [
+    ("Live traffic drifts: the drift alarm starts one retraining", drift_story),
+    ("Requests fail after a deployment: the 5XX alarm rolls the endpoint back", rollback_story),
+]
+
+
+def _show(result, number: int, total: int, as_json: bool) -> None:
+    if as_json:
+        print(result.to_json(), flush=True)
+    else:
+        print_result(result, number, total)
+        print()
+
+
+def _show_decisions(cloud: LocalCloud, since: int, as_json: bool) -> None:
+    """The alarm responder's decisions on the alarm state changes delivered since `since`."""
+    for delivery in cloud.standins.deliveries[since:]:
+        if delivery.detail_type == ALARM_STATE_CHANGE and delivery.result:
+            decision = delivery.result
+            _say(as_json, f"   alarm {decision.get('alarm_name')} -> {decision.get('action')}: {decision.get('outcome')}")
+            _say(as_json, f"      why: {decision.get('reason')}")
 
 
 def _say(as_json: bool, message: str) -> None:

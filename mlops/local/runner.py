@@ -28,10 +28,14 @@ def run_upload(cloud: LocalCloud, path: Path, key: str | None = None) -> UploadR
     if not executions:
         return not_started_result(path.name, "The upload started no execution: no EventBridge rule matched it.")
     # One upload is one S3 event; the rule starts one execution for it.
-    execution_arn = executions[0]
+    return execution_result(cloud, executions[0], path.name)
+
+
+def execution_result(cloud: LocalCloud, execution_arn: str, label: str) -> UploadResult:
+    """Wait for an execution and read back what it came to."""
     described = cloud.wait(execution_arn)
     history = cloud.history(execution_arn)
-    return upload_result(path.name, described, history, endpoint_status(cloud))
+    return upload_result(label, described, history, endpoint_status(cloud))
 
 
 def endpoint_status(cloud: LocalCloud) -> dict[str, Any] | None:
