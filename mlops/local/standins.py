@@ -52,6 +52,7 @@ class StandIns:
     training: LocalTrainingJobRunner
     endpoints: LocalEndpointServer
     deliveries: list[Delivery] = field(default_factory=list)
+    published_events: list[dict[str, Any]] = field(default_factory=list)
     started_executions: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -183,6 +184,8 @@ class StandIns:
 
     def publish_event(self, event: dict[str, Any]) -> None:
         """Hand an AWS service event to every rule on every bus, as EventBridge does."""
+        with self._lock:
+            self.published_events.append(event)
         for bus in moto_access.events_backend().event_buses.values():
             for rule in list(bus.rules.values()):
                 if rule.state == "ENABLED":
