@@ -11,12 +11,19 @@ Stated coercions:
 - category: any value; numbers are written canonically ("1.0" -> "1"), and a value that is
   numerically equal to a declared category is that category.
 A value is null when it is missing or one of NULL_TOKENS (case-insensitive, after stripping).
+
+`coerce_column` takes a pandas Series (the exact path: per-value rules) or a pyarrow string
+array (the fast path, same results): numbers are cast by Arrow, and a column whose cast fails
+or yields non-finite values goes value by value; other columns apply the per-value rules to
+their distinct values only and spread the results to the rows.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +39,9 @@ FALSE_TOKENS = frozenset({"false", "0", "0.0"})
 NUMERIC_TYPES = frozenset({"integer", "float"})
 # Integral floats beyond this are printed in exponent form rather than as integers.
 MAX_EXACT_INTEGER = 2**53
+# Content-hash stand-ins for values that have no number of their own.
+NULL_VALUE_HASH = np.uint64(0x6E756C6C)
+INVALID_VALUE_HASH = np.uint64(0x696E7661)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,16 @@ class CoercedColumn:
     @property
     def is_numeric(self) -> bool:
         return self.schema.type in NUMERIC_TYPES
+
+    def content_hashes(self) -> np.ndarray:
+        """One uint64 per row that depends only on the coerced value (for duplicates and the split)."""
+        if self.labels is not None:
+            hashes = pd.util.hash_array(self.labels.astype(object), categorize=True)
+        else:
+            hashes = (self.numbers + 0.0).view(np.uint64).copy()
+        hashes[self.null] = NULL_VALUE_HASH
+        hashes[self.invalid] = INVALID_VALUE_HASH
+        return hashes
 
     def output_text(self) -> np.ndarray:
         """Values as written to the curated CSV; nulls are empty fields."""
@@ -105,7 +125,65 @@ def parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return numbers, null, invalid
 
 
-def coerce_column(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
+def coerce_column(raw: Any, schema: ColumnSchema) -> CoercedColumn:
+    """Coerce a pandas Series, or a pyarrow string array from the CSV fast path."""
+    if isinstance(raw, pd.Series):
+        return _coerce_series(raw, schema)
+    return _coerce_arrow_strings(raw, schema)
+
+
+def raw_value(raw: Any, position: int) -> Any:
+    """The value at `position` as read from the file (for examples in findings)."""
+    if isinstance(raw, pd.Series):
+        return raw.iloc[position]
+    return raw[position].as_py()
+
+
+def _coerce_arrow_strings(array: Any, schema: ColumnSchema) -> CoercedColumn:
+    import pyarrow.compute as pc
+
+    if schema.type in NUMERIC_TYPES:
+        cast = _cast_arrow_numbers(array)
+        if cast is not None:
+            numbers, null = cast
+            invalid = np.zeros(len(numbers), dtype=bool)
+            if schema.type == "integer":
+                invalid = ~null & (numbers != np.floor(numbers))
+            return CoercedColumn(schema, numbers, None, null, invalid)
+        return _coerce_series(pd.Series(array.to_numpy(zero_copy_only=False), dtype=object), schema)
+    encoded = pc.dictionary_encode(array)
+    distinct = _coerce_series(pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object), schema)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    labels = distinct.labels[codes] if distinct.labels is not None else None
+    return CoercedColumn(schema, distinct.numbers[codes], labels, distinct.null[codes], distinct.invalid[codes])
+
+
+def _cast_arrow_numbers(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(float values, null mask) when Arrow reads every value as a finite number or a null token.
+
+    None means some value needs the per-value rules (text, infinity, an unusual NaN spelling).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        numbers = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        null = np.zeros(len(numbers), dtype=bool)
+    except pa.ArrowInvalid:
+        trimmed = pc.utf8_trim_whitespace(array)
+        null_tokens = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(sorted(NULL_TOKENS)))
+        try:
+            numbers = pc.cast(pc.if_else(null_tokens, pa.scalar(None, pa.string()), trimmed), pa.float64())
+        except pa.ArrowInvalid:
+            return None
+        numbers = numbers.to_numpy(zero_copy_only=False)
+        null = null_tokens.to_numpy(zero_copy_only=False)
+    if not np.isfinite(numbers[~null]).all():
+        return None
+    return numbers, null
+
+
+def _coerce_series(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
     if schema.type in NUMERIC_TYPES:
         numbers, null, invalid = parse_numbers(series)
         if schema.type == "integer":

@@ -45,6 +45,8 @@ from functions.common.config import ColumnSchema, DatasetSchema, DriftConfig
 PROFILE_FORMAT_VERSION = 1
 SAMPLE_ROWS = 100_000
 PSI_FLOOR_FRACTION = 1e-4
+# Up to this many edges, one vectorised comparison per edge beats a binary search per value.
+MAX_EDGES_FOR_COMPARISONS = 32
 NUMERIC_TYPES = frozenset({"integer", "float"})
 
 DriftStatus = Literal["ok", "warn", "fail"]
@@ -81,35 +83,62 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
     null_fraction = float(null.mean()) if len(values) else 0.0
     if present.size == 0:
         return {"kind": "numeric", "edges": [], "fractions": [], "null_fraction": null_fraction}
-    quantiles = np.quantile(present, np.arange(1, bins) / bins)
-    edges = np.unique(quantiles)
+    # One sort makes both the quantiles and the bin counts cheap (a search per edge).
+    ordered = np.sort(present)
+    edges = np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins))
+    at_or_below = np.searchsorted(ordered, edges, side="right")
+    counts = np.diff(np.append(at_or_below, ordered.size), prepend=0)
     return {
         "kind": "numeric",
         "edges": [float(edge) for edge in edges],
-        "fractions": _bin_fractions(present, edges).tolist(),
+        "fractions": (counts / ordered.size).tolist(),
         "null_fraction": null_fraction,
         "mean": float(present.mean()),
         "std": float(present.std()),
-        "min": float(present.min()),
-        "max": float(present.max()),
+        "min": float(ordered[0]),
+        "max": float(ordered[-1]),
     }
 
 
+def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """np.quantile(ordered, levels) (linear method, same arithmetic) of already sorted values."""
+    positions = levels * (ordered.size - 1)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, ordered.size - 1)
+    weight = positions - below
+    low, high = ordered[below], ordered[above]
+    span = high - low
+    return np.where(weight >= 0.5, high - span * (1 - weight), low + span * weight)
+
+
 def _bin_fractions(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
+    if len(edges) <= MAX_EDGES_FOR_COMPARISONS:
+        at_or_below = [np.count_nonzero(present <= edge) for edge in edges] + [present.size]
+        counts = np.diff(np.asarray(at_or_below), prepend=0)
+    else:
+        counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
     return counts / max(present.size, 1)
 
 
-def _categorical_profile(values: pd.Series) -> dict[str, Any]:
+def _label_counts(values: pd.Series) -> tuple[pd.Series, float]:
+    """Counts of the non-null labels keyed by their text, and the null fraction."""
     labels = values.to_numpy(dtype=object)
-    null = pd.isna(values).to_numpy() | (labels == "")
-    present = pd.Series(labels[~null], dtype=object)
-    counts = present.value_counts()
+    counts = pd.Series(labels, dtype=object).value_counts(dropna=False)
+    null_keys = [label for label in counts.index if label is None or label == "" or (isinstance(label, float) and math.isnan(label))]
+    null_rows = int(counts[null_keys].sum()) if null_keys else 0
+    present = counts.drop(index=null_keys)
+    present.index = [str(label) for label in present.index]
+    present = present.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
+    return present, (null_rows / len(labels) if len(labels) else 0.0)
+
+
+def _categorical_profile(values: pd.Series) -> dict[str, Any]:
+    counts, null_fraction = _label_counts(values)
     total = max(int(counts.sum()), 1)
     return {
         "kind": "categorical",
-        "frequencies": {str(label): int(count) / total for label, count in counts.items()},
-        "null_fraction": float(null.mean()) if len(labels) else 0.0,
+        "frequencies": {label: int(count) / total for label, count in counts.items()},
+        "null_fraction": float(null_fraction),
     }
 
 
@@ -229,12 +258,8 @@ def _categorical_distributions(
     reference: Mapping[str, Any], values: pd.Series
 ) -> tuple[list[str], list[float], list[float]]:
     frequencies: Mapping[str, float] = reference.get("frequencies", {})
-    labels_array = values.to_numpy(dtype=object)
-    null = pd.isna(values).to_numpy() | (labels_array == "")
-    present = pd.Series(labels_array[~null], dtype=object).astype(str)
-    counts = present.value_counts()
+    counts, current_null = _label_counts(values)
     total = max(int(counts.sum()), 1)
-    current_null = float(null.mean()) if len(labels_array) else 0.0
     reference_null = float(reference.get("null_fraction", 0.0))
     labels = list(frequencies) + [label for label in counts.index if label not in frequencies]
     if not labels and not reference_null:

@@ -5,10 +5,18 @@ gzip), decompresses gzip to a sibling file, checks the raw bytes (binary content
 line length) in one streamed pass and reads the header. `iter_chunks` then yields
 DataFrames of at most `chunk_rows` rows; it can be called again for a second pass.
 
-CSV is parsed with the standard `csv` module (strict quoting) rather than pandas so that rows
-with too few fields are caught instead of silently padded with nulls. CSV chunks hold the raw
-strings; Parquet chunks hold the file's own dtypes. Anything that cannot be read as a table
-raises DataUnreadableError with `check` naming why.
+Two ways to read a CSV file's rows, both yielding raw (unconverted) strings:
+- `iter_arrow_batches`, the fast path: pyarrow's streaming CSV reader, every column read as
+  text, in blocks sized for about `chunk_rows` rows. It raises ArrowPathUnavailable (before or
+  while yielding) when Arrow cannot read the file exactly as the csv module would (ragged rows,
+  unbalanced quotes, a header it reads differently); the caller then starts over with
+- `iter_chunks`, the exact path: the standard `csv` module (strict quoting) rather than pandas,
+  so that rows with too few fields are caught instead of silently padded with nulls, and the
+  error names the lines. It is what diagnoses why a file is unreadable.
+One known difference: Arrow reads text after a closing quote ("x"y) as part of the value (xy)
+where the strict csv module rejects the row.
+Parquet chunks hold the file's own dtypes and always take the exact path. Anything that cannot
+be read as a table raises DataUnreadableError with `check` naming why.
 """
 
 from __future__ import annotations
@@ -34,6 +42,9 @@ SNIFF_BYTES = 64 * 1024
 # A text file has almost no control characters; random bytes have about 1 in 8.
 MAX_CONTROL_CHARACTER_FRACTION = 0.05
 MAX_RAGGED_ROW_EXAMPLES = 5
+MIN_ARROW_BLOCK_BYTES = 1024 * 1024
+# Arrow reads ahead several blocks; larger blocks barely read faster but multiply peak memory.
+MAX_ARROW_BLOCK_BYTES = 4 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -47,6 +58,10 @@ TableFormat = Literal["csv", "parquet"]
 class FileTooLargeError(DataUnreadableError):
     def __init__(self, message: str) -> None:
         super().__init__("file_too_large", message)
+
+
+class ArrowPathUnavailable(Exception):
+    """The Arrow reader cannot read this file exactly as the csv module would; use iter_chunks."""
 
 
 class MalformedRowsError(DataUnreadableError):
@@ -65,6 +80,38 @@ class Table:
     compressed: bool
     chunk_rows: int
     max_field_bytes: int
+    # The header's fields as written (before stripping), and the mean line length of the
+    # file's first bytes (to size Arrow blocks); CSV only.
+    raw_header: tuple[str, ...] = ()
+    head_line_bytes: int = 0
+    # At least the number of data rows (CSV: lines in the file; Parquet: rows).
+    max_rows: int = 0
+
+    def iter_arrow_batches(self) -> Iterator:
+        """pyarrow RecordBatches of raw strings, one column per header field (CSV only)."""
+        if self.format != "csv":
+            raise ArrowPathUnavailable("only CSV files are read with Arrow")
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        block_bytes = min(max(self.chunk_rows * max(self.head_line_bytes, 1), MIN_ARROW_BLOCK_BYTES), MAX_ARROW_BLOCK_BYTES)
+        try:
+            reader = pa_csv.open_csv(
+                self.path,
+                read_options=pa_csv.ReadOptions(block_size=block_bytes),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in self.raw_header}),
+            )
+            schema = reader.schema
+            if [name.strip() for name in schema.names] != self.columns or any(
+                field.type != pa.string() for field in schema
+            ):
+                raise ArrowPathUnavailable("Arrow reads the header differently")
+            for batch in reader:
+                if batch.num_rows:
+                    yield batch
+        except (pa.ArrowException, OSError, ValueError) as error:
+            raise ArrowPathUnavailable(str(error)) from error
 
     def iter_chunks(self) -> Iterator[pd.DataFrame]:
         if self.format == "parquet":
@@ -94,9 +141,13 @@ def open_table(path: Path, config: ValidationConfig, file_name: str = "") -> Tab
         )
     if head.startswith(PARQUET_MAGIC) or file_name.lower().endswith(".parquet"):
         return _open_parquet(path, config, compressed)
-    _scan_text(path, config.max_line_bytes)
-    columns = _read_csv_header(path, config.max_line_bytes)
-    return Table(path, "csv", columns, compressed, config.chunk_rows, config.max_line_bytes)
+    lines = _scan_text(path, config.max_line_bytes)
+    raw_header = _read_csv_header(path, config.max_line_bytes)
+    columns = [name.strip() for name in raw_header]
+    head_line_bytes = len(head) // max(head.count(b"\n"), 1)
+    return Table(
+        path, "csv", columns, compressed, config.chunk_rows, config.max_line_bytes, tuple(raw_header), head_line_bytes, lines
+    )
 
 
 def _read_head(path: Path) -> bytes:
@@ -123,8 +174,8 @@ def _gunzip(path: Path, max_bytes: int) -> Path:
     return target
 
 
-def _scan_text(path: Path, max_line_bytes: int) -> None:
-    """One streamed pass over the bytes: binary content, UTF-8 validity, longest line."""
+def _scan_text(path: Path, max_line_bytes: int) -> int:
+    """One streamed pass over the bytes: binary content, UTF-8 validity, longest line; the line count."""
     with path.open("rb") as stream:
         first = stream.read(SNIFF_BYTES)
         if first.startswith(UTF16_BOMS) and not first.startswith(codecs.BOM_UTF8):
@@ -171,6 +222,7 @@ def _scan_text(path: Path, max_line_bytes: int) -> None:
             raise DataUnreadableError("encoding", "the file ends in the middle of a UTF-8 character") from error
     if not saw_text:
         raise DataUnreadableError("empty_file", "the file holds only whitespace")
+    return line_number
 
 
 def _check_not_binary(head: bytes) -> None:
@@ -191,6 +243,7 @@ def _open_text(path: Path) -> io.TextIOWrapper:
 
 
 def _read_csv_header(path: Path, max_field_bytes: int) -> list[str]:
+    """The header's fields as written; the stripped names are checked here."""
     with _open_text(path) as stream:
         reader = _csv_reader(stream, max_field_bytes)
         try:
@@ -209,7 +262,7 @@ def _read_csv_header(path: Path, max_field_bytes: int) -> list[str]:
     _check_column_names(columns)
     if first_row is None:
         raise DataUnreadableError("header_only", "the file has a header row but no data rows")
-    return columns
+    return header
 
 
 def _check_column_names(columns: list[str]) -> None:
@@ -275,7 +328,7 @@ def _open_parquet(path: Path, config: ValidationConfig, compressed: bool) -> Tab
     _check_column_names([name.strip() for name in columns])
     if metadata.num_rows == 0:
         raise DataUnreadableError("header_only", "the Parquet file has columns but no rows")
-    return Table(path, "parquet", columns, compressed, config.chunk_rows, config.max_line_bytes)
+    return Table(path, "parquet", columns, compressed, config.chunk_rows, config.max_line_bytes, max_rows=metadata.num_rows)
 
 
 def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -1,11 +1,16 @@
 """Validating an uploaded table against the pipeline config; pure (local files only, no AWS).
 
-`validate_file` reads the file in chunks (reader.py), coerces each chunk (columns.py) and
+`validate_file` reads the file in chunks (reader.py: Arrow's CSV reader, or the csv module
+when Arrow cannot read the file exactly as it would), coerces each chunk (columns.py) and
 accumulates per-column tallies, class counts, row content hashes (for duplicates and the
-split) and a bounded row sample (for the profile and drift). Memory grows with the number of
-rows only through 8-byte hashes and 8-byte split keys per row; everything else is per chunk
-or bounded. When the data is accepted and `work_dir` is given, a second pass writes the
-curated split files.
+split) and a bounded row sample (for the profile and drift). A row's content hash combines
+its coerced schema values, so rows that differ only in how a value is written ("3" and
+"3.0" in an integer column) or in a column outside the schema are duplicates. Memory grows
+with the number of rows only through an 8-byte split key (the hash mixed with the split
+seed) and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
+the largest class's keys while counting duplicates and cutting the split; everything else
+is per chunk or bounded. When the data is accepted and `work_dir` is given, a second pass
+writes the curated split files.
 
 Every problem becomes a CheckFinding named by its check; unreadable input (DataUnreadableError)
 becomes a single finding here and nowhere else.
@@ -25,10 +30,16 @@ import pandas as pd
 from functions.common.config import ColumnSchema, PipelineConfig
 from functions.common.contracts import CheckFinding
 from functions.common.errors import DataUnreadableError
-from functions.validate_data.columns import CoercedColumn, coerce_column, format_number
+from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
 from functions.validate_data.drift import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
-from functions.validate_data.reader import MalformedRowsError, Table, open_table
-from functions.validate_data.splitting import SPLIT_NAMES, assign_splits, mix_hashes, regression_strata
+from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table
+from functions.validate_data.splitting import (
+    SPLIT_NAMES,
+    assign_splits_by_key,
+    count_duplicate_keys,
+    mix_hashes,
+    regression_strata,
+)
 
 MAX_FINDINGS = 50
 MAX_EXAMPLES_PER_FINDING = 5
@@ -39,7 +50,8 @@ SAMPLE_SEED_SALT = 0x5A17
 DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
 # Below this many rows a feature can match the classes one-to-one by chance.
 MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
-PRIORITY_COLUMN = "__sample_priority"
+ROW_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+ROW_HASH_ROTATION_BITS = np.uint64(27)
 
 
 @dataclass
@@ -84,16 +96,20 @@ def validate_file(
     """Check `path` against config.dataset; write curated splits into `work_dir` if accepted."""
     try:
         table = open_table(path, config.validation, file_name or path.name)
-        scan = _Scan(table, config)
-        scan.run()
+        try:
+            scan = _Scan(table, config)
+            scan.run(table.iter_arrow_batches())
+        except ArrowPathUnavailable:
+            scan = _Scan(table, config)
+            scan.run(table.iter_chunks())
     except DataUnreadableError as error:
         examples = error.examples if isinstance(error, MalformedRowsError) else []
         finding = CheckFinding(check=error.check, message=str(error), examples=examples[:MAX_EXAMPLES_PER_FINDING])
         return ValidationOutcome(accepted=False, errors=[finding])
 
     outcome = scan.outcome()
-    if scan.sample is not None:
-        sample = scan.sample.drop(columns=[PRIORITY_COLUMN])
+    sample = scan.sample_frame()
+    if sample is not None:
         outcome.profile = build_profile(sample, config.dataset, config.drift.bins, scan.rows)
         if baseline_profile is not None:
             outcome.baseline_used = True
@@ -103,11 +119,11 @@ def validate_file(
     outcome.warnings = outcome.warnings[:MAX_FINDINGS]
     outcome.accepted = not outcome.errors
     if outcome.accepted:
-        assignment = assign_splits(scan.row_hashes(), scan.strata(), config.split)
+        assignment = assign_splits_by_key(scan.split_keys(), scan.strata(), config.split)
         outcome.split_rows = {name: int((assignment == index).sum()) for index, name in enumerate(SPLIT_NAMES)}
         if work_dir is not None:
             try:
-                outcome.split_files = write_splits(table, config, assignment, work_dir)
+                outcome.split_files = write_splits(table, config, assignment, work_dir, arrow=scan.read_with_arrow)
             except DataUnreadableError as error:
                 # The file changed between passes (it cannot, being local) or the reader disagrees.
                 outcome.accepted = False
@@ -162,23 +178,32 @@ class _Scan:
         self.classification = self.schema.problem_type != "regression"
         self.rows = 0
         self.class_counts: Counter = Counter()
-        self._hashes: list[np.ndarray] = []
-        self._class_labels: list[np.ndarray] = []
-        self._regression_targets: list[np.ndarray] = []
-        self.sample: pd.DataFrame | None = None
+        # Per-row state, allocated once for the most rows the file can hold: the split key (the
+        # row's content hash mixed with the split seed) and the class code or regression target.
+        capacity = max(table.max_rows, 0)
+        self._keys = np.zeros(capacity, dtype=np.uint64)
+        self._class_ids: dict[str, int] = {}
+        self._class_codes = np.zeros(capacity if self.classification else 0, dtype=np.int16)
+        self._regression_targets = np.zeros(0 if self.classification else capacity, dtype=float)
+        self._sample_columns: dict[str, np.ndarray] = {}
+        self._sample_priority = np.zeros(0, dtype=np.uint64)
+        self.read_with_arrow = False
 
-    def run(self) -> None:
-        for chunk in self.table.iter_chunks():
+    def run(self, chunks) -> None:
+        """Scan `chunks`: pandas frames (exact path) or Arrow record batches (fast path)."""
+        for chunk in chunks:
+            self.read_with_arrow = not isinstance(chunk, pd.DataFrame)
             self._scan_chunk(chunk)
         if self.rows == 0:
             raise DataUnreadableError("header_only", "the file has a header row but no data rows")
 
-    def _scan_chunk(self, chunk: pd.DataFrame) -> None:
+    def _scan_chunk(self, chunk) -> None:
         first_row = self.rows + 1
         self.rows += len(chunk)
-        hashes = pd.util.hash_pandas_object(chunk, index=False).to_numpy(dtype=np.uint64)
-        self._hashes.append(hashes)
+        self._rows_in_chunk = slice(first_row - 1, self.rows)
         coerced = {column.name: coerce_column(chunk[column.name], column) for column in self.columns}
+        hashes = combine_row_hashes([values.content_hashes() for values in coerced.values()], len(chunk))
+        self._store("_keys", mix_hashes(hashes, self.config.split.seed))
         for column in self.columns:
             self._tally_column(self.tallies[column.name], coerced[column.name], chunk[column.name], first_row)
         if self.target_present:
@@ -189,7 +214,7 @@ class _Scan:
                     self._tally_leakage(self.tallies[column.name], coerced[column.name], target)
         self._keep_sample(coerced, hashes)
 
-    def _tally_column(self, tally: _ColumnTally, values: CoercedColumn, raw: pd.Series, first_row: int) -> None:
+    def _tally_column(self, tally: _ColumnTally, values: CoercedColumn, raw: Any, first_row: int) -> None:
         column = tally.schema
         tally.nulls += int(values.null.sum())
         if values.invalid.any():
@@ -207,9 +232,9 @@ class _Scan:
             if below.any() or above.any():
                 _extend_examples(tally.out_of_range_examples, raw, below | above, first_row)
         if values.labels is not None and column.type == "category" and column.categories:
-            unseen = valid & ~np.isin(values.labels, column.categories)
+            unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
             if unseen.any():
-                tally.unseen.update(values.labels[unseen].tolist())
+                tally.unseen.update(pd.Series(values.labels[unseen], dtype=object).value_counts().to_dict())
 
     def _tally_target(self, target: CoercedColumn) -> None:
         valid = ~target.null & ~target.invalid
@@ -217,15 +242,21 @@ class _Scan:
             labels = target.labels if target.labels is not None else np.array(
                 [format_number(number) if ok else "" for number, ok in zip(target.numbers, valid)], dtype=object
             )
-            labels = labels.copy()
+            labels = labels.astype(object)
             labels[~valid] = ""
-            self.class_counts.update(pd.Series(labels[valid], dtype=object).value_counts().to_dict())
-            self._class_labels.append(labels)
+            codes, distinct = pd.factorize(labels)
+            counts = np.bincount(codes[valid], minlength=len(distinct))
+            self.class_counts.update({label: int(count) for label, count in zip(distinct, counts) if count})
+            class_ids = np.array([self._class_ids.setdefault(label, len(self._class_ids)) for label in distinct], dtype=np.int64)
+            if len(self._class_ids) > np.iinfo(self._class_codes.dtype).max:
+                self._class_codes = self._class_codes.astype(np.int32)
+            self._store("_class_codes", class_ids[codes])
         else:
-            numbers = np.where(valid, target.numbers, np.nan)
-            self._regression_targets.append(numbers)
+            self._store("_regression_targets", np.where(valid, target.numbers, np.nan))
 
     def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
+        if not tally.identical_to_target and tally.pairs is None:
+            return
         both_null = feature.null & target.null
         if feature.labels is not None and target.labels is not None:
             equal = ~feature.null & ~target.null & (feature.labels == target.labels)
@@ -244,32 +275,56 @@ class _Scan:
                 tally.pairs = None
 
     def _keep_sample(self, coerced: dict[str, CoercedColumn], hashes: np.ndarray) -> None:
-        data: dict[str, Any] = {}
+        """Keep the SAMPLE_ROWS rows with the smallest seeded hashes seen so far."""
+        priority = mix_hashes(hashes, self.config.split.seed ^ SAMPLE_SEED_SALT)
+        candidates = np.arange(len(priority))
+        if len(self._sample_priority) >= SAMPLE_ROWS:
+            candidates = np.flatnonzero(priority < self._sample_priority.max())
+        if len(candidates) > SAMPLE_ROWS:
+            candidates = candidates[np.argpartition(priority[candidates], SAMPLE_ROWS - 1)[:SAMPLE_ROWS]]
+        if len(candidates) == 0:
+            return
         for name, values in coerced.items():
-            missing = values.null | values.invalid
+            missing = values.null[candidates] | values.invalid[candidates]
             if profile_kind(values.schema) == "numeric":
-                data[name] = np.where(missing, np.nan, values.numbers)
+                kept = np.where(missing, np.nan, values.numbers[candidates])
             else:
-                labels = values.labels.copy()
-                labels[missing] = None
-                data[name] = labels
-        frame = pd.DataFrame(data, index=np.arange(len(hashes)))
-        frame[PRIORITY_COLUMN] = mix_hashes(hashes, self.config.split.seed ^ SAMPLE_SEED_SALT)
-        combined = frame if self.sample is None else pd.concat([self.sample, frame], ignore_index=True)
-        if len(combined) > SAMPLE_ROWS:
-            combined = combined.nsmallest(SAMPLE_ROWS, PRIORITY_COLUMN).reset_index(drop=True)
-        self.sample = combined
+                kept = values.labels[candidates].astype(object)
+                kept[missing] = None
+            previous = self._sample_columns.get(name)
+            self._sample_columns[name] = kept if previous is None else np.concatenate([previous, kept])
+        self._sample_priority = np.concatenate([self._sample_priority, priority[candidates]])
+        if len(self._sample_priority) > SAMPLE_ROWS:
+            keep = np.argpartition(self._sample_priority, SAMPLE_ROWS - 1)[:SAMPLE_ROWS]
+            self._sample_priority = self._sample_priority[keep]
+            self._sample_columns = {name: values[keep] for name, values in self._sample_columns.items()}
 
-    def row_hashes(self) -> np.ndarray:
-        return np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.uint64)
+    def sample_frame(self) -> pd.DataFrame | None:
+        """The kept rows in hash order, so the sample does not depend on the file's row order."""
+        if not self._sample_columns:
+            return None
+        order = np.argsort(self._sample_priority, kind="stable")
+        return pd.DataFrame({name: values[order] for name, values in self._sample_columns.items()})
+
+    def _store(self, name: str, values: np.ndarray) -> None:
+        """Write this chunk's per-row values; grows the array if the file had more rows than lines."""
+        array = getattr(self, name)
+        if self._rows_in_chunk.stop > len(array):
+            grown = np.zeros(max(self._rows_in_chunk.stop, 2 * len(array)), dtype=array.dtype)
+            grown[: len(array)] = array
+            array = grown
+            setattr(self, name, array)
+        array[self._rows_in_chunk] = values
+
+    def split_keys(self) -> np.ndarray:
+        return self._keys[: self.rows]
 
     def strata(self) -> np.ndarray | None:
-        if self.classification and self._class_labels:
-            labels = np.concatenate(self._class_labels)
-            return pd.factorize(pd.Series(labels, dtype=object), sort=True)[0]
-        if self._regression_targets:
-            return regression_strata(np.concatenate(self._regression_targets))
-        return None
+        if not self.target_present:
+            return None
+        if self.classification:
+            return self._class_codes[: self.rows]
+        return regression_strata(self._regression_targets[: self.rows])
 
     def outcome(self) -> ValidationOutcome:
         outcome = ValidationOutcome(accepted=False, rows=self.rows, file_format=self.table.format, columns=self.table.columns)
@@ -281,8 +336,7 @@ class _Scan:
         if self.target_present:
             self._target_findings(errors)
             self._leakage_findings(errors)
-        hashes = self.row_hashes()
-        outcome.duplicate_rows = int(len(hashes) - len(np.unique(hashes)))
+        outcome.duplicate_rows = count_duplicate_keys(self.split_keys(), self.strata() if self.classification else None)
         duplicate_fraction = outcome.duplicate_rows / max(self.rows, 1)
         if duplicate_fraction > self.schema.max_duplicate_fraction:
             errors.append(
@@ -491,14 +545,22 @@ class _Scan:
         return summary
 
 
-def _extend_examples(examples: list[str], raw: pd.Series, mask: np.ndarray, first_row: int) -> None:
+def combine_row_hashes(column_hashes: list[np.ndarray], rows: int) -> np.ndarray:
+    """One well-spread uint64 per row from its columns' value hashes (order of columns matters)."""
+    combined = np.zeros(rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for values in column_hashes:
+            rotated = (combined << ROW_HASH_ROTATION_BITS) | (combined >> (np.uint64(64) - ROW_HASH_ROTATION_BITS))
+            combined = (rotated ^ values) * ROW_HASH_MULTIPLIER
+    return mix_hashes(combined, 0)
+
+
+def _extend_examples(examples: list[str], raw: Any, mask: np.ndarray, first_row: int) -> None:
     room = MAX_EXAMPLES_PER_FINDING - len(examples)
     if room <= 0:
         return
-    positions = np.flatnonzero(mask)[:room]
-    values = raw.to_numpy(dtype=object)
-    for position in positions:
-        examples.append(f"row {first_row + int(position)}: {_clip(values[position])!r}")
+    for position in np.flatnonzero(mask)[:room]:
+        examples.append(f"row {first_row + int(position)}: {_clip(raw_value(raw, int(position)))!r}")
 
 
 def _clip(value: Any, limit: int = 60) -> str:
@@ -519,8 +581,13 @@ def _bound(value: float | None) -> str:
     return "unbounded" if value is None else format_number(value)
 
 
-def write_splits(table: Table, config: PipelineConfig, assignment: np.ndarray, work_dir: Path) -> dict[str, Path]:
-    """Second pass: the schema's columns, coerced, in schema order, one CSV per split."""
+def write_splits(
+    table: Table, config: PipelineConfig, assignment: np.ndarray, work_dir: Path, *, arrow: bool = False
+) -> dict[str, Path]:
+    """Second pass: the schema's columns, coerced, in schema order, one CSV per split.
+
+    `arrow` reads with the reader the first pass used, so both passes see the same rows.
+    """
     schema = config.dataset
     work_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: work_dir / f"{name}.csv" for name in SPLIT_NAMES}
@@ -531,7 +598,7 @@ def write_splits(table: Table, config: PipelineConfig, assignment: np.ndarray, w
         for writer in writers.values():
             writer.writerow(header)
         offset = 0
-        for chunk in table.iter_chunks():
+        for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
             text = np.column_stack([coerce_column(chunk[column.name], column).output_text() for column in schema.columns])
             chunk_assignment = assignment[offset : offset + len(chunk)]
             offset += len(chunk)
