@@ -19,7 +19,7 @@ from moto.awslambda.models import LambdaBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.core.responses import ActionResult
 from moto.events.models import Rule
-from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
@@ -53,8 +53,22 @@ class StandIns:
     endpoints: LocalEndpointServer
     deliveries: list[Delivery] = field(default_factory=list)
     published_events: list[dict[str, Any]] = field(default_factory=list)
+    # Errors the next calls of an operation answer with, for fault-injection tests.
+    injected_faults: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     started_executions: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def inject_fault(self, operation: str, error_code: str, message: str, times: int = 1) -> None:
+        """The next `times` calls of `operation` (e.g. "CreateTrainingJob") fail with this error."""
+        self.injected_faults.setdefault(operation, []).extend([(error_code, message)] * times)
+
+    def _raise_injected_fault(self, operation: str) -> None:
+        with self._lock:
+            queued = self.injected_faults.get(operation)
+            fault = queued.pop(0) if queued else None
+        if fault:
+            error_code, message = fault
+            raise type(error_code, (SagemakerClientError,), {"code": error_code})(message)
 
     @contextmanager
     def installed(self) -> Iterator[StandIns]:
@@ -80,6 +94,7 @@ class StandIns:
             return payload
 
         def create_training_job(backend, training_job_name, **request):
+            standins._raise_injected_fault("CreateTrainingJob")
             if training_job_name in backend.training_jobs:
                 raise ResourceInUseException(f"Training job names must be unique: {training_job_name} exists")
             job = original_create_training_job(backend, training_job_name=training_job_name, **request)
@@ -91,6 +106,7 @@ class StandIns:
             return job
 
         def update_endpoint(response):
+            standins._raise_injected_fault("UpdateEndpoint")
             try:
                 arn = standins.endpoints.update(
                     response._get_param("EndpointName"),
