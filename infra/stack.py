@@ -28,12 +28,15 @@ from infra.outputs import (
     stack_name,
 )
 from infra.constructs.alarm_response import AlarmResponse
+from infra.constructs.dashboard import PipelineDashboard
 from infra.constructs.data_store import DataStore
 from infra.constructs.deployment_preparation import DeploymentPreparationStage
+from infra.constructs.drift_monitoring import DriftMonitoring
 from infra.constructs.evaluation import EvaluationStage
 from infra.constructs.lambda_factory import LambdaFactory
 from infra.constructs.monitoring import Monitoring, alarm_name, rollback_alarm_names
 from infra.constructs.notifications import Notifications
+from infra.constructs.quality_monitoring import QualityMonitoring
 from infra.constructs.registry import RegistryStage
 from infra.constructs.training import TrainingResources
 from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctions
@@ -158,7 +161,7 @@ class PipelineStack(Stack):
             model_role=training.model_role,
             alarm_name_pattern=alarm_name(project, "*"),
         )
-        Monitoring(
+        monitoring = Monitoring(
             self,
             "Monitoring",
             project=project,
@@ -168,6 +171,41 @@ class PipelineStack(Stack):
             topic=notifications.topic,
             responder=responder.function.function,
             dead_letter_queue=notifications.dead_letter_queue,
+        )
+        drift = DriftMonitoring(
+            self,
+            "DriftMonitoring",
+            factory=factory,
+            config=config,
+            data_bucket=store.data_bucket,
+            encryption_key=store.key,
+            topic=notifications.topic,
+            failure_queue=notifications.dead_letter_queue,
+        )
+        quality = QualityMonitoring(
+            self,
+            "QualityMonitoring",
+            factory=factory,
+            config=config,
+            data_bucket=store.data_bucket,
+            encryption_key=store.key,
+            topic=notifications.topic,
+            failure_queue=notifications.dead_letter_queue,
+        )
+        PipelineDashboard(
+            self,
+            "Dashboard",
+            project=project,
+            endpoint_name=endpoint_name,
+            model_package_group=group,
+            state_machine=workflow.state_machine,
+            drift_metrics=[drift.drifted_feature_fraction, drift.max_feature_psi],
+            quality_metric=quality.model_quality,
+            alarm_names=[
+                *monitoring.alarm_names,
+                drift.alarm_name,
+                *([quality.alarm_name] if quality.alarm is not None else []),
+            ],
         )
 
         outputs = {

@@ -2,13 +2,14 @@
 to the alarm responder.
 
 Alarm names are f"{project}-{kind}"; the responder derives the kind from the name and maps
-it to an action with config.monitoring.actions. The drift alarm is raised by the drift
-monitor's metric; its name is routed here so the responder receives it.
+it to an action with config.monitoring.actions. The drift and quality alarms belong to the
+drift and quality monitors (DriftMonitoring, QualityMonitoring); their names are routed here
+so the responder receives them.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import ArnFormat, Duration, Stack, aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events, aws_events_targets as targets, aws_lambda as lambda_
 from aws_cdk import aws_sns as sns, aws_sqs as sqs, aws_stepfunctions as sfn
 from constructs import Construct
@@ -21,6 +22,7 @@ MICROSECONDS_PER_MILLISECOND = 1000
 ERRORS_KIND = "errors"
 LATENCY_KIND = "latency"
 DRIFT_KIND = "drift"
+QUALITY_KIND = "quality"
 PIPELINE_FAILURES_KIND = "pipeline-failures"
 PIPELINE_FAILURES_THRESHOLD = 1
 ALARM_EVENT_MAX_AGE = Duration.hours(1)
@@ -29,6 +31,36 @@ ALARM_EVENT_RETRY_ATTEMPTS = 3
 
 def alarm_name(project: str, kind: str) -> str:
     return f"{project}-{kind}"
+
+
+def alarm_arn(scope: Construct, name: str) -> str:
+    """The ARN of an alarm by name. Built from the name, not read from the alarm resource: the
+    local runtime creates alarms through the CloudWatch API, outside its CloudFormation stack."""
+    return Stack.of(scope).format_arn(
+        service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+
+
+def monitoring_namespace(project: str) -> str:
+    """The CloudWatch namespace of the drift and quality monitors' metrics."""
+    return f"{project}/monitoring"
+
+
+def endpoint_metric(endpoint_name: str, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
+    """A SageMaker metric of the endpoint's one production variant."""
+    return cloudwatch.Metric(
+        namespace=SAGEMAKER_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT_NAME},
+        statistic=statistic,
+        period=period,
+    )
+
+
+def notify_on_state_changes(alarm: cloudwatch.Alarm, topic: sns.ITopic) -> None:
+    notify = cloudwatch_actions.SnsAction(topic)
+    alarm.add_alarm_action(notify)
+    alarm.add_ok_action(notify)
 
 
 def rollback_alarm_names(project: str) -> list[str]:
@@ -52,19 +84,12 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         period = Duration.seconds(monitoring.period_seconds)
-        dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT_NAME}
         self.errors_alarm = cloudwatch.Alarm(
             self,
             "ErrorsAlarm",
             alarm_name=alarm_name(project, ERRORS_KIND),
             alarm_description=f"The endpoint {endpoint_name} returns 5XX errors",
-            metric=cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name="Invocation5XXErrors",
-                dimensions_map=dimensions,
-                statistic=cloudwatch.Stats.SUM,
-                period=period,
-            ),
+            metric=endpoint_metric(endpoint_name, "Invocation5XXErrors", statistic=cloudwatch.Stats.SUM, period=period),
             threshold=monitoring.error_5xx_threshold,
             evaluation_periods=monitoring.evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -79,12 +104,8 @@ class Monitoring(Construct):
                 f"{monitoring.latency_p99_threshold_ms} ms"
             ),
             # ModelLatency is reported in microseconds.
-            metric=cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name="ModelLatency",
-                dimensions_map=dimensions,
-                statistic=cloudwatch.Stats.percentile(99),
-                period=period,
+            metric=endpoint_metric(
+                endpoint_name, "ModelLatency", statistic=cloudwatch.Stats.percentile(99), period=period
             ),
             threshold=monitoring.latency_p99_threshold_ms * MICROSECONDS_PER_MILLISECOND,
             evaluation_periods=monitoring.evaluation_periods,
@@ -103,13 +124,13 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarms = [self.errors_alarm, self.latency_alarm, self.pipeline_failures_alarm]
-        notify = cloudwatch_actions.SnsAction(topic)
+        self.alarm_names = [alarm_name(project, kind) for kind in (ERRORS_KIND, LATENCY_KIND, PIPELINE_FAILURES_KIND)]
         for alarm in self.alarms:
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
+            notify_on_state_changes(alarm, topic)
 
         self.routed_alarm_names = [
-            alarm_name(project, kind) for kind in (ERRORS_KIND, LATENCY_KIND, DRIFT_KIND, PIPELINE_FAILURES_KIND)
+            alarm_name(project, kind)
+            for kind in (ERRORS_KIND, LATENCY_KIND, DRIFT_KIND, QUALITY_KIND, PIPELINE_FAILURES_KIND)
         ]
         self.alarm_rule = events.Rule(
             self,

@@ -12,6 +12,7 @@ from infra.constructs.nag import acknowledge, nag_text
 
 KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KEY_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+OBJECT_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 def grant_bucket_prefixes(
@@ -106,4 +107,48 @@ def grant_model_packages(role: iam.Role, group_name: str, actions: Sequence[str]
         [package_arn],
         f"Limited to the versions of the {group_name} model package group; version numbers "
         "are assigned by the registry at run time.",
+    )
+
+
+def grant_key_for_objects(role: iam.Role, key: kms.IKey) -> None:
+    """Reading and writing objects encrypted with the key (SSE-KMS), nothing more."""
+    role.add_to_policy(iam.PolicyStatement(actions=list(OBJECT_KEY_ACTIONS), resources=[key.key_arn]))
+
+
+def grant_objects(
+    role: iam.Role,
+    bucket: s3.IBucket,
+    *,
+    actions: Sequence[str],
+    keys: Sequence[str],
+    reason: str,
+) -> None:
+    """`actions` on exactly the objects `keys` name (keys or key patterns ending in "*")."""
+    resources = [bucket.arn_for_objects(key) for key in keys]
+    role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
+    findings = [f"Resource::{nag_text(role, arn)}" for key, arn in zip(keys, resources) if "*" in key]
+    if findings:
+        acknowledge(role, "AwsSolutions-IAM5", reason, findings=findings)
+
+
+def grant_list_prefix(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+    """s3:ListBucket of `prefix` and of the folders below it, no other part of the bucket."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+        )
+    )
+
+
+def grant_put_metric_data(role: iam.Role, namespace: str) -> None:
+    """cloudwatch:PutMetricData has no resource-level permissions; the namespace condition
+    keeps the function to its own metrics."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+        )
     )

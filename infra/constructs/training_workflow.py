@@ -45,7 +45,11 @@ LAMBDA_RETRY_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+# Errors the SageMaker API model names reach Step Functions as SageMaker.<Name>Exception;
+# throttling and internal errors are not in the model and arrive as SageMaker.SageMakerException.
 SAGEMAKER_RETRY_ERRORS = [
+    "SageMaker.SageMakerException",
+    "SageMaker.ResourceLimitExceededException",
     "SageMaker.ThrottlingException",
     "SageMaker.InternalFailure",
     "SageMaker.ServiceUnavailable",
@@ -566,7 +570,9 @@ class TrainingWorkflow(Construct):
         parameters["DataCaptureConfig"] = {
             "EnableCapture": True,
             "InitialSamplingPercentage": deployment.data_capture_percent,
-            "DestinationS3Uri": self._data_bucket.s3_url_for_object(s3_layout.CAPTURE_PREFIX),
+            # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/ itself; a trailing slash
+            # here would put an empty path segment into every capture key.
+            "DestinationS3Uri": self._data_bucket.s3_url_for_object(s3_layout.CAPTURE_PREFIX.rstrip("/")),
             "KmsKeyId": self._key.key_arn,
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             "CaptureContentTypeHeader": {

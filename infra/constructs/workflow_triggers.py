@@ -17,15 +17,17 @@ MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 APPROVED = "Approved"
 
 
-def upload_event_pattern(data_bucket: s3.IBucket) -> events.EventPattern:
+def object_created_pattern(bucket: s3.IBucket, prefix: str) -> events.EventPattern:
+    """S3's EventBridge event for an object created under `prefix` of `bucket`."""
     return events.EventPattern(
         source=["aws.s3"],
         detail_type=["Object Created"],
-        detail={
-            "bucket": {"name": [data_bucket.bucket_name]},
-            "object": {"key": [{"prefix": s3_layout.INCOMING_PREFIX}]},
-        },
+        detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": prefix}]}},
     )
+
+
+def upload_event_pattern(data_bucket: s3.IBucket) -> events.EventPattern:
+    return object_created_pattern(data_bucket, s3_layout.INCOMING_PREFIX)
 
 
 def approval_event_pattern(model_package_group: str) -> events.EventPattern:

@@ -7,8 +7,9 @@ with scikit-learn), run end to end in a local cloud.
 3. The first file uploaded again under another name is recognised as a duplicate: no training.
 4. A broken file (a column of text where numbers belong, and the target missing) is
    quarantined with its reason; the model in production does not change.
-5. Live traffic drifts (one feature shifted by 1.5 standard deviations): the scheduled drift
-   monitor raises the drift alarm and the alarm responder starts one retraining.
+5. Live traffic drifts (a recalibrated sensor shifts the ten "worst_*" measurements by 1.5
+   standard deviations): the scheduled drift monitor raises the drift alarm and the alarm
+   responder starts one retraining.
 6. Requests start failing after a deployment: the 5XX alarm fires and the responder rolls the
    endpoint back to the previous approved version.
 
@@ -37,6 +38,7 @@ DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
 DEMO_ALARM_EVALUATION_PERIODS = 1
 DRIFTED_FEATURE = "mean_radius"
+RECALIBRATED_PREFIX = "worst_"
 DRIFT_SHIFT_STANDARD_DEVIATIONS = 1.5
 LIVE_TRAFFIC_ROWS = 300
 FAILING_REQUESTS = 12
@@ -112,9 +114,11 @@ def demo(as_json: bool) -> int:
 
 def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
     traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
-    traffic[DRIFTED_FEATURE] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[DRIFTED_FEATURE].std()
+    recalibrated = [column for column in traffic.columns if column.startswith(RECALIBRATED_PREFIX)]
+    for column in recalibrated:
+        traffic[column] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[column].std()
     sent = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, traffic)
-    _say(as_json, f"   sent {sent.rows} rows of live traffic with {DRIFTED_FEATURE} shifted; running the drift monitor")
+    _say(as_json, f"   sent {sent.rows} rows of live traffic with {len(recalibrated)} features shifted; running the drift monitor")
     started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
     run_scheduled_monitors(cloud.client("events"), cloud.client("lambda"))
     _show_decisions(cloud, delivered, as_json)

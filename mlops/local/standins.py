@@ -118,6 +118,7 @@ class StandIns:
             return ActionResult({"EndpointArn": arn})
 
         def invoke_endpoint(response):
+            # moto takes an error response's status code from its "status" header.
             endpoint_name = response.path.split("/")[2]
             try:
                 invocation = standins.endpoints.invoke(
@@ -129,15 +130,18 @@ class StandIns:
                 )
             except EndpointNotFoundError:
                 message = {"__type": "ValidationError", "message": f"Endpoint {endpoint_name} not found."}
-                return 400, {"Content-Type": "application/json"}, json.dumps(message)
+                return 400, {"status": 400, "Content-Type": "application/json"}, json.dumps(message)
             except ModelInvocationError as error:
                 message = {"__type": "ModelError", "message": str(error), "OriginalStatusCode": 500}
-                return 424, {"Content-Type": "application/json", "x-amzn-ErrorType": "ModelError"}, json.dumps(message)
+                headers = {"status": 424, "Content-Type": "application/json", "x-amzn-ErrorType": "ModelError"}
+                return 424, headers, json.dumps(message)
             headers = {"Content-Type": invocation.content_type, "x-Amzn-Invoked-Production-Variant": invocation.variant}
             return 200, headers, invocation.body
 
         def send_to_targets(rule, original_event, transform_input=True):
-            if not rule.event_pattern.matches_event(original_event):
+            # A schedule rule has no event pattern, which moto's matcher reads as "match all";
+            # in EventBridge it receives no events at all.
+            if rule.scheduled_expression or not rule.event_pattern.matches_event(original_event):
                 return
             handled = [t for t in rule.targets if parse_arn(t["Arn"]).service in ("states", "lambda")]
             for target in handled:

@@ -18,7 +18,10 @@ ENVIRONMENT = {
         "IDEMPOTENCY_TABLE",
     },
     "prepare_deployment": {"MODEL_PACKAGE_GROUP", "ENDPOINT_NAME"},
+    "monitor_drift": {"DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"},
+    "monitor_quality": {"DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"},
 }
+ASYNCHRONOUS = {"alarm_responder", "monitor_drift", "monitor_quality"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
 
@@ -79,14 +82,16 @@ def test_image_mapping_covers_regions_without_account_ids_in_code(synthesized):
     assert all(entry["image"].endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3") for entry in mapping.values())
 
 
-def test_only_the_alarm_responder_is_invoked_asynchronously_with_a_failure_destination(synthesized):
-    (config,) = synthesized.resources("AWS::Lambda::EventInvokeConfig").values()
+def test_only_event_driven_functions_are_invoked_asynchronously_with_a_failure_destination(synthesized):
+    configs = synthesized.resources("AWS::Lambda::EventInvokeConfig").values()
     queue_id, _ = synthesized.only("AWS::SQS::Queue")
-    responder = [
-        logical_id
+    function_ids = {
+        function["Properties"]["Handler"].split(".")[1]: logical_id
         for logical_id, function in synthesized.resources("AWS::Lambda::Function").items()
-        if function["Properties"]["Handler"].startswith("functions.alarm_responder.")
-    ]
+    }
 
-    assert config["Properties"]["FunctionName"] == {"Ref": responder[0]}
-    assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert sorted(config["Properties"]["FunctionName"]["Ref"] for config in configs) == sorted(
+        function_ids[name] for name in ASYNCHRONOUS
+    )
+    for config in configs:
+        assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}

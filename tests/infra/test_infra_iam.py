@@ -6,7 +6,15 @@ from collections import Counter
 
 from infra_template import render
 
-HANDLERS = {"validate_data", "evaluate_model", "register_model", "alarm_responder", "prepare_deployment"}
+HANDLERS = {
+    "validate_data",
+    "evaluate_model",
+    "register_model",
+    "alarm_responder",
+    "prepare_deployment",
+    "monitor_drift",
+    "monitor_quality",
+}
 
 
 def _policies_of(synthesized, role_id):
@@ -61,6 +69,7 @@ def test_function_roles_name_their_resources(synthesized):
         "xray:PutTelemetryRecords",
         "sagemaker:ListModelPackages",
         "sagemaker:ListEndpoints",
+        "cloudwatch:PutMetricData",
     }
     for handler, role_id in _function_roles(synthesized).items():
         statements = _statements(synthesized, role_id)
@@ -68,6 +77,8 @@ def test_function_roles_name_their_resources(synthesized):
         for statement in statements:
             if "*" in _resources(statement):
                 assert set(_actions(statement)) <= unscoped_actions, (handler, statement)
+            if "cloudwatch:PutMetricData" in _actions(statement):
+                assert "cloudwatch:namespace" in statement["Condition"]["StringEquals"], (handler, statement)
 
 
 def test_data_access_is_limited_to_each_stage_prefixes(synthesized):
@@ -77,6 +88,8 @@ def test_data_access_is_limited_to_each_stage_prefixes(synthesized):
         "register_model": set(),
         "alarm_responder": {"incoming/*", "audit/*"},
         "prepare_deployment": set(),
+        "monitor_drift": {"monitoring/drift-watermark.json", "reports/monitoring/drift/*"},
+        "monitor_quality": {"reports/monitoring/quality/*"},
     }
     for handler, role_id in _function_roles(synthesized).items():
         writes = {
@@ -122,7 +135,7 @@ def test_every_role_is_assumed_by_exactly_its_service(synthesized):
     )
 
     assert principals == Counter(
-        {"lambda.amazonaws.com": 5, "sagemaker.amazonaws.com": 2, "states.amazonaws.com": 1, "events.amazonaws.com": 1}
+        {"lambda.amazonaws.com": 7, "sagemaker.amazonaws.com": 2, "states.amazonaws.com": 1, "events.amazonaws.com": 1}
     )
 
 

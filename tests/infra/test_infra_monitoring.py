@@ -56,9 +56,10 @@ def test_every_alarm_notifies_the_topic(synthesized):
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
     alarms = synthesized.resources("AWS::CloudWatch::Alarm")
 
-    assert len(alarms) == 3
+    assert len(alarms) == 5
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
 
 
 def test_alarm_state_changes_reach_the_responder(synthesized):
@@ -72,7 +73,7 @@ def test_alarm_state_changes_reach_the_responder(synthesized):
     (rule,) = [
         rule
         for rule in synthesized.resources("AWS::Events::Rule").values()
-        if rule["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]
+        if rule["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
     ]
     pattern = rule["Properties"]["EventPattern"]
 

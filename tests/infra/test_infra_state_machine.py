@@ -354,7 +354,7 @@ def test_deployment_uses_data_capture_and_blue_green_rollback_on_alarms(synthesi
     assert variant["InstanceType"] == config.deployment.instance_type
     capture = endpoint_config["DataCaptureConfig"]
     assert capture["EnableCapture"] is True
-    assert capture["DestinationS3Uri"].endswith("/capture/")
+    assert capture["DestinationS3Uri"].endswith("/capture")
     assert capture["InitialSamplingPercentage"] == config.deployment.data_capture_percent
 
     deployment = states["Update endpoint"]["Parameters"]["DeploymentConfig"]

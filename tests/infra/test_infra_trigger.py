@@ -45,10 +45,13 @@ def test_upload_rule_matches_objects_created_under_incoming(synthesized):
 
 
 def _rule_from(synthesized, source):
+    """The rule that starts the state machine on events from `source`."""
+    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
     rules = [
         rule
         for rule in synthesized.resources("AWS::Events::Rule").values()
-        if rule["Properties"]["EventPattern"]["source"] == [source]
+        if rule["Properties"].get("EventPattern", {}).get("source") == [source]
+        and [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Ref": machine_id}]
     ]
     assert len(rules) == 1, source
     return rules[0]
