@@ -46,9 +46,10 @@ LAMBDA_RETRY_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 # Errors the SageMaker API model names reach Step Functions as SageMaker.<Name>Exception;
-# throttling and internal errors are not in the model and arrive as SageMaker.SageMakerException.
+# throttling and internal errors are not in the model and arrive as the service's generic
+# SageMaker.AmazonSageMakerException.
 SAGEMAKER_RETRY_ERRORS = [
-    "SageMaker.SageMakerException",
+    "SageMaker.AmazonSageMakerException",
     "SageMaker.ResourceLimitExceededException",
     "SageMaker.ThrottlingException",
     "SageMaker.InternalFailure",

@@ -65,6 +65,8 @@ class LocalEndpointServer:
         self._work_root = work_root
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
+        # Alarms that go off while the next blue/green update bakes (fault-injection tests).
+        self.alarms_during_next_update: list[str] = []
 
     def invoke(
         self, endpoint_name: str, body: bytes, content_type: str, accept: str | None, inference_id: str | None = None
@@ -98,6 +100,7 @@ class LocalEndpointServer:
         if config is None:
             raise EndpointNotFoundError(f"endpoint config {endpoint_config_name}")
         alarms = ((deployment_config or {}).get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        self._raise_alarms_during_bake()
         firing = _alarms_in_alarm([alarm["AlarmName"] for alarm in alarms])
         if firing:
             endpoint.failure_reason = f"Rolled back: alarm(s) {', '.join(firing)} in ALARM during the update"
@@ -109,6 +112,12 @@ class LocalEndpointServer:
         endpoint.endpoint_status = "InService"
         endpoint.last_modified_time = _now()
         return endpoint.arn
+
+    def _raise_alarms_during_bake(self) -> None:
+        cloudwatch = moto_access.cloudwatch_backend()
+        while self.alarms_during_next_update:
+            name = self.alarms_during_next_update.pop(0)
+            cloudwatch.set_alarm_state(name, "Threshold crossed while the new fleet baked", "{}", "ALARM")
 
     def _serving_container(self, endpoint_name: str) -> tuple[dict[str, Any], str]:
         backend = moto_access.sagemaker_backend()

@@ -23,6 +23,9 @@ from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientErr
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk as aws_sdk_task,
+)
 from moto.utilities.arns import parse_arn
 
 from mlops.local import moto_access
@@ -192,6 +195,8 @@ class StandIns:
             evaluate_alarms(backend, namespace, {metric["MetricName"] for metric in metric_data})
 
         return [
+            (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
+            (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
             (LambdaBackend, "invoke", invoke_lambda),
             (CloudWatchBackend, "put_metric_data", put_metric_data),
             (SageMakerModelBackend, "update_model_package", update_model_package),
@@ -232,6 +237,17 @@ class StandIns:
             delivery.error = f"{type(error).__name__}: {error}"
         with self._lock:
             self.deliveries.append(delivery)
+
+
+def _aws_sdk_error_name(service_error_name: str, error: Exception) -> str:
+    """The error name Step Functions gives an aws-sdk task's failure: the service's name and the
+    modeled exception (SageMaker.ResourceInUseException), or for an error the API model does not
+    name, the service's generic exception (SageMaker.AmazonSageMakerException). moto's
+    interpreter lower-cases SageMaker and names the generic one SageMakerException."""
+    name = type(error).__name__
+    if name == "ClientError":
+        return f"{service_error_name}.Amazon{service_error_name}Exception"
+    return f"{service_error_name}.{name}" if name.endswith("Exception") else f"{service_error_name}.{name}Exception"
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:

@@ -52,8 +52,8 @@ def test_an_update_sagemaker_rolled_back_is_reported_as_a_rollback(cancer_files)
     first, more, config = cancer_files
     with LocalCloud(config) as cloud:
         assert run_upload(cloud, first).outcome == "deployed"
-        # Given an auto-rollback alarm fires during the blue/green update
-        cloud.set_alarm_state("mlops-latency", "ALARM", "p99 latency above the threshold during the canary")
+        # Given an auto-rollback alarm goes off while the new fleet bakes
+        cloud.standins.endpoints.alarms_during_next_update.append("mlops-latency")
 
         result = run_upload(cloud, more)
 

@@ -77,7 +77,13 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-SAGEMAKER_RETRY_ERRORS = {"SageMaker.ThrottlingException", "SageMaker.InternalFailure", "SageMaker.ServiceUnavailable"}
+SAGEMAKER_RETRY_ERRORS = {
+    "SageMaker.AmazonSageMakerException",
+    "SageMaker.ResourceLimitExceededException",
+    "SageMaker.ThrottlingException",
+    "SageMaker.InternalFailure",
+    "SageMaker.ServiceUnavailable",
+}
 
 
 @pytest.fixture(scope="module")
