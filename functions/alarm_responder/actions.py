@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import shutil
@@ -411,10 +412,13 @@ def write_retraining_dataset(s3: Any, bucket: str, curated: CuratedDataset, key:
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         writer = csv.writer(text, lineterminator="\n")
-        header, rows = _write_curated_splits(s3, bucket, curated, writer)
+        # Rows already in the dataset are not repeated: a re-sent file would otherwise fill the
+        # retraining data with duplicates, which validation rejects.
+        seen: set[bytes] = set()
+        header, rows = _write_curated_splits(s3, bucket, curated, writer, seen)
         included, ignored = [], []
         for item in _newer_incoming_csvs(s3, bucket, curated):
-            copied = _copy_incoming_rows(s3, bucket, item["Key"], header, text)
+            copied = _copy_incoming_rows(s3, bucket, item["Key"], header, text, seen)
             if copied is None:
                 ignored.append(item["Key"])
             else:
@@ -434,7 +438,13 @@ def write_retraining_dataset(s3: Any, bucket: str, curated: CuratedDataset, key:
     }
 
 
-def _write_curated_splits(s3: Any, bucket: str, curated: CuratedDataset, writer: Any) -> tuple[list[str], int]:
+def _row_digest(row: list[str]) -> bytes:
+    return hashlib.blake2b("\x1f".join(row).encode("utf-8"), digest_size=16).digest()
+
+
+def _write_curated_splits(
+    s3: Any, bucket: str, curated: CuratedDataset, writer: Any, seen: set[bytes]
+) -> tuple[list[str], int]:
     header: list[str] = []
     rows = 0
     for split in SPLITS:
@@ -451,6 +461,7 @@ def _write_curated_splits(s3: Any, bucket: str, curated: CuratedDataset, writer:
                 raise CuratedDatasetUnreadableError(f"{split_key} has a different header from the train split")
             for row in reader:
                 if row:
+                    seen.add(_row_digest(row))
                     writer.writerow(row)
                     rows += 1
         except ClientError as error:
@@ -474,22 +485,29 @@ def _newer_incoming_csvs(s3: Any, bucket: str, curated: CuratedDataset) -> list[
     return sorted(candidates, key=lambda item: (item["LastModified"], item["Key"]))
 
 
-def _copy_incoming_rows(s3: Any, bucket: str, key: str, header: list[str], out: IO[str]) -> int | None:
-    """Append the object's rows to `out` if it is a UTF-8 CSV with `header`; None when it is not.
-    Rows are staged first so a file that turns out unreadable halfway adds nothing."""
+def _copy_incoming_rows(
+    s3: Any, bucket: str, key: str, header: list[str], out: IO[str], seen: set[bytes]
+) -> int | None:
+    """Append the object's rows that are not in `seen` to `out` if it is a UTF-8 CSV with
+    `header`; None when it is not. Rows are staged first so a file that turns out unreadable
+    halfway adds nothing."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+", encoding="utf-8", newline="") as part:
         writer = csv.writer(part, lineterminator="\n")
         rows = 0
+        added: set[bytes] = set()
         try:
             reader = csv.reader(_open_text(s3, bucket, key))
             if next(reader, None) != header:
                 return None
             for row in reader:
-                if row:
+                digest = _row_digest(row) if row else None
+                if digest is not None and digest not in seen and digest not in added:
+                    added.add(digest)
                     writer.writerow(row)
                     rows += 1
         except (UnicodeDecodeError, csv.Error):
             return None
+        seen.update(added)
         part.seek(0)
         shutil.copyfileobj(part, out)
         return rows

@@ -430,3 +430,18 @@ def test_missing_environment_variable_is_a_clear_error(deployment, monkeypatch):
     assert raised.value.name == "TOPIC_ARN"
     assert deployment.update_endpoint_calls == []
     assert audit_records(boto3.client("s3")) == []
+
+
+def test_retraining_dataset_does_not_repeat_rows_a_resent_file_carries(deployment):
+    # Given a file sent again after the curated dataset: its first rows are curated already
+    s3 = boto3.client("s3")
+    header = [*FEATURES, "target"]
+    resent = breast_cancer_rows(0, 5) + breast_cancer_rows(300, 2) + breast_cancer_rows(300, 1)
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/resent.csv", Body=csv_text(resent, header).encode())
+
+    decision = invoke(load_event("drift_alarm"))
+
+    # Then only its two new rows are added, once each
+    rows = read_csv(s3, decision["outcome"].removeprefix("retraining started with "))
+    assert len(rows) - 1 == sum(SPLIT_ROWS.values()) + 2
+    assert rows[-2:] == [[str(value) for value in row] for row in breast_cancer_rows(300, 2)]
