@@ -6,3 +6,24 @@ import os
 # test process imports each handler once, so they are set before any test imports one.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "mlops-tests")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def handler_under_moto(monkeypatch, handler_module, service_name: str, region: str):
+    """Credentials, region and Powertools settings a handler test needs, then moto.
+
+    Powertools reads its namespace when the handler module is imported, which may precede the
+    test, so the handler's Metrics gets it directly too. Use as `with handler_under_moto(...)`."""
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "test",
+        "POWERTOOLS_SERVICE_NAME": service_name,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(handler_module.metrics, "namespace", "test")
+    return mock_aws()

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
-from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
+from tests.conftest import handler_under_moto
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -186,21 +186,9 @@ class EvaluationScenario:
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "test",
-        "POWERTOOLS_SERVICE_NAME": "evaluate-model",
-    }.items():
-        monkeypatch.setenv(name, value)
-    # Powertools reads its namespace when the handler module is imported, which may precede this fixture.
     import functions.evaluate_model.handler as handler_module
 
-    monkeypatch.setattr(handler_module.metrics, "namespace", "test")
-    with mock_aws():
+    with handler_under_moto(monkeypatch, handler_module, "evaluate-model", REGION):
         yield
 
 

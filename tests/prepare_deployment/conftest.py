@@ -5,26 +5,14 @@ from __future__ import annotations
 import boto3
 import pytest
 from approval_scenario import ENDPOINT_NAME, MODEL_PACKAGE_GROUP, REGION, ApprovalScenario, LambdaContextStub, write_config
-from moto import mock_aws
+from tests.conftest import handler_under_moto
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "test",
-        "POWERTOOLS_SERVICE_NAME": "prepare-deployment",
-    }.items():
-        monkeypatch.setenv(name, value)
-    # Powertools reads its namespace when the handler module is imported, which may precede this fixture.
     import functions.prepare_deployment.handler as handler_module
 
-    monkeypatch.setattr(handler_module.metrics, "namespace", "test")
-    with mock_aws():
+    with handler_under_moto(monkeypatch, handler_module, "prepare-deployment", REGION):
         yield
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.common.config import PipelineConfig
+from tests.conftest import handler_under_moto
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -91,21 +91,9 @@ class RegistryScenario:
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "test",
-        "POWERTOOLS_SERVICE_NAME": "register-model",
-    }.items():
-        monkeypatch.setenv(name, value)
-    # Powertools reads its namespace when the handler module is imported, which may precede this fixture.
     import functions.register_model.handler as handler_module
 
-    monkeypatch.setattr(handler_module.metrics, "namespace", "test")
-    with mock_aws():
+    with handler_under_moto(monkeypatch, handler_module, "register-model", REGION):
         yield
 
 
