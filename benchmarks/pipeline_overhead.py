@@ -1,4 +1,4 @@
-"""The local pipeline's own overhead on a 10,000-row CSV.
+"""The local pipeline's own overhead on a 10,000-row CSV, and the wall time of the command.
 
 Runs one upload through `mlops.local` in-process, as `mlops local run` does: a LocalCloud
 (synthesized stack deployed into moto) and `run_upload`, which validates, trains, evaluates,
@@ -7,12 +7,20 @@ as the local training runner records it (`runs[job].seconds`: channel download, 
 training script's process and fit, artifact upload). The cloud's start-up (synthesis and
 deployment into moto) is reported on its own line.
 
+Then it runs the command a person types, `mlops local run FILE --config CONFIG --json`, as a
+new process twice: first with an empty synthesis cache (`cdk synth` included), then with the
+cache the first run filled.
+
     python -m benchmarks.pipeline_overhead [--rows N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
             result = run_upload(cloud, data_file)
             wall = time.perf_counter() - started
             training = sum(run.seconds for run in cloud.standins.training.runs.values())
+        command_cold, outcome_cold = _time_command(data_file, config_file, Path(folder) / "synth-cache")
+        command_warm, outcome_warm = _time_command(data_file, config_file, Path(folder) / "synth-cache")
     if result.outcome != "deployed":
         print(f"The upload did not deploy ({result.outcome}): {result.reason}; the figures below are not an overhead.")
     print_table(
@@ -59,6 +69,25 @@ def main(argv: list[str] | None = None) -> None:
             ["pipeline overhead (wall - training)", wall - training, (wall - training) / wall],
         ],
     )
+    print_table(
+        f"`mlops local run` of {args.rows:,} rows as a new process, start to exit",
+        ["synthesis cache", "seconds", "outcome"],
+        [
+            ["empty (cdk synth included)", command_cold, outcome_cold],
+            ["filled by the run above", command_warm, outcome_warm],
+        ],
+    )
+
+
+def _time_command(data_file: Path, config_file: Path, cache_dir: Path) -> tuple[float, str]:
+    environment = {**os.environ, "MLOPS_CACHE_DIR": str(cache_dir)}
+    command = [sys.executable, "-m", "mlops", "local", "run", str(data_file), "--config", str(config_file), "--json"]
+    started = time.perf_counter()
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
+    outcome = json.loads(lines[-1])["outcome"] if lines else f"exit {finished.returncode}: {finished.stderr.strip()[-200:]}"
+    return seconds, outcome
 
 
 if __name__ == "__main__":

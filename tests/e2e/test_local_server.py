@@ -1,0 +1,93 @@
+"""`mlops local up` / `mlops local down`: the local cloud as a server that boto3 reaches with an
+endpoint URL, used the way a person uses AWS (upload, watch the execution, list versions,
+invoke the endpoint)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import boto3
+import pytest
+
+from mlops.cli import main
+from tests.e2e.conftest import init_config, write_csv
+
+pytestmark = pytest.mark.e2e
+
+EXECUTION_TIMEOUT_SECONDS = 300
+POLL_SECONDS = 0.5
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def _wait_for_execution(stepfunctions, state_machine_arn: str) -> dict:
+    deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        executions = stepfunctions.list_executions(stateMachineArn=state_machine_arn)["executions"]
+        if executions and executions[0]["status"] != "RUNNING":
+            return stepfunctions.describe_execution(executionArn=executions[0]["executionArn"])
+        time.sleep(POLL_SECONDS)
+    raise AssertionError("the upload's execution did not finish")
+
+
+def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(
+    tmp_path, monkeypatch, capsys, aws_credentials, breast_cancer_frame
+):
+    # Given a config, and a local cloud started as a server
+    monkeypatch.chdir(tmp_path)
+    data = write_csv(breast_cancer_frame, tmp_path / "breast_cancer.csv")
+    config = init_config(data, "target", tmp_path / "pipeline.json")
+    port = _free_port()
+    try:
+        assert main(["local", "up", "--config", str(config), "--port", str(port)]) == 0
+        state = json.loads((tmp_path / ".mlops" / "local-server.json").read_text())
+        url = state["endpoint_url"]
+        outputs = state["outputs"]
+        assert url == f"http://127.0.0.1:{port}"
+
+        # When a user uploads data with boto3, as they would to the data bucket in AWS
+        s3 = boto3.client("s3", endpoint_url=url)
+        s3.upload_file(str(data), outputs["DataBucketName"], "incoming/breast_cancer.csv")
+        stepfunctions = boto3.client("stepfunctions", endpoint_url=url)
+        execution = _wait_for_execution(stepfunctions, outputs["StateMachineArn"])
+
+        # Then the upload deploys, the registry lists the version and the endpoint answers
+        assert execution["status"] == "SUCCEEDED", execution.get("cause")
+        assert json.loads(execution["output"])["result"]["outcome"] == "deployed"
+        sagemaker = boto3.client("sagemaker", endpoint_url=url)
+        packages = sagemaker.list_model_packages(ModelPackageGroupName=outputs["ModelPackageGroupName"])
+        assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["Approved"]
+        rows = breast_cancer_frame.drop(columns=["target"]).head(3).to_csv(index=False, header=False)
+        response = boto3.client("sagemaker-runtime", endpoint_url=url).invoke_endpoint(
+            EndpointName=outputs["EndpointName"], ContentType="text/csv", Body=rows
+        )
+        assert len(json.loads(response["Body"].read())["predictions"]) == 3
+    finally:
+        # When the user stops it
+        assert main(["local", "down"]) == 0
+
+    # Then nothing listens on the port and the state files are gone
+    assert not _listening(port)
+    assert not (tmp_path / ".mlops" / "local-server.pid").exists()
+    assert "Stopped the local server" in capsys.readouterr().out
