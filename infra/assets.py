@@ -8,9 +8,14 @@ Two artifacts are built from the repository:
   `functions.common.config.load_packaged_config()` finds it (`$LAMBDA_TASK_ROOT`);
 * the training source bundle: a `.tar.gz` of `functions/training/*.py` and
   `pipeline_config.json` at the archive root. SageMaker receives it as the `code` input
-  channel and the framework container runs `train.py` from it.
+  channel and the framework container runs `train.py` from it;
+* the validation job bundle: a `.zip` that Python runs as a program (`python3 bundle.zip`):
+  `functions/validate_data/job_bootstrap.py` as `__main__.py`, the `functions/common` and
+  `functions/validate_data` packages, `pipeline_config.json`, and under `wheels/` the wheels of
+  `infra/validation_job_wheels/` (what the framework image lacks). SageMaker Processing
+  receives it as the `code` input of the validation job.
 
-Both are byte-for-byte deterministic for the same inputs (sorted entries, fixed
+All three are byte-for-byte deterministic for the same inputs (sorted entries, fixed
 timestamps and owners), so the asset hashes - and with them `CODE_VERSION` - change only
 when the code or the config changes.
 """
@@ -23,6 +28,7 @@ import io
 import shutil
 import tarfile
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +39,12 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_PACKAGE_NAME = "functions"
 TRAINING_PACKAGE_NAME = "training"
 SOURCE_BUNDLE_FILE_NAME = "sourcedir.tar.gz"
+VALIDATION_JOB_BUNDLE_FILE_NAME = "validation-job.zip"
+VALIDATION_JOB_PACKAGES = ("common", "validate_data")
+VALIDATION_JOB_MAIN = Path("validate_data") / "job_bootstrap.py"
+VALIDATION_JOB_WHEELS_DIR = Path("infra") / "validation_job_wheels"
+# Zip stores no time before 1980.
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Names that never belong in a deployed artifact.
 EXCLUDED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 EXCLUDED_SUFFIXES = frozenset({".pyc", ".pyo"})
@@ -46,6 +58,7 @@ class StagedAssets:
 
     lambda_code_dir: Path
     training_bundle_file: Path
+    validation_job_bundle_file: Path
 
 
 def _is_excluded(path: Path) -> bool:
@@ -101,6 +114,36 @@ def build_training_bundle(config_path: Path, destination: Path, repository_root:
     return destination
 
 
+def _validation_job_entries(config_path: Path, repository_root: Path) -> dict[str, bytes]:
+    functions_dir = repository_root / FUNCTIONS_PACKAGE_NAME
+    entries = {"__main__.py": (functions_dir / VALIDATION_JOB_MAIN).read_bytes()}
+    entries[f"{FUNCTIONS_PACKAGE_NAME}/__init__.py"] = (functions_dir / "__init__.py").read_bytes()
+    for package in VALIDATION_JOB_PACKAGES:
+        for path in sorted((functions_dir / package).rglob("*.py")):
+            if not any(_is_excluded(Path(part)) for part in path.relative_to(functions_dir).parts):
+                entries[f"{FUNCTIONS_PACKAGE_NAME}/{path.relative_to(functions_dir).as_posix()}"] = path.read_bytes()
+    entries[CONFIG_FILE_NAME] = Path(config_path).read_bytes()
+    for wheel in sorted((repository_root / VALIDATION_JOB_WHEELS_DIR).glob("*.whl")):
+        entries[f"wheels/{wheel.name}"] = wheel.read_bytes()
+    return entries
+
+
+def build_validation_job_bundle(
+    config_path: Path, destination: Path, repository_root: Path = REPOSITORY_ROOT
+) -> Path:
+    """Write the deterministic validation job bundle and return its path."""
+    entries = _validation_job_entries(config_path, repository_root)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(destination, "w") as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+            info.external_attr = ARCHIVE_FILE_MODE << 16
+            # Wheels are zip archives already.
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(".whl") else zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name], compresslevel=GZIP_COMPRESS_LEVEL)
+    return destination
+
+
 @contextlib.contextmanager
 def staged_assets(config_path: str | Path, repository_root: Path = REPOSITORY_ROOT) -> Iterator[StagedAssets]:
     """Stage both artifacts in a temporary directory.
@@ -113,4 +156,11 @@ def staged_assets(config_path: str | Path, repository_root: Path = REPOSITORY_RO
         root = Path(work_dir)
         lambda_code_dir = stage_lambda_code(config_file, root / "lambda", repository_root)
         bundle = build_training_bundle(config_file, root / "training" / SOURCE_BUNDLE_FILE_NAME, repository_root)
-        yield StagedAssets(lambda_code_dir=lambda_code_dir, training_bundle_file=bundle)
+        validation_job_bundle = build_validation_job_bundle(
+            config_file, root / "validation-job" / VALIDATION_JOB_BUNDLE_FILE_NAME, repository_root
+        )
+        yield StagedAssets(
+            lambda_code_dir=lambda_code_dir,
+            training_bundle_file=bundle,
+            validation_job_bundle_file=validation_job_bundle,
+        )

@@ -58,6 +58,25 @@ class ValidateDataResult(_Model):
     training_job_name: str | None = None
 
 
+class ValidationJobRequest(ValidateDataRequest):
+    """Built by the state machine for an upload above validation.max_lambda_file_bytes: "plan"
+    before the SageMaker Processing job that validates it, "conclude" after the job completed."""
+
+    mode: Literal["plan", "conclude"]
+
+
+class ValidationJobPlan(_Model):
+    """What "plan" returns: the job's name (the same for every attempt of an execution) and the
+    S3 URIs its inputs and output use."""
+
+    job_name: str
+    plan_uri: str  # ProcessingInput "plan": the baseline profile and the upload's file name
+    source_manifest_uri: str  # ProcessingInput "data": a manifest naming the one uploaded object
+    output_uri: str  # ProcessingOutput "validation": outcome.json and the split files
+    # Set when no job is needed because the upload is gone: the result the Lambda route gives.
+    result: ValidateDataResult | None = None
+
+
 class EvaluateModelRequest(_Model):
     validation: ValidateDataResult
     training_job_name: str

@@ -21,6 +21,10 @@ class DataUnreadableError(PipelineError):
         self.check = check
 
 
+class ValidationJobOutputError(PipelineError):
+    """The validation job completed but its outcome.json is missing or cannot be read."""
+
+
 class TrainingOutputMissingError(PipelineError):
     """The training job finished but its model artifact or predictions are not where expected."""
 

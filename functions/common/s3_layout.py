@@ -12,6 +12,8 @@ CAPTURE_PREFIX = "capture/"
 GROUND_TRUTH_PREFIX = "ground-truth/"
 TRAINING_OUTPUT_PREFIX = "training-jobs/"
 AUDIT_PREFIX = "audit/"
+# Inputs and outputs of the SageMaker Processing job that validates uploads too large for Lambda.
+VALIDATION_JOBS_PREFIX = "validation-jobs/"
 
 SPLIT_FILE_NAME = "data.csv"
 PREDICTIONS_FILE_NAME = "predictions.csv"
@@ -51,3 +53,12 @@ def quarantine_prefix(execution_name: str) -> str:
 def report_key(execution_name: str, report: str) -> str:
     """report is e.g. "validation.json", "validation.html", "evaluation.json"."""
     return f"{REPORTS_PREFIX}{execution_name}/{report}"
+
+
+def validation_job_prefix(execution_name: str) -> str:
+    return f"{VALIDATION_JOBS_PREFIX}{execution_name}/"
+
+
+def validation_job_key(execution_name: str, name: str) -> str:
+    """name is e.g. "plan.json", "source.manifest", "output/outcome.json", "output/splits/train.csv"."""
+    return f"{validation_job_prefix(execution_name)}{name}"

@@ -2,46 +2,70 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from functions.common.config import load_packaged_config
-from functions.common.contracts import ValidateDataRequest
+from functions.common.contracts import ValidateDataRequest, ValidateDataResult, ValidationJobRequest
 from functions.common.environment import require_env
-from functions.validate_data.service import validate_upload
+from functions.validate_data.service import conclude_validation_job, plan_validation_job, validate_upload
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
 OUTCOME_METRICS = {"accepted": "DataAccepted", "data_rejected": "DataRejected", "duplicate": "DuplicateUpload"}
+# A request with a `mode` is a step of the validation job route; without one, the Lambda route.
+ValidateDataEvent = Annotated[ValidationJobRequest | ValidateDataRequest, Field(union_mode="left_to_right")]
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=ValidateDataRequest)
-def lambda_handler(event: ValidateDataRequest, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=ValidateDataEvent)
+def lambda_handler(event: ValidationJobRequest | ValidateDataRequest, context: LambdaContext) -> dict[str, Any]:
     data_bucket = require_env("DATA_BUCKET")
     model_package_group = require_env("MODEL_PACKAGE_GROUP")
     config = load_packaged_config()
-    result = validate_upload(
-        event,
-        config,
-        s3=boto3.client("s3"),
-        sagemaker=boto3.client("sagemaker"),
-        data_bucket=data_bucket,
-        model_package_group=model_package_group,
-    )
+    s3 = boto3.client("s3")
+    mode = event.mode if isinstance(event, ValidationJobRequest) else "validate"
+    if mode == "plan":
+        plan = plan_validation_job(
+            event, config, s3=s3, sagemaker=boto3.client("sagemaker"), data_bucket=data_bucket, model_package_group=model_package_group
+        )
+        logger.info("validation job planned", extra={"job_name": plan.job_name, "source_missing": plan.result is not None})
+        if plan.result is None:
+            metrics.add_metric(name="ValidationJobPlanned", unit=MetricUnit.Count, value=1)
+        else:
+            _record(plan.result, mode)
+        return plan.model_dump(mode="json")
+    if mode == "conclude":
+        result = conclude_validation_job(event, config, s3=s3, data_bucket=data_bucket)
+    else:
+        result = validate_upload(
+            event,
+            config,
+            s3=s3,
+            sagemaker=boto3.client("sagemaker"),
+            data_bucket=data_bucket,
+            model_package_group=model_package_group,
+        )
+    _record(result, mode)
+    return result.model_dump(mode="json")
+
+
+def _record(result: ValidateDataResult, mode: str) -> None:
     metrics.add_metric(name=OUTCOME_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
     logger.info(
         "validated",
         extra={
+            "mode": mode,
             "outcome": result.outcome,
             "source_uri": result.source_uri,
             "dataset_version": result.dataset_version,
@@ -50,4 +74,3 @@ def lambda_handler(event: ValidateDataRequest, context: LambdaContext) -> dict[s
             "warnings": len(result.warnings),
         },
     )
-    return result.model_dump(mode="json")

@@ -120,8 +120,11 @@ class Table:
             yield from _iter_csv(self.path, self.columns, self.chunk_rows, self.max_field_bytes)
 
 
-def open_table(path: Path, config: ValidationConfig, file_name: str = "") -> Table:
-    """Check the file's bytes and read its header; gzip is decompressed next to `path`."""
+def open_table(
+    path: Path, config: ValidationConfig, file_name: str = "", max_decompressed_bytes: int | None = None
+) -> Table:
+    """Check the file's bytes and read its header; gzip is decompressed next to `path`, up to
+    `max_decompressed_bytes` (default: the Lambda route's `max_lambda_file_bytes`)."""
     size_bytes = path.stat().st_size
     if size_bytes == 0:
         raise DataUnreadableError("empty_file", "the file is empty (0 bytes)")
@@ -130,7 +133,8 @@ def open_table(path: Path, config: ValidationConfig, file_name: str = "") -> Tab
     if head.startswith(GZIP_MAGIC) or file_name.lower().endswith(".gz"):
         if not head.startswith(GZIP_MAGIC):
             raise DataUnreadableError("unreadable_compression", "the file name ends in .gz but the file is not gzip data")
-        path = _gunzip(path, config.max_lambda_file_bytes)
+        limit_bytes = config.max_lambda_file_bytes if max_decompressed_bytes is None else max_decompressed_bytes
+        path = _gunzip(path, limit_bytes)
         compressed = True
         head = _read_head(path)
         if not head:
@@ -164,7 +168,8 @@ def _gunzip(path: Path, max_bytes: int) -> Path:
                 written += len(block)
                 if written > max_bytes:
                     raise FileTooLargeError(
-                        f"the gzip file decompresses to more than {max_bytes} bytes, too large for the Lambda route"
+                        f"the gzip file decompresses to more than {max_bytes} bytes, "
+                        "more than this validation route accepts"
                     )
                 sink.write(block)
     except (OSError, EOFError, zlib.error) as error:

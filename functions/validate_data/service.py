@@ -6,10 +6,17 @@ with If-None-Match so exactly one execution claims a dataset version. A retry of
 execution that claimed it gets its own result back; any other execution gets "duplicate".
 Rejected data is copied to quarantine/<execution>/ with reason.json beside it; the original
 object is never modified or deleted.
+
+Uploads above validation.max_lambda_file_bytes take the validation job route: `plan_validation_job`
+writes what the SageMaker Processing job needs (job_documents.py), the job runs `validate_file` on
+the file, and `conclude_validation_job` reads its outcome and does everything after validation
+exactly as `validate_upload` does (duplicate check, quarantine and reason, curated splits, reports).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tempfile
 from collections.abc import Callable
@@ -19,19 +26,47 @@ from typing import Any
 
 from functions.common import s3_layout
 from functions.common.config import PipelineConfig
-from functions.common.contracts import CheckFinding, DataChannels, ValidateDataRequest, ValidateDataResult
+from functions.common.contracts import (
+    CheckFinding,
+    DataChannels,
+    ValidateDataRequest,
+    ValidateDataResult,
+    ValidationJobPlan,
+    ValidationJobRequest,
+)
+from functions.common.errors import ValidationJobOutputError
+from functions.validate_data.job_documents import (
+    OUTCOME_FILE_NAME,
+    OUTPUT_FOLDER,
+    PLAN_FILE_NAME,
+    SOURCE_MANIFEST_FILE_NAME,
+    baseline_from_plan,
+    outcome_from_document,
+    plan_document,
+    source_manifest,
+)
 from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
 from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError, find_baseline, sha256_file
 from functions.validate_data.validation import ValidationOutcome, rejection_reason, validate_file
 
 MAX_TRAINING_JOB_NAME_CHARS = 63
+MAX_PROCESSING_JOB_NAME_CHARS = 63
+EXECUTION_DIGEST_CHARS = 12
 MANIFEST_FORMAT_VERSION = 1
 
 
 def training_job_name(project: str, dataset_version: str, execution_name: str) -> str:
     raw = f"{project}-{dataset_version[:12]}-{execution_name[:8]}".lower()
     name = re.sub(r"[^a-z0-9-]", "-", raw)[:MAX_TRAINING_JOB_NAME_CHARS]
+    return name.strip("-")
+
+
+def validation_job_name(project: str, execution_arn: str, execution_name: str) -> str:
+    """The same name for every attempt of an execution, so a redrive finds the job it started."""
+    digest = hashlib.sha256(execution_arn.encode("utf-8")).hexdigest()[:EXECUTION_DIGEST_CHARS]
+    raw = f"{project}-validate-{execution_name[:8]}-{digest}".lower()
+    name = re.sub(r"[^a-z0-9-]", "-", raw)[:MAX_PROCESSING_JOB_NAME_CHARS]
     return name.strip("-")
 
 
@@ -48,6 +83,59 @@ def validate_upload(
 ) -> ValidateDataResult:
     with tempfile.TemporaryDirectory(dir=work_root) as work:
         return _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path(work), now).run()
+
+
+def plan_validation_job(
+    request: ValidationJobRequest,
+    config: PipelineConfig,
+    *,
+    s3: Any,
+    sagemaker: Any,
+    data_bucket: str,
+    model_package_group: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ValidationJobPlan:
+    """Write the job's plan.json and source.manifest; a missing upload is rejected here, as on the Lambda route."""
+    run = _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path("."), now)
+    name = request.execution_name
+    plan = ValidationJobPlan(
+        job_name=validation_job_name(config.project, request.execution_arn, name),
+        plan_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, PLAN_FILE_NAME)),
+        source_manifest_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME)),
+        output_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, OUTPUT_FOLDER)),
+    )
+    try:
+        run.store.object_size(request.bucket, request.key, request.version_id)
+    except SourceObjectMissingError as error:
+        return plan.model_copy(update={"result": run.source_missing(error)})
+    baseline = find_baseline(sagemaker, s3, model_package_group)
+    document = plan_document(
+        source_uri=run.source_uri,
+        file_name=run.file_name,
+        execution_arn=request.execution_arn,
+        execution_name=name,
+        baseline=baseline,
+    )
+    run.store.put_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME), document)
+    # A manifest names exactly the one object; an S3 prefix would also match "<key>.gz" and the like.
+    manifest = source_manifest(run.source_uri)
+    run.store.put_text(
+        s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME), json.dumps(manifest), "application/json"
+    )
+    return plan
+
+
+def conclude_validation_job(
+    request: ValidationJobRequest,
+    config: PipelineConfig,
+    *,
+    s3: Any,
+    data_bucket: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ValidateDataResult:
+    """From the completed job's outcome.json to the result `validate_upload` gives for the same file."""
+    run = _ValidationRun(request, config, s3, None, data_bucket, "", Path("."), now)
+    return run.conclude_job()
 
 
 class _ValidationRun:
@@ -75,15 +163,18 @@ class _ValidationRun:
         self.report_key = s3_layout.report_key(request.execution_name, "validation.json")
         self.report_html_key = s3_layout.report_key(request.execution_name, "validation.html")
 
+    def source_missing(self, error: SourceObjectMissingError) -> ValidateDataResult:
+        finding = CheckFinding(check="source_missing", message=str(error))
+        return ValidateDataResult(
+            outcome="data_rejected", reason=rejection_reason([finding]), source_uri=self.source_uri, errors=[finding]
+        )
+
     def run(self) -> ValidateDataResult:
         request = self.request
         try:
             size_bytes = self.store.object_size(request.bucket, request.key, request.version_id)
         except SourceObjectMissingError as error:
-            finding = CheckFinding(check="source_missing", message=str(error))
-            return ValidateDataResult(
-                outcome="data_rejected", reason=rejection_reason([finding]), source_uri=self.source_uri, errors=[finding]
-            )
+            return self.source_missing(error)
         limit_bytes = self.config.validation.max_lambda_file_bytes
         if size_bytes > limit_bytes:
             finding = CheckFinding(
@@ -105,7 +196,34 @@ class _ValidationRun:
         )
         if not outcome.accepted:
             return self._reject(outcome, dataset_version, baseline)
-        return self._accept(outcome, dataset_version, baseline)
+
+        def upload_split(split: str, key: str) -> None:
+            self.store.upload_file(outcome.split_files[split], key, "text/csv")
+
+        return self._accept(outcome, dataset_version, baseline, upload_split)
+
+    def conclude_job(self) -> ValidateDataResult:
+        name = self.request.execution_name
+        plan = self.store.read_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME))
+        document = self.store.read_json(s3_layout.validation_job_key(name, OUTPUT_FOLDER + OUTCOME_FILE_NAME))
+        if plan is None or document is None:
+            missing = PLAN_FILE_NAME if plan is None else OUTPUT_FOLDER + OUTCOME_FILE_NAME
+            raise ValidationJobOutputError(f"{s3_layout.validation_job_key(name, missing)} does not exist")
+        if document.get("execution_name") != name:
+            raise ValidationJobOutputError(f"outcome.json under {name} belongs to {document.get('execution_name')}")
+        outcome, dataset_version = outcome_from_document(document)
+        manifest = self.store.read_json(s3_layout.curated_manifest_key(dataset_version))
+        if manifest is not None:
+            return self._known_version(manifest, dataset_version)
+        baseline = baseline_from_plan(plan)
+        if not outcome.accepted:
+            return self._reject(outcome, dataset_version, baseline)
+        output_prefix = s3_layout.validation_job_key(name, OUTPUT_FOLDER)
+
+        def copy_split(split: str, key: str) -> None:
+            self.store.copy(output_prefix + outcome.split_files[split].as_posix(), key, "text/csv")
+
+        return self._accept(outcome, dataset_version, baseline, copy_split)
 
     def _known_version(self, manifest: dict[str, Any], dataset_version: str) -> ValidateDataResult:
         if manifest.get("execution_arn") == self.request.execution_arn and manifest.get("result"):
@@ -154,12 +272,18 @@ class _ValidationRun:
         )
         return self._write_reports(result, outcome, baseline)
 
-    def _accept(self, outcome: ValidationOutcome, dataset_version: str, baseline: Baseline) -> ValidateDataResult:
+    def _accept(
+        self,
+        outcome: ValidationOutcome,
+        dataset_version: str,
+        baseline: Baseline,
+        publish_split: Callable[[str, str], None],
+    ) -> ValidateDataResult:
         request = self.request
         channels = {}
         for name in SPLIT_NAMES:
             key = s3_layout.curated_split_key(dataset_version, name)
-            self.store.upload_file(outcome.split_files[name], key, "text/csv")
+            publish_split(name, key)
             channels[name] = s3_layout.s3_uri(self.store.bucket, key.rsplit("/", 1)[0] + "/")
         profile_uri = self.store.put_json(s3_layout.curated_profile_key(dataset_version), outcome.profile or {})
         result = ValidateDataResult(

@@ -104,7 +104,18 @@ class DataStore:
         source: dict[str, str] = {"Bucket": bucket, "Key": key}
         if version_id:
             source["VersionId"] = version_id
-        self.s3.copy_object(Bucket=self.bucket, Key=target_key, CopySource=source)
+        # The managed copy switches to a multipart copy for large objects; CopyObject stops at 5 GB.
+        self.s3.copy(source, self.bucket, target_key)
+        return s3_layout.s3_uri(self.bucket, target_key)
+
+    def copy(self, source_key: str, target_key: str, content_type: str) -> str:
+        """Copy an object within the data bucket (multipart when large), with `content_type`."""
+        self.s3.copy(
+            {"Bucket": self.bucket, "Key": source_key},
+            self.bucket,
+            target_key,
+            ExtraArgs={"ContentType": content_type, "MetadataDirective": "REPLACE"},
+        )
         return s3_layout.s3_uri(self.bucket, target_key)
 
 

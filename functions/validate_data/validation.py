@@ -92,10 +92,11 @@ def validate_file(
     *,
     work_dir: Path | None = None,
     file_name: str = "",
+    max_decompressed_bytes: int | None = None,
 ) -> ValidationOutcome:
     """Check `path` against config.dataset; write curated splits into `work_dir` if accepted."""
     try:
-        table = open_table(path, config.validation, file_name or path.name)
+        table = open_table(path, config.validation, file_name or path.name, max_decompressed_bytes)
         try:
             scan = _Scan(table, config)
             scan.run(table.iter_arrow_batches())

@@ -1,7 +1,10 @@
 """Validate data: the Lambda function that checks an upload, quarantines bad data and
-writes the curated, split dataset."""
+writes the curated, split dataset; and, for uploads above validation.max_lambda_file_bytes,
+the SageMaker Processing job that validates the file for it (infra/constructs/validation_job.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from aws_cdk import Duration, aws_kms as kms, aws_s3 as s3
 from constructs import Construct
@@ -14,6 +17,7 @@ from infra.constructs.permissions import (
     grant_list_model_packages,
     grant_model_packages,
 )
+from infra.constructs.validation_job import ValidationJobResources
 
 VALIDATE_MEMORY_MB = 4096
 VALIDATE_EPHEMERAL_STORAGE_MB = 4096
@@ -31,6 +35,8 @@ class ValidationStage(Construct):
         encryption_key: kms.IKey,
         model_package_group: str,
         invoker: str,
+        job_bundle_file: Path,
+        job_image_uri: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function: PipelineFunction = factory.create(
@@ -50,13 +56,26 @@ class ValidationStage(Construct):
         grant_bucket_prefixes(
             role,
             data_bucket,
-            # curated/ is read to detect duplicates (manifest) and the champion's drift baseline.
-            read=[s3_layout.INCOMING_PREFIX, s3_layout.CURATED_PREFIX],
-            write=[s3_layout.CURATED_PREFIX, s3_layout.QUARANTINE_PREFIX, s3_layout.REPORTS_PREFIX],
+            # curated/ is read to detect duplicates (manifest) and the champion's drift baseline;
+            # validation-jobs/ holds the validation job's plan (written) and output (read).
+            read=[s3_layout.INCOMING_PREFIX, s3_layout.CURATED_PREFIX, s3_layout.VALIDATION_JOBS_PREFIX],
+            write=[
+                s3_layout.CURATED_PREFIX,
+                s3_layout.QUARANTINE_PREFIX,
+                s3_layout.REPORTS_PREFIX,
+                s3_layout.VALIDATION_JOBS_PREFIX,
+            ],
             purpose="data bucket",
         )
         grant_key(role, encryption_key, write=True)
         # The drift baseline is the profile of the newest approved version in the registry.
         grant_list_model_packages(role)
         grant_model_packages(role, model_package_group, ["sagemaker:DescribeModelPackage"], include_group=False)
-
+        self.job = ValidationJobResources(
+            self,
+            "ValidationJob",
+            bundle_file=job_bundle_file,
+            image_uri=job_image_uri,
+            data_bucket=data_bucket,
+            encryption_key=encryption_key,
+        )

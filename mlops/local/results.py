@@ -143,11 +143,15 @@ def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | N
 
 
 def _failure_reason(described: dict[str, Any], document: dict[str, Any]) -> str:
-    """The Fail state's error, with the detail the state document holds: the training job's
-    FailureReason, or the error a Catch recorded."""
+    """The Fail state's error, with the detail the state document holds: the training or
+    validation job's FailureReason, or the error a Catch recorded."""
     error = described.get("error") or "ExecutionFailed"
     cause = described.get("cause") or ""
-    detail = (document.get("training") or {}).get("reason") or _caught_cause(document.get("error"))
+    detail = (
+        (document.get("training") or {}).get("reason")
+        or (document.get("processing") or {}).get("reason")
+        or _caught_cause(document.get("error"))
+    )
     if detail and detail not in cause:
         cause = f"{cause.rstrip('.')}: {detail}" if cause else detail
     return f"{error}: {cause}".strip().rstrip(":")

@@ -1,0 +1,197 @@
+"""SageMaker Processing jobs run as a local process under the processing contract.
+
+moto records a processing job as Completed at once and runs nothing. This stand-in runs the job
+during CreateProcessingJob instead: it lays out the container's /opt/ml tree in a temporary
+folder (with /opt/ml/config/processingjobconfig.json and resourceconfig.json), downloads each
+ProcessingInput from the (moto) bucket to its LocalPath (an S3 prefix, or the objects a manifest
+file names), runs AppSpecification's ContainerEntrypoint and ContainerArguments with every
+/opt/ml/... path mapped into that folder and `python3` as this interpreter, then uploads each
+ProcessingOutput's LocalPath to its S3Uri. /opt/ml/output/message becomes the job's ExitMessage;
+a non-zero exit leaves the job Failed with that message (or the end of stderr) as the reason,
+as SageMaker reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.local import moto_access
+
+CONTAINER_ROOT = "/opt/ml/"
+CONTAINER_PYTHON = "python3"
+MESSAGE_FILE = Path("output") / "message"
+# SageMaker keeps the first 1 KB of the message file and of the failure reason.
+MAX_MESSAGE_CHARS = 1024
+DEFAULT_MAX_RUNTIME_SECONDS = 86400
+HOST_NAME = "algo-1"
+
+
+@dataclass
+class ProcessingRun:
+    job_name: str
+    succeeded: bool
+    failure_reason: str | None
+    exit_message: str | None
+    seconds: float
+    log: str
+
+
+class LocalProcessingJobRunner:
+    def __init__(self, work_root: Path) -> None:
+        self._work_root = work_root
+        self.runs: dict[str, ProcessingRun] = {}
+
+    def run(self, job_name: str, request: dict[str, Any]) -> ProcessingRun:
+        """`request`: CreateProcessingJob's parameters as moto's backend receives them (snake_case keys)."""
+        started = time.monotonic()
+        job_root = Path(tempfile.mkdtemp(prefix=f"{job_name}-", dir=self._work_root))
+        try:
+            self._write_config(job_root, job_name, request)
+            for processing_input in request.get("processing_inputs") or []:
+                self._download_input(job_root, processing_input)
+            completed = self._run_container(job_root, request)
+            message = _exit_message(job_root)
+            failure = _failure_reason(completed, message)
+            if failure is None:
+                for output in (request.get("processing_output_config") or {}).get("Outputs") or []:
+                    self._upload_output(job_root, output)
+            run = ProcessingRun(
+                job_name, failure is None, failure, message, time.monotonic() - started, completed.stdout + completed.stderr
+            )
+        except _SetupError as error:
+            run = ProcessingRun(job_name, False, str(error), None, time.monotonic() - started, "")
+        finally:
+            shutil.rmtree(job_root, ignore_errors=True)
+        self.runs[job_name] = run
+        return run
+
+    def _write_config(self, job_root: Path, job_name: str, request: dict[str, Any]) -> None:
+        config_dir = job_root / "config"
+        config_dir.mkdir(parents=True)
+        job_config = {
+            "ProcessingJobName": job_name,
+            "AppSpecification": request.get("app_specification") or {},
+            "ProcessingInputs": request.get("processing_inputs") or [],
+            "ProcessingOutputConfig": request.get("processing_output_config") or {},
+            "StoppingCondition": request.get("stopping_condition") or {},
+            "RoleArn": request.get("role_arn"),
+        }
+        (config_dir / "processingjobconfig.json").write_text(json.dumps(job_config, default=str))
+        (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": HOST_NAME, "hosts": [HOST_NAME]}))
+
+    def _download_input(self, job_root: Path, processing_input: dict[str, Any]) -> None:
+        source = processing_input.get("S3Input")
+        if source is None:
+            raise _SetupError(f"ClientError: input {processing_input.get('InputName')} has no S3Input")
+        target = _local(job_root, source["LocalPath"])
+        target.mkdir(parents=True, exist_ok=True)
+        if source.get("S3DataType") == "ManifestFile":
+            objects = self._manifest_objects(source["S3Uri"])
+        else:
+            objects = self._prefix_objects(source["S3Uri"])
+        if not objects:
+            raise _SetupError(f"ClientError: no S3 objects found under {source['S3Uri']} (input {processing_input['InputName']})")
+        for bucket, key, relative in objects:
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                destination.write_bytes(moto_access.read_object(bucket, key))
+            except FileNotFoundError as error:
+                raise _SetupError(f"ClientError: s3://{bucket}/{key} does not exist") from error
+
+    def _prefix_objects(self, uri: str) -> list[tuple[str, str, str]]:
+        bucket, prefix = _split(uri)
+        base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
+        return [(bucket, key, key.removeprefix(base.lstrip("/"))) for key in moto_access.list_keys(bucket, prefix)]
+
+    def _manifest_objects(self, uri: str) -> list[tuple[str, str, str]]:
+        bucket, key = _split(uri)
+        try:
+            manifest = json.loads(moto_access.read_object(bucket, key))
+        except (FileNotFoundError, ValueError) as error:
+            raise _SetupError(f"ClientError: manifest {uri} cannot be read ({type(error).__name__})") from error
+        if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
+            raise _SetupError(f"ClientError: manifest {uri} does not start with a prefix")
+        prefix_bucket, prefix = _split(manifest[0]["prefix"])
+        return [(prefix_bucket, prefix + relative, relative) for relative in manifest[1:]]
+
+    def _run_container(self, job_root: Path, request: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        specification = request.get("app_specification") or {}
+        command = [*(specification.get("ContainerEntrypoint") or []), *(specification.get("ContainerArguments") or [])]
+        if not command:
+            raise _SetupError("ClientError: AppSpecification has no ContainerEntrypoint")
+        if command[0] == CONTAINER_PYTHON:
+            command[0] = sys.executable
+        command = [str(_local(job_root, part)) if part.startswith(CONTAINER_ROOT) else part for part in command]
+        (job_root / MESSAGE_FILE).parent.mkdir(parents=True, exist_ok=True)
+        for output in (request.get("processing_output_config") or {}).get("Outputs") or []:
+            _local(job_root, output["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+        max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)
+        try:
+            return subprocess.run(
+                command,
+                cwd=job_root,
+                env=dict(os.environ),
+                capture_output=True,
+                text=True,
+                timeout=max_runtime_seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise _SetupError(
+                f"MaxRuntimeExceeded: processing job exceeded MaxRuntimeInSeconds ({max_runtime_seconds} s)"
+            ) from error
+        except OSError as error:
+            raise _SetupError(f"ClientError: the container command cannot start ({error})") from error
+
+    def _upload_output(self, job_root: Path, output: dict[str, Any]) -> None:
+        destination = output["S3Output"]
+        bucket, prefix = _split(destination["S3Uri"])
+        prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        folder = _local(job_root, destination["LocalPath"])
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                moto_access.write_object(bucket, prefix + path.relative_to(folder).as_posix(), path.read_bytes())
+
+
+class _SetupError(Exception):
+    """The job could not start or finish for a reason SageMaker would report as FailureReason."""
+
+
+def _local(job_root: Path, container_path: str) -> Path:
+    if not container_path.startswith(CONTAINER_ROOT):
+        raise _SetupError(f"ClientError: {container_path} is not under {CONTAINER_ROOT}")
+    return job_root / container_path.removeprefix(CONTAINER_ROOT)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _exit_message(job_root: Path) -> str | None:
+    message_file = job_root / MESSAGE_FILE
+    if message_file.is_file():
+        text = message_file.read_text(encoding="utf-8", errors="replace").strip()
+        return text[:MAX_MESSAGE_CHARS] or None
+    return None
+
+
+def _failure_reason(completed: subprocess.CompletedProcess[str], message: str | None) -> str | None:
+    if completed.returncode == 0:
+        return None
+    if message:
+        reason = message
+    else:
+        last_lines = (completed.stderr or completed.stdout or "").strip().splitlines()[-3:]
+        reason = " | ".join(last_lines) or f"exit status {completed.returncode}"
+    return f"AlgorithmError: {reason}"[:MAX_MESSAGE_CHARS]
