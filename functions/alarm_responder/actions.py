@@ -1,5 +1,6 @@
 """The AWS side of the alarm responder: gather the facts a decision needs, carry the decision out
-(roll back, write a retraining dataset, notify), and record it. Clients come in as arguments."""
+(roll back, write a retraining dataset, notify), and record it. Clients come in as arguments.
+A rollback also publishes the version it restored as DeployedModelVersion, for the dashboard."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from functions.alarm_responder.responder import (
     ServingModel,
 )
 from functions.common.config import PipelineConfig
+from functions.common.deployed_version import publish_deployed_version
 from functions.common.environment import require_env
 from functions.common.errors import PipelineError
 from functions.common.s3_layout import (
@@ -109,6 +111,7 @@ class ResponderSettings:
     topic_arn: str
     state_machine_arn: str
     model_role_arn: str
+    metrics_namespace: str
 
     @classmethod
     def from_environment(cls) -> ResponderSettings:
@@ -119,6 +122,7 @@ class ResponderSettings:
             topic_arn=require_env("TOPIC_ARN"),
             state_machine_arn=require_env("STATE_MACHINE_ARN"),
             model_role_arn=require_env("MODEL_ROLE_ARN"),
+            metrics_namespace=require_env("METRICS_NAMESPACE"),
         )
 
 
@@ -127,6 +131,7 @@ class AwsClients:
     s3: Any
     sagemaker: Any
     sns: Any
+    cloudwatch: Any
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +214,7 @@ def carry_out(
     if decision.status != "acted":
         return {}
     if decision.rollback_to is not None and decision.rollback_from is not None:
-        return roll_back(
+        details = roll_back(
             clients.sagemaker,
             config=config,
             model_role_arn=settings.model_role_arn,
@@ -218,6 +223,10 @@ def carry_out(
             reason=decision.record.reason,
             now=now,
         )
+        publish_deployed_version(
+            clients.cloudwatch, settings.metrics_namespace, settings.endpoint_name, decision.rollback_to.version, now
+        )
+        return details
     if decision.retrain_dataset_key is not None and decision.curated_dataset is not None:
         details = write_retraining_dataset(
             clients.s3, settings.data_bucket, decision.curated_dataset, decision.retrain_dataset_key

@@ -58,7 +58,12 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict
         change=event.detail,
         config=config,
         settings=settings,
-        clients=AwsClients(s3=boto3.client("s3"), sagemaker=boto3.client("sagemaker"), sns=boto3.client("sns")),
+        clients=AwsClients(
+            s3=boto3.client("s3"),
+            sagemaker=boto3.client("sagemaker"),
+            sns=boto3.client("sns"),
+            cloudwatch=boto3.client("cloudwatch"),
+        ),
         responder_id=context.invoked_function_arn,
         alarm_arn=next(iter(event.resources), None),
         now=datetime.now(UTC),

@@ -1,8 +1,9 @@
 """The scheduled drift monitor: new captured traffic vs. the serving model's training profile.
 
-One run: find what serves on the endpoint and the profile of the data it was trained on, read the
-capture objects written since the watermark, measure drift on their live rows, publish the
-metrics the drift alarm watches, write a report, and move the watermark past what was read.
+One run: find what serves on the endpoint (and publish its version for the dashboard) and the
+profile of the data it was trained on, read the capture objects written since the watermark,
+measure drift on their live rows, publish the metrics the drift alarm watches, write a report,
+and move the watermark past what was read.
 The watermark moves last, so a run that fails part way is repeated, not lost.
 """
 
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import s3_layout
 from functions.common.config import PipelineConfig
+from functions.common.deployed_version import parse_model_version, publish_deployed_version
 from functions.common.errors import PipelineError
 from functions.evaluate_model.champion import SERVING_STATUSES
 from functions.monitor_drift.capture import (
@@ -176,6 +178,9 @@ def run_drift_monitor(
     if isinstance(serving, NotServing):
         return {**summary, "status": "skipped", "reason": serving.reason}
     summary.update(model_version=serving.model_version, model_package_arn=serving.model_package_arn)
+    deployed_version = parse_model_version(serving.model_version)
+    if deployed_version is not None:
+        publish_deployed_version(cloudwatch, settings.metrics_namespace, settings.endpoint_name, deployed_version, now)
     profile_uri = baseline_profile_uri(sagemaker, serving)
     if isinstance(profile_uri, NotServing):
         return {**summary, "status": "skipped", "reason": profile_uri.reason}

@@ -1,5 +1,6 @@
 """The alarm responder: a Lambda function that maps each alarm to rollback, retrain or
-notify, with a DynamoDB table that makes repeated alarm events idempotent."""
+notify, with a DynamoDB table that makes repeated alarm events idempotent. After a rollback it
+publishes the restored version to the monitoring namespace."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from constructs import Construct
 
 from functions.common import s3_layout
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
+from infra.constructs.monitoring import monitoring_namespace
+from infra.constructs.nag import acknowledge
 from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
     grant_bucket_prefixes,
@@ -16,6 +19,7 @@ from infra.constructs.permissions import (
     grant_key_grants_for_sagemaker,
     grant_list_model_packages,
     grant_model_packages,
+    grant_put_metric_data,
     project_pattern,
     sagemaker_arn,
 )
@@ -47,6 +51,7 @@ class AlarmResponse(Construct):
         alarm_name_pattern: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        metrics_namespace = monitoring_namespace(project)
         self.idempotency_table = dynamodb.Table(
             self,
             "IdempotencyTable",
@@ -77,6 +82,7 @@ class AlarmResponse(Construct):
                     "STATE_MACHINE_ARN": state_machine_arn,
                     "MODEL_ROLE_ARN": model_role.role_arn,
                     "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                    "METRICS_NAMESPACE": metrics_namespace,
                 },
                 failure_queue=dead_letter_queue,
                 async_retry_attempts=RESPONDER_ASYNC_RETRY_ATTEMPTS,
@@ -101,6 +107,14 @@ class AlarmResponse(Construct):
         )
         grant_key(role, encryption_key, write=True)
         role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+        grant_put_metric_data(role, metrics_namespace)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "cloudwatch:PutMetricData has no resource-level permissions and is limited to the "
+            f"{metrics_namespace} namespace by a condition.",
+            findings=["Resource::*"],
+        )
         self._grant_rollback(role, project, endpoint_name, model_package_group, model_role, encryption_key)
         role.add_to_policy(
             iam.PolicyStatement(

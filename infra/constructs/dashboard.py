@@ -1,5 +1,6 @@
-"""The pipeline's CloudWatch dashboard: the endpoint's traffic, errors and latency, drift and
-live quality, training pipeline executions, and the state of every alarm."""
+"""The pipeline's CloudWatch dashboard: the model version deployed on the endpoint, the
+endpoint's traffic, errors and latency, drift and live quality, training pipeline executions,
+and the state of every alarm."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from collections.abc import Sequence
 from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.monitoring import alarm_arn, endpoint_metric
+from functions.common.deployed_version import DEPLOYED_MODEL_VERSION_METRIC, ENDPOINT_DIMENSION
+from infra.constructs.monitoring import alarm_arn, endpoint_metric, monitoring_namespace
 
 WIDGET_WIDTH = 8
 WIDGET_HEIGHT = 6
 ALARM_WIDGET_WIDTH = 12
 TEXT_WIDGET_HEIGHT = 3
 ENDPOINT_METRIC_PERIOD = Duration.minutes(5)
+# The drift monitor publishes the deployed version every run and a rollback publishes the
+# restored one; per minute, the latest datapoint is the latest publication.
+DEPLOYED_VERSION_PERIOD = Duration.minutes(1)
 PIPELINE_METRIC_PERIOD = Duration.hours(1)
 
 
@@ -39,7 +44,7 @@ class PipelineDashboard(Construct):
         super().__init__(scope, construct_id)
         self._endpoint_name = endpoint_name
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name(project))
-        self.dashboard.add_widgets(self._overview(project, model_package_group))
+        self.dashboard.add_widgets(self._overview(project, model_package_group), self._deployed_version(project))
         self.dashboard.add_widgets(*self._endpoint_widgets())
         self.dashboard.add_widgets(*self._model_widgets(drift_metrics, quality_metric, state_machine))
         self.dashboard.add_widgets(*self._alarm_widgets(alarm_names))
@@ -49,9 +54,27 @@ class PipelineDashboard(Construct):
             markdown=(
                 f"# {project} pipeline\n"
                 f"Endpoint **{self._endpoint_name}** serves versions of the model package group "
-                f"**{model_package_group}**. `mlops versions` shows the deployed version."
+                f"**{model_package_group}**; the one deployed is shown beside this. "
+                "`mlops versions` lists every version."
             ),
-            width=WIDGET_WIDTH * 3,
+            width=WIDGET_WIDTH * 2,
+            height=TEXT_WIDGET_HEIGHT,
+        )
+
+    def _deployed_version(self, project: str) -> cloudwatch.SingleValueWidget:
+        return cloudwatch.SingleValueWidget(
+            title="Deployed model version",
+            metrics=[
+                cloudwatch.Metric(
+                    namespace=monitoring_namespace(project),
+                    metric_name=DEPLOYED_MODEL_VERSION_METRIC,
+                    dimensions_map={ENDPOINT_DIMENSION: self._endpoint_name},
+                    statistic=cloudwatch.Stats.MAXIMUM,
+                    period=DEPLOYED_VERSION_PERIOD,
+                    label="version",
+                )
+            ],
+            width=WIDGET_WIDTH,
             height=TEXT_WIDGET_HEIGHT,
         )
 

@@ -2,9 +2,10 @@
 to the alarm responder.
 
 Alarm names are f"{project}-{kind}"; the responder derives the kind from the name and maps
-it to an action with config.monitoring.actions. The drift and quality alarms belong to the
-drift and quality monitors (DriftMonitoring, QualityMonitoring); their names are routed here
-so the responder receives them.
+it to an action with config.monitoring.actions. The invocation anomaly alarm compares the
+endpoint's traffic with a CloudWatch anomaly detection band learned from its own history.
+The drift and quality alarms belong to the drift and quality monitors (DriftMonitoring,
+QualityMonitoring); their names are routed here so the responder receives them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ LATENCY_KIND = "latency"
 DRIFT_KIND = "drift"
 QUALITY_KIND = "quality"
 PIPELINE_FAILURES_KIND = "pipeline-failures"
+INVOCATION_ANOMALY_KIND = "invocation-anomaly"
+# Owned by Notifications, next to the dead-letter queue it watches.
+DEAD_LETTERS_KIND = "dead-letters"
 PIPELINE_FAILURES_THRESHOLD = 1
 ALARM_EVENT_MAX_AGE = Duration.hours(1)
 ALARM_EVENT_RETRY_ATTEMPTS = 3
@@ -112,6 +116,9 @@ class Monitoring(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        self.invocation_anomaly_detector, self.invocation_anomaly_alarm = self._invocation_anomaly_alarm(
+            project, endpoint_name, monitoring
+        )
         self.pipeline_failures_alarm = cloudwatch.Alarm(
             self,
             "PipelineFailuresAlarm",
@@ -123,14 +130,25 @@ class Monitoring(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.alarms = [self.errors_alarm, self.latency_alarm, self.pipeline_failures_alarm]
-        self.alarm_names = [alarm_name(project, kind) for kind in (ERRORS_KIND, LATENCY_KIND, PIPELINE_FAILURES_KIND)]
+        self.alarms = [self.errors_alarm, self.latency_alarm, self.invocation_anomaly_alarm, self.pipeline_failures_alarm]
+        self.alarm_names = [
+            alarm_name(project, kind)
+            for kind in (ERRORS_KIND, LATENCY_KIND, INVOCATION_ANOMALY_KIND, PIPELINE_FAILURES_KIND)
+        ]
         for alarm in self.alarms:
             notify_on_state_changes(alarm, topic)
 
         self.routed_alarm_names = [
             alarm_name(project, kind)
-            for kind in (ERRORS_KIND, LATENCY_KIND, DRIFT_KIND, QUALITY_KIND, PIPELINE_FAILURES_KIND)
+            for kind in (
+                ERRORS_KIND,
+                LATENCY_KIND,
+                INVOCATION_ANOMALY_KIND,
+                DRIFT_KIND,
+                QUALITY_KIND,
+                PIPELINE_FAILURES_KIND,
+                DEAD_LETTERS_KIND,
+            )
         ]
         self.alarm_rule = events.Rule(
             self,
@@ -150,3 +168,47 @@ class Monitoring(Construct):
                 )
             ],
         )
+
+    def _invocation_anomaly_alarm(
+        self, project: str, endpoint_name: str, monitoring: MonitoringConfig
+    ) -> tuple[cloudwatch.CfnAnomalyDetector, cloudwatch.AnomalyDetectionAlarm]:
+        """An anomaly detector on the variant's Invocations (sum per period) and an alarm on its
+        band. The detector is declared, so the stack owns it and removes it, and created before
+        the alarm: an alarm whose model does not exist yet makes one itself, which the stack's
+        detector would then collide with."""
+        invocations = endpoint_metric(
+            endpoint_name,
+            "Invocations",
+            statistic=cloudwatch.Stats.SUM,
+            period=Duration.seconds(monitoring.invocation_anomaly_period_seconds),
+        )
+        detector = cloudwatch.CfnAnomalyDetector(
+            self,
+            "InvocationsAnomalyDetector",
+            single_metric_anomaly_detector=cloudwatch.CfnAnomalyDetector.SingleMetricAnomalyDetectorProperty(
+                namespace=SAGEMAKER_NAMESPACE,
+                metric_name="Invocations",
+                dimensions=[
+                    cloudwatch.CfnAnomalyDetector.DimensionProperty(name=name, value=value)
+                    for name, value in (("EndpointName", endpoint_name), ("VariantName", VARIANT_NAME))
+                ],
+                stat=cloudwatch.Stats.SUM,
+            ),
+        )
+        alarm = cloudwatch.AnomalyDetectionAlarm(
+            self,
+            "InvocationAnomalyAlarm",
+            alarm_name=alarm_name(project, INVOCATION_ANOMALY_KIND),
+            alarm_description=(
+                f"The endpoint {endpoint_name} receives unusually many or few invocations: outside "
+                f"{monitoring.invocation_anomaly_band_width} standard deviations of its learned traffic"
+            ),
+            metric=invocations,
+            std_devs=monitoring.invocation_anomaly_band_width,
+            evaluation_periods=monitoring.invocation_anomaly_evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD,
+            # An idle endpoint publishes no Invocations; silence is not an anomaly to page about.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.node.add_dependency(detector)
+        return detector, alarm

@@ -109,6 +109,7 @@ def test_an_event_from_another_source_is_refused():
         ("mlops-errors", "errors", "rollback"),
         ("mlops-latency", "latency", "rollback"),
         ("mlops-drift", "drift", "retrain"),
+        ("mlops-invocation-anomaly", "invocation-anomaly", "notify"),
         ("mlops-pipeline-failures", "pipeline-failures", "notify"),
         ("someone-elses-alarm", "someone-elses-alarm", "notify"),
     ],
@@ -118,6 +119,13 @@ def test_alarm_kind_maps_to_the_configured_action(alarm_name, kind, action):
 
     assert responder.alarm_kind(alarm_name, "mlops") == kind
     assert responder.action_for(change, make_config()) == action
+
+
+def test_an_invocation_anomaly_notifies_by_default_and_follows_the_configured_action():
+    change = renamed(load_change("errors_alarm"), "mlops-invocation-anomaly")
+
+    assert MonitoringConfig().actions["invocation-anomaly"] == "notify"
+    assert responder.action_for(change, make_config(actions={"invocation-anomaly": "retrain"})) == "retrain"
 
 
 @pytest.mark.parametrize("event_name", ["errors_ok", "latency_insufficient_data"])

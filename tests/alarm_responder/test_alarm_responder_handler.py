@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ REGION = "us-east-1"
 DATA_BUCKET = "mlops-data-123456789012"
 ENDPOINT_NAME = "mlops-endpoint"
 GROUP = "mlops-models"
+METRICS_NAMESPACE = "mlops/monitoring"
 MODEL_ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-model"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-training"
 IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -115,6 +116,30 @@ def read_csv(s3: Any, key: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
+def deployed_versions(cloudwatch: Any) -> list[float]:
+    """The DeployedModelVersion values published for the endpoint around now."""
+    now = datetime.now(UTC)
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": METRICS_NAMESPACE,
+                        "MetricName": "DeployedModelVersion",
+                        "Dimensions": [{"Name": "EndpointName", "Value": ENDPOINT_NAME}],
+                    },
+                    "Period": 3600,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=30),
+        EndTime=now + timedelta(minutes=30),
+    )
+    return response["MetricDataResults"][0]["Values"]
+
+
 def audit_records(s3: Any) -> list[dict[str, Any]]:
     listed = s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="audit/").get("Contents", [])
     return [json.loads(s3.get_object(Bucket=DATA_BUCKET, Key=item["Key"])["Body"].read()) for item in listed]
@@ -141,6 +166,7 @@ def environment(monkeypatch, tmp_path):
         "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
         "MODEL_ROLE_ARN": MODEL_ROLE_ARN,
         "IDEMPOTENCY_TABLE": "mlops-idempotency",
+        "METRICS_NAMESPACE": METRICS_NAMESPACE,
         "LAMBDA_TASK_ROOT": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)
@@ -295,6 +321,34 @@ def test_error_alarm_rolls_back_to_the_previous_approved_version(deployment):
     [message] = notifications(boto3.client("sqs"), deployment.queue_url)
     assert message.startswith("Alarm mlops-errors went from OK to ALARM")
     assert message.endswith("rollback: rolled back from version 2 to version 1.")
+
+
+def test_a_rollback_publishes_the_restored_version_for_the_dashboard(deployment):
+    invoke(load_event("errors_alarm"))
+
+    assert deployed_versions(boto3.client("cloudwatch")) == [1.0]
+
+
+def test_a_decision_that_changes_no_version_publishes_none(deployment):
+    invoke(load_event("drift_alarm"))
+
+    assert deployed_versions(boto3.client("cloudwatch")) == []
+
+
+def test_an_invocation_anomaly_is_announced_and_changes_nothing(deployment):
+    event = load_event("errors_alarm")
+    event["detail"]["alarmName"] = "mlops-invocation-anomaly"
+
+    decision = invoke(event)
+
+    assert (decision["action"], decision["outcome"]) == ("notify", "notified")
+    assert decision["model_version_before"] == decision["model_version_after"] == 2
+    assert deployment.update_endpoint_calls == []
+    [record] = audit_records(boto3.client("s3"))
+    assert record["alarm"]["kind"] == "invocation-anomaly"
+    assert record["what"] == {"action": "notify", "outcome": "notified", "status": "acted"}
+    [message] = notifications(boto3.client("sqs"), deployment.queue_url)
+    assert message.startswith("Alarm mlops-invocation-anomaly went from OK to ALARM")
 
 
 def test_rollback_without_an_older_approved_version_is_skipped_and_announced(deployment):

@@ -1,4 +1,5 @@
-"""The pipeline dashboard: endpoint, drift, quality and pipeline metrics and every alarm."""
+"""The pipeline dashboard: the deployed model version, endpoint, drift, quality and pipeline
+metrics, and every alarm."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_dashboard_graphs_endpoint_monitor_and_pipeline_metrics(synthesized):
     graphed = {
         line[1]
         for widget in _widgets(synthesized)
+        if widget["properties"].get("view") == "timeSeries"
         for line in widget["properties"].get("metrics", [])
     }
 
@@ -49,6 +51,21 @@ def test_dashboard_graphs_endpoint_monitor_and_pipeline_metrics(synthesized):
         "ExecutionsSucceeded",
         "ExecutionsFailed",
     }
+
+
+def test_dashboard_shows_the_deployed_model_version_of_the_endpoint(synthesized):
+    config = synthesized.config
+
+    single_values = [
+        line[:4]
+        for widget in _widgets(synthesized)
+        if widget["properties"].get("view") == "singleValue"
+        for line in widget["properties"]["metrics"]
+    ]
+
+    assert single_values == [
+        [f"{config.project}/monitoring", "DeployedModelVersion", "EndpointName", config.deployment.endpoint_name]
+    ]
 
 
 def test_dashboard_names_the_endpoint_and_the_model_package_group(synthesized):

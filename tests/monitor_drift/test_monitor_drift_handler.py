@@ -95,7 +95,7 @@ def test_too_few_rows_publish_only_the_row_count_and_keep_the_watermark(scenario
 
     assert summary["status"] == "insufficient_rows"
     assert str(MIN_ROWS_FOR_DRIFT) in summary["reason"]
-    assert scenario.metric_names() == {"CapturedRows"}
+    assert scenario.metric_names() == {"CapturedRows", "DeployedModelVersion"}
     assert scenario.metric_values("CapturedRows", EndpointName=ENDPOINT_NAME) == [MIN_ROWS_FOR_DRIFT - 10.0]
     assert scenario.keys(DRIFT_REPORTS_PREFIX) == []
     assert scenario.keys(DRIFT_WATERMARK_KEY) == []
@@ -103,6 +103,15 @@ def test_too_few_rows_publish_only_the_row_count_and_keep_the_watermark(scenario
     # Then rows accumulate: with more traffic the next run measures all of it
     scenario.write_traffic("more", scenario.data.resampled(20, seed=9))
     assert lambda_handler(scheduled_event, context)["captured_rows"] == MIN_ROWS_FOR_DRIFT + 10
+
+
+def test_every_run_publishes_the_deployed_version_for_the_dashboard(scenario, scheduled_event, context):
+    scenario.deploy()
+    scenario.write_traffic("live", scenario.data.resampled(100, seed=12))
+
+    lambda_handler(scheduled_event, context)
+
+    assert scenario.metric_values("DeployedModelVersion", EndpointName=ENDPOINT_NAME) == [1.0]
 
 
 def test_nothing_serving_is_a_skipped_run(scenario, scheduled_event, context):
@@ -124,7 +133,8 @@ def test_serving_model_without_a_training_profile_is_a_skipped_run(scenario, sch
 
     assert summary["status"] == "skipped"
     assert "profile_uri" in summary["reason"]
-    assert scenario.metric_names() == set()
+    # What serves is known even though its drift cannot be measured
+    assert scenario.metric_names() == {"DeployedModelVersion"}
 
 
 def test_an_empty_event_is_accepted_like_a_scheduled_one(scenario, context):
