@@ -4,9 +4,15 @@ moto keeps endpoints as records: InvokeEndpoint returns canned text and UpdateEn
 implemented. This stand-in serves an invocation the way the scikit-learn serving container
 does: it loads the variant's model.tar.gz, imports `SAGEMAKER_PROGRAM` from
 `SAGEMAKER_SUBMIT_DIRECTORY` inside it, and calls model_fn, input_fn, predict_fn, output_fn.
-UpdateEndpoint moves the endpoint to the new endpoint config, unless one of the deployment's
-auto-rollback alarms is in ALARM, in which case the endpoint stays InService on the old config,
-which is how SageMaker reports a blue/green update that rolled back.
+
+CreateEndpoint and UpdateEndpoint take time, as in SageMaker: the endpoint is Creating or
+Updating (still serving the old config) until the deployment bakes, which ends at the first
+look at the endpoint (DescribeEndpoint, ListEndpoints, InvokeEndpoint, another deployment) at
+least `deployment_bake_seconds` after it started. Meanwhile another UpdateEndpoint fails with
+SageMaker's ValidationException, as does a CreateEndpoint of an existing name. An update then
+moves the endpoint to the new endpoint config, unless one of the deployment's auto-rollback
+alarms is in ALARM, in which case the endpoint is InService on the old config, which is how
+SageMaker reports a blue/green update that rolled back.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +44,14 @@ class EndpointNotFoundError(Exception):
     pass
 
 
+class EndpointInProgressError(Exception):
+    """A deployment of the endpoint is in progress (the endpoint's ARN)."""
+
+
+class EndpointExistsError(Exception):
+    """CreateEndpoint of a name that exists (the endpoint's ARN)."""
+
+
 class ModelInvocationError(Exception):
     """The model's own code failed on the request (SageMaker's ModelError)."""
 
@@ -45,6 +60,14 @@ class ModelInvocationError(Exception):
 class LoadedModel:
     module: ModuleType
     model: Any
+
+
+@dataclass
+class PendingDeployment:
+    endpoint_config_name: str
+    rollback_alarm_names: list[str]
+    started_monotonic: float
+    is_update: bool
 
 
 @dataclass
@@ -65,8 +88,15 @@ class LocalEndpointServer:
         self._work_root = work_root
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
+        self._deployment_lock = threading.Lock()
+        self._pending: dict[str, PendingDeployment] = {}
         # Alarms that go off while the next blue/green update bakes (fault-injection tests).
         self.alarms_during_next_update: list[str] = []
+        # How long a deployment stays Creating/Updating at least; 0 ends it at the next look.
+        self.deployment_bake_seconds = 0.0
+        # The most CreateEndpoint/UpdateEndpoint requests for one endpoint in progress at once,
+        # counting one SageMaker rejected because another was in progress.
+        self.max_updates_in_flight = 0
 
     def invoke(
         self, endpoint_name: str, body: bytes, content_type: str, accept: str | None, inference_id: str | None = None
@@ -91,27 +121,76 @@ class LocalEndpointServer:
         _capture(endpoint_name, variant, body, content_type, payload, response_type, inference_id)
         return Invocation(payload, response_type, variant, environment.get("MODEL_VERSION"))
 
+    def create(self, endpoint_name: str, create: Callable[[], Any]) -> Any:
+        """CreateEndpoint through moto's `create`, which would replace an existing endpoint."""
+        backend = moto_access.sagemaker_backend()
+        with self._deployment_lock:
+            self._settle(endpoint_name)
+            existing = backend.endpoints.get(endpoint_name)
+            self._count_request(endpoint_name)
+            if existing is not None:
+                raise EndpointExistsError(existing.arn)
+            self._pending.pop(endpoint_name, None)
+            endpoint = create()
+            endpoint.endpoint_status = "Creating"
+            self._pending[endpoint_name] = PendingDeployment(
+                endpoint.endpoint_config_name, [], time.monotonic(), is_update=False
+            )
+            return endpoint
+
     def update(self, endpoint_name: str, endpoint_config_name: str, deployment_config: dict[str, Any] | None) -> str:
         backend = moto_access.sagemaker_backend()
         endpoint = backend.endpoints.get(endpoint_name)
         if endpoint is None:
             raise EndpointNotFoundError(endpoint_name)
-        config = backend.endpoint_configs.get(endpoint_config_name)
-        if config is None:
+        if backend.endpoint_configs.get(endpoint_config_name) is None:
             raise EndpointNotFoundError(f"endpoint config {endpoint_config_name}")
         alarms = ((deployment_config or {}).get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        with self._deployment_lock:
+            self._settle(endpoint_name)
+            self._count_request(endpoint_name)
+            if endpoint_name in self._pending:
+                raise EndpointInProgressError(endpoint.arn)
+            endpoint.endpoint_status = "Updating"
+            self._pending[endpoint_name] = PendingDeployment(
+                endpoint_config_name, [alarm["AlarmName"] for alarm in alarms], time.monotonic(), is_update=True
+            )
+        # Outside the lock: an alarm's event reaches its responder in this thread, which may
+        # look at the endpoint.
         self._raise_alarms_during_bake()
-        firing = _alarms_in_alarm([alarm["AlarmName"] for alarm in alarms])
-        if firing:
-            endpoint.failure_reason = f"Rolled back: alarm(s) {', '.join(firing)} in ALARM during the update"
-        else:
-            endpoint.endpoint_config_name = endpoint_config_name
-            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
-            endpoint.data_capture_config = config.data_capture_config
-            endpoint.failure_reason = None
+        return endpoint.arn
+
+    def settle(self, endpoint_name: str | None = None) -> None:
+        """End the deployments of this endpoint (or of all) whose bake is over."""
+        with self._deployment_lock:
+            for name in [endpoint_name] if endpoint_name else list(self._pending):
+                self._settle(name)
+
+    def _settle(self, endpoint_name: str) -> None:
+        pending = self._pending.get(endpoint_name)
+        if pending is None or time.monotonic() - pending.started_monotonic < self.deployment_bake_seconds:
+            return
+        del self._pending[endpoint_name]
+        backend = moto_access.sagemaker_backend()
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return
+        if pending.is_update:
+            firing = _alarms_in_alarm(pending.rollback_alarm_names)
+            if firing:
+                endpoint.failure_reason = f"Rolled back: alarm(s) {', '.join(firing)} in ALARM during the update"
+            else:
+                config = backend.endpoint_configs[pending.endpoint_config_name]
+                endpoint.endpoint_config_name = pending.endpoint_config_name
+                endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+                endpoint.data_capture_config = config.data_capture_config
+                endpoint.failure_reason = None
         endpoint.endpoint_status = "InService"
         endpoint.last_modified_time = _now()
-        return endpoint.arn
+
+    def _count_request(self, endpoint_name: str) -> None:
+        in_flight = 1 + (endpoint_name in self._pending)
+        self.max_updates_in_flight = max(self.max_updates_in_flight, in_flight)
 
     def _raise_alarms_during_bake(self) -> None:
         cloudwatch = moto_access.cloudwatch_backend()
@@ -120,9 +199,11 @@ class LocalEndpointServer:
             cloudwatch.set_alarm_state(name, "Threshold crossed while the new fleet baked", "{}", "ALARM")
 
     def _serving_container(self, endpoint_name: str) -> tuple[dict[str, Any], str]:
+        self.settle(endpoint_name)
         backend = moto_access.sagemaker_backend()
         endpoint = backend.endpoints.get(endpoint_name)
-        if endpoint is None or endpoint.endpoint_status != "InService":
+        # An update serves the old config until it completes.
+        if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating"):
             raise EndpointNotFoundError(endpoint_name)
         config = backend.endpoint_configs[endpoint.endpoint_config_name]
         variant = config.production_variants[0]
