@@ -1,20 +1,28 @@
 """What starts the training state machine, through EventBridge rules on the default bus:
 an object created under incoming/ in the data bucket (S3 sends its events to EventBridge,
 see DataStore), and a version of the pipeline's model package group approved in the Model
-Registry. Every rule starts the machine with one role, dead-letter queue and retry policy."""
+Registry. Every rule invokes one Start pipeline function, with one dead-letter queue and retry
+policy; the function names the execution after the event's id, so an event EventBridge
+delivers more than once starts one execution."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration, aws_events as events, aws_events_targets as targets, aws_iam as iam
-from aws_cdk import aws_s3 as s3, aws_sqs as sqs, aws_stepfunctions as sfn
+from aws_cdk import aws_kms as kms, aws_s3 as s3, aws_sqs as sqs, aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.common import s3_layout
+from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 
 TRIGGER_EVENT_MAX_AGE = Duration.hours(2)
 TRIGGER_EVENT_RETRY_ATTEMPTS = 8
+START_PIPELINE_MEMORY_MB = 256
+START_PIPELINE_TIMEOUT = Duration.seconds(30)
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 APPROVED = "Approved"
+# What a sender to an SQS queue encrypted with a customer managed key needs of the key; the
+# function's failed events reach the dead-letter queue as this function's role.
+QUEUE_SENDER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 def object_created_pattern(bucket: s3.IBucket, prefix: str) -> events.EventPattern:
@@ -44,17 +52,41 @@ class WorkflowTriggers(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        factory: LambdaFactory,
         state_machine: sfn.IStateMachine,
         dead_letter_queue: sqs.IQueue,
+        encryption_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._state_machine = state_machine
         self._dead_letter_queue = dead_letter_queue
-        self.role = iam.Role(
+        self.function = self._start_pipeline_function(factory, state_machine, dead_letter_queue)
+        self._grant_start_execution(state_machine)
+        self._grant_dead_letter_queue_key(encryption_key)
+
+    def _start_pipeline_function(
+        self, factory: LambdaFactory, state_machine: sfn.IStateMachine, dead_letter_queue: sqs.IQueue
+    ) -> PipelineFunction:
+        return factory.create(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-            description="Starts the training state machine for uploads and model approvals",
+            "StartPipeline",
+            FunctionSpec(
+                name="start_pipeline",
+                description="Starts the training state machine once per event, named after the event's id",
+                memory_mb=START_PIPELINE_MEMORY_MB,
+                timeout=START_PIPELINE_TIMEOUT,
+                environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
+                failure_queue=dead_letter_queue,
+            ),
+        )
+
+    def _grant_start_execution(self, state_machine: sfn.IStateMachine) -> None:
+        self.function.add_statements(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
+        )
+
+    def _grant_dead_letter_queue_key(self, encryption_key: kms.IKey) -> None:
+        self.function.add_statements(
+            iam.PolicyStatement(actions=list(QUEUE_SENDER_KEY_ACTIONS), resources=[encryption_key.key_arn])
         )
 
     def add_rule(self, rule_id: str, *, description: str, event_pattern: events.EventPattern) -> events.Rule:
@@ -64,9 +96,8 @@ class WorkflowTriggers(Construct):
             description=description,
             event_pattern=event_pattern,
             targets=[
-                targets.SfnStateMachine(
-                    self._state_machine,
-                    role=self.role,
+                targets.LambdaFunction(
+                    self.function.function,
                     dead_letter_queue=self._dead_letter_queue,
                     max_event_age=TRIGGER_EVENT_MAX_AGE,
                     retry_attempts=TRIGGER_EVENT_RETRY_ATTEMPTS,

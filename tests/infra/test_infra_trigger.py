@@ -1,5 +1,6 @@
-"""An upload under incoming/ reaches the state machine: S3 -> EventBridge -> Step Functions; so
-does an approval of a version of the pipeline's group in the Model Registry."""
+"""An upload under incoming/ reaches the state machine: S3 -> EventBridge -> the Start pipeline
+function -> Step Functions; so does an approval of a version of the pipeline's group in the Model
+Registry. The function names each execution after its event, so a repeated event starts one."""
 
 from __future__ import annotations
 
@@ -44,14 +45,23 @@ def test_upload_rule_matches_objects_created_under_incoming(synthesized):
     )
 
 
+def _start_pipeline(synthesized) -> tuple[str, dict]:
+    [(function_id, function)] = [
+        (logical_id, function)
+        for logical_id, function in synthesized.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == "functions.start_pipeline.handler.lambda_handler"
+    ]
+    return function_id, function
+
+
 def _rule_from(synthesized, source):
-    """The rule that starts the state machine on events from `source`."""
-    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
+    """The rule that sends events from `source` to the Start pipeline function."""
+    function_id, _ = _start_pipeline(synthesized)
     rules = [
         rule
         for rule in synthesized.resources("AWS::Events::Rule").values()
         if rule["Properties"].get("EventPattern", {}).get("source") == [source]
-        and [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Ref": machine_id}]
+        and [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": [function_id, "Arn"]}]
     ]
     assert len(rules) == 1, source
     return rules[0]
@@ -72,16 +82,17 @@ def test_approval_rule_matches_approvals_in_the_pipeline_group_on_the_default_bu
     assert rule["Properties"]["State"] == "ENABLED"
 
 
-def test_upload_and_approval_rules_target_the_state_machine_with_one_role_retry_and_dead_letter_queue(synthesized):
-    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
+def test_upload_and_approval_rules_target_the_start_pipeline_function_with_retry_and_dead_letter_queue(synthesized):
+    function_id, _ = _start_pipeline(synthesized)
     queue_id, queue = synthesized.only("AWS::SQS::Queue")
 
     (upload_target,) = _rule_from(synthesized, "aws.s3")["Properties"]["Targets"]
     (approval_target,) = _rule_from(synthesized, "aws.sagemaker")["Properties"]["Targets"]
 
     target = upload_target
-    assert target["Arn"] == {"Ref": machine_id}
-    assert "Fn::GetAtt" in target["RoleArn"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert "RoleArn" not in target  # EventBridge invokes a function through its resource policy
+    assert "Input" not in target and "InputPath" not in target and "InputTransformer" not in target
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
@@ -89,19 +100,79 @@ def test_upload_and_approval_rules_target_the_state_machine_with_one_role_retry_
     assert {key: value for key, value in approval_target.items() if key != "Id"} == {
         key: value for key, value in upload_target.items() if key != "Id"
     }
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"FunctionName": {"Fn::GetAtt": [function_id, "Arn"]}, "Principal": "events.amazonaws.com"},
+    )
 
 
-def test_trigger_role_may_only_start_the_state_machine(synthesized):
+def test_start_pipeline_sends_its_failed_invocations_to_the_dead_letter_queue(synthesized):
+    function_id, _ = _start_pipeline(synthesized)
+    queue_id, _ = synthesized.only("AWS::SQS::Queue")
+
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_id},
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+            "MaximumRetryAttempts": Match.any_value(),
+        },
+    )
+
+
+def test_start_pipeline_reads_the_state_machine_it_starts_from_its_environment(synthesized):
     machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
+    _, function = _start_pipeline(synthesized)
+
+    assert function["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Ref": machine_id}
+
+
+def _actions(statement):
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def _statements_of(synthesized, role_id):
+    return [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_start_pipeline_role_may_only_start_the_state_machine(synthesized):
+    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
+    _, function = _start_pipeline(synthesized)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
 
     synthesized.template.has_resource_properties(
         "AWS::IAM::Policy",
         {
             "PolicyDocument": {
-                "Statement": [
-                    {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}
-                ]
+                "Statement": Match.array_with(
+                    [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}]
+                )
             },
-            "Roles": [Match.object_like({"Ref": Match.string_like_regexp("WorkflowTriggersRole")})],
+            "Roles": [{"Ref": role_id}],
         },
     )
+    states_actions = [
+        (statement["Action"], statement["Resource"])
+        for statement in _statements_of(synthesized, role_id)
+        if any(action.startswith("states:") for action in _actions(statement))
+    ]
+    assert states_actions == [("states:StartExecution", {"Ref": machine_id})]
+
+
+def test_no_role_lets_eventbridge_start_the_state_machine(synthesized):
+    machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
+
+    assert not [
+        role_id
+        for role_id, role in synthesized.resources("AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+        == "events.amazonaws.com"
+    ]
+    for rule in synthesized.resources("AWS::Events::Rule").values():
+        assert {"Ref": machine_id} not in [target["Arn"] for target in rule["Properties"].get("Targets", [])]

@@ -1,0 +1,1 @@
+"""Start pipeline: start the training state machine once per EventBridge event."""

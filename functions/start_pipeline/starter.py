@@ -1,0 +1,90 @@
+"""Start the training state machine once per EventBridge event.
+
+EventBridge delivers an event at least once, and a repeated delivery carries the same event
+id. The execution is named after that id, and Step Functions keeps one execution per name in
+a STANDARD state machine: a repeat with the same input while the execution runs gets the
+running execution back, any other repeat gets ExecutionAlreadyExists. Both mean the event has
+its execution already. Receives its Step Functions client as an argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict
+
+from functions.common.errors import PipelineError
+
+MAX_EXECUTION_NAME_CHARS = 80
+EXECUTION_NAME_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+# The kind follows the id: the pipeline's job and model names keep the first characters of
+# the execution name, which the id makes distinct.
+KIND_BY_SOURCE = {"aws.s3": "upload", "aws.sagemaker": "approval"}
+OTHER_KIND = "event"
+EXECUTION_ALREADY_EXISTS = "ExecutionAlreadyExists"
+
+StartOutcome = Literal["started", "already_started"]
+
+
+class PipelineStartError(PipelineError):
+    """Step Functions refused to start the execution for a reason other than its existing already."""
+
+
+@dataclass(frozen=True)
+class PipelineTrigger:
+    """One EventBridge event, as the execution's input carries it."""
+
+    event_id: str
+    source: str
+    execution_input: str  # the event, unchanged, as JSON
+
+
+class ExecutionStart(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # "started" also covers a repeat Step Functions answered with the execution it was
+    # still running for the same name and input.
+    outcome: StartOutcome
+    execution_arn: str
+    execution_name: str
+    event_id: str
+
+
+def execution_name(event_id: str, source: str) -> str:
+    """The same name for every delivery of one event, a different one for every other event:
+    the id (or, when the id holds characters a name cannot, its SHA-256), then the kind."""
+    suffix = f"-{KIND_BY_SOURCE.get(source, OTHER_KIND)}"
+    fits = len(event_id) + len(suffix) <= MAX_EXECUTION_NAME_CHARS
+    if not (fits and EXECUTION_NAME_CHARS.fullmatch(event_id)):
+        event_id = hashlib.sha256(event_id.encode()).hexdigest()
+    return f"{event_id}{suffix}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:...:stateMachine:<machine> -> arn:...:execution:<machine>:<name>, as Step Functions names it."""
+    prefix, machine = state_machine_arn.rsplit(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def start_pipeline(sfn: Any, state_machine_arn: str, trigger: PipelineTrigger) -> ExecutionStart:
+    name = execution_name(trigger.event_id, trigger.source)
+    try:
+        started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=trigger.execution_input)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != EXECUTION_ALREADY_EXISTS:
+            raise PipelineStartError(f"cannot start {name} on {state_machine_arn}: {error}") from error
+        return ExecutionStart(
+            outcome="already_started",
+            execution_arn=execution_arn(state_machine_arn, name),
+            execution_name=name,
+            event_id=trigger.event_id,
+        )
+    except BotoCoreError as error:
+        raise PipelineStartError(f"cannot start {name} on {state_machine_arn}: {error}") from error
+    return ExecutionStart(
+        outcome="started", execution_arn=started["executionArn"], execution_name=name, event_id=trigger.event_id
+    )

@@ -1,0 +1,61 @@
+"""Moto-backed fixtures for the Start pipeline handler: a STANDARD state machine to start."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import handler_under_moto
+
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+REGION = "us-east-1"
+STATE_MACHINE_NAME = "mlops-training-pipeline"
+# moto records executions of this definition without running them, so they stay RUNNING.
+DEFINITION = {"StartAt": "Train", "States": {"Train": {"Type": "Pass", "End": True}}}
+
+
+@dataclass
+class LambdaContextStub:
+    function_name: str = "start-pipeline"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:start-pipeline"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000004"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    import functions.start_pipeline.handler as handler_module
+
+    with handler_under_moto(monkeypatch, handler_module, "start-pipeline", REGION):
+        yield
+
+
+@pytest.fixture
+def sfn(aws) -> Any:
+    return boto3.client("stepfunctions", region_name=REGION)
+
+
+@pytest.fixture
+def state_machine_arn(sfn, monkeypatch) -> str:
+    arn = sfn.create_state_machine(
+        name=STATE_MACHINE_NAME,
+        definition=json.dumps(DEFINITION),
+        roleArn="arn:aws:iam::123456789012:role/mlops-state-machine",
+        type="STANDARD",
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    return arn
+
+
+@pytest.fixture
+def context() -> LambdaContextStub:
+    return LambdaContextStub()
