@@ -58,6 +58,7 @@ def test_a_training_failure_is_a_failed_outcome_with_the_jobs_reason(tmp_path, c
     assert result["model_version"] is None
     failed_states = [s["name"] for s in result["execution"]["states"] if s["status"] == "failed"]
     assert "Training failed" in failed_states
+    assert "Notify training failed" in [s["name"] for s in result["execution"]["states"]]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
+from monitoring_roles import assert_role_allows
+
+ENDPOINT_VARIANT = "AllTraffic"
+
+
+def _variant_dimensions(config) -> list[dict]:
+    return [
+        {"Name": "EndpointName", "Value": config.deployment.endpoint_name},
+        {"Name": "VariantName", "Value": ENDPOINT_VARIANT},
+    ]
 
 
 def test_errors_alarm_sums_5xx_errors_of_the_all_traffic_variant(synthesized):
@@ -39,6 +49,68 @@ def test_latency_alarm_watches_p99_model_latency_in_microseconds(synthesized):
     )
 
 
+def test_invocations_anomaly_detector_learns_the_variant_invocation_sum(synthesized):
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::AnomalyDetector",
+        {
+            "SingleMetricAnomalyDetector": {
+                "Namespace": "AWS/SageMaker",
+                "MetricName": "Invocations",
+                "Stat": "Sum",
+                "Dimensions": Match.array_equals(_variant_dimensions(synthesized.config)),
+            }
+        },
+    )
+
+
+def test_invocation_anomaly_alarm_fires_outside_the_configured_band(synthesized):
+    config = synthesized.config
+    monitoring = config.monitoring
+    width = f"{monitoring.invocation_anomaly_band_width:g}"
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": f"{config.project}-invocation-anomaly",
+            "ComparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold",
+            "EvaluationPeriods": monitoring.invocation_anomaly_evaluation_periods,
+            "ThresholdMetricId": Match.any_value(),
+            "Metrics": Match.array_with(
+                [
+                    Match.object_like({"Expression": Match.string_like_regexp(rf"^ANOMALY_DETECTION_BAND\(\w+, {width}\)$")}),
+                    Match.object_like(
+                        {
+                            "MetricStat": {
+                                "Metric": {
+                                    "Namespace": "AWS/SageMaker",
+                                    "MetricName": "Invocations",
+                                    "Dimensions": Match.array_equals(_variant_dimensions(config)),
+                                },
+                                "Period": monitoring.invocation_anomaly_period_seconds,
+                                "Stat": "Sum",
+                            },
+                        }
+                    ),
+                ]
+            ),
+        },
+    )
+
+
+def test_invocation_anomaly_alarm_threshold_is_the_band_of_the_invocations(synthesized):
+    (alarm,) = [
+        alarm["Properties"]
+        for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["AlarmName"] == f"{synthesized.config.project}-invocation-anomaly"
+    ]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    (invocations_id,) = [query_id for query_id, query in queries.items() if "MetricStat" in query]
+
+    band = queries[alarm["ThresholdMetricId"]]
+
+    assert band["Expression"].startswith(f"ANOMALY_DETECTION_BAND({invocations_id}, ")
+    assert "Threshold" not in alarm
+
+
 def test_pipeline_failures_alarm_watches_the_state_machine(synthesized):
     machine_id, _ = synthesized.only("AWS::StepFunctions::StateMachine")
     synthesized.template.has_resource_properties(
@@ -56,7 +128,7 @@ def test_every_alarm_notifies_the_topic(synthesized):
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
     alarms = synthesized.resources("AWS::CloudWatch::Alarm")
 
-    assert len(alarms) == 5
+    assert len(alarms) == 7
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
@@ -80,10 +152,40 @@ def test_alarm_state_changes_reach_the_responder(synthesized):
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert alarm_names <= set(pattern["detail"]["alarmName"])
     assert f"{project}-drift" in pattern["detail"]["alarmName"]
+    assert f"{project}-invocation-anomaly" in pattern["detail"]["alarmName"]
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [responder_id, "Arn"]}
     assert "DeadLetterConfig" in target and "RetryPolicy" in target
     synthesized.template.has_resource_properties(
         "AWS::Lambda::Permission",
         {"FunctionName": {"Fn::GetAtt": [responder_id, "Arn"]}, "Principal": "events.amazonaws.com"},
+    )
+
+
+def test_responder_puts_metrics_only_into_the_monitoring_namespace(synthesized):
+    assert_role_allows(
+        synthesized,
+        "alarm_responder",
+        {
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": f"{synthesized.config.project}/monitoring"}},
+        },
+    )
+
+
+def test_a_message_in_the_dead_letter_queue_raises_an_alarm(synthesized):
+    queue_id, _ = synthesized.only("AWS::SQS::Queue")
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Threshold": 1,
+            "AlarmActions": [{"Ref": topic_id}],
+        },
     )

@@ -4,9 +4,15 @@ acknowledgement carries a reason."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from aws_cdk import Validations
+import pytest
+from aws_cdk import Validations, aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
+
+from infra.app import build_app, pipeline_stack
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "pipeline.json"
 
 
 def test_nag_packs_report_no_violations(synthesized):
@@ -61,3 +67,15 @@ def test_wildcard_resource_acknowledgements_name_the_finding(synthesized):
     iam5 = {rule for rule in rules if "AwsSolutions-IAM5" in rule}
     assert iam5
     assert all(rule.startswith("Annotation::AwsSolutions-IAM5[Resource::") for rule in iam5), sorted(iam5)
+
+
+def test_an_unacknowledged_finding_of_either_pack_fails_synthesis(tmp_path):
+    # Given the pipeline app with one queue that has no dead-letter queue and no acknowledgement
+    app = build_app(EXAMPLE_CONFIG, outdir=tmp_path)
+    sqs.Queue(pipeline_stack(app), "QueueWithoutDeadLetterQueue", enforce_ssl=True)
+
+    with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
+        app.synth()
+
+    assert "AwsSolutions-SQS3" in str(failure.value)
+    assert "Serverless-SQSRedrivePolicy" in str(failure.value)

@@ -97,3 +97,17 @@ def test_outputs_the_cli_and_local_runtime_read(synthesized):
         "ModelPackageGroupName",
     } <= set(outputs)
     assert synthesized.stack.stack_name == f"{synthesized.config.project}-pipeline"
+
+
+def test_the_key_is_retained_with_the_buckets_it_encrypts(synthesized):
+    _, key = synthesized.only("AWS::KMS::Key")
+
+    assert key["DeletionPolicy"] == "Retain"
+    assert key["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_topic_is_encrypted_with_the_key(synthesized):
+    key_id, _ = synthesized.only("AWS::KMS::Key")
+    _, topic = synthesized.only("AWS::SNS::Topic")
+
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from functions.common.contracts import RegisterModelResult
 from functions.common.errors import MissingEnvironmentError, RegistryError
 from functions.register_model.handler import lambda_handler
-from functions.register_model.registration import parse_hyperparameters_value
+from functions.register_model.registration import client_token_for, parse_hyperparameters_value
 
 EXECUTION_NAME = "3f2a9c1e-7b1d-4e2a-9d8c-1a2b3c4d5e6f"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -96,6 +97,27 @@ def test_a_retried_invocation_returns_the_same_version_and_creates_nothing(regis
 
     assert second == first
     assert len(registry.packages()) == 1
+
+
+def test_registration_carries_the_execution_token_so_a_concurrent_retry_gets_the_same_package(registry, context, monkeypatch):
+    # moto ignores ClientToken; SageMaker returns the first package for a repeated token.
+    tokens = []
+    make_client = boto3.client
+
+    def recording_client(*args, **kwargs):
+        client = make_client(*args, **kwargs)
+        client.meta.events.register(
+            "provide-client-params.sagemaker.CreateModelPackage",
+            lambda params, **_: tokens.append(params.get("ClientToken")),
+        )
+        return client
+
+    monkeypatch.setattr(boto3, "client", recording_client)
+    event = registry.event()
+
+    lambda_handler(event, context)
+
+    assert tokens == [client_token_for(event["execution_arn"])]
 
 
 def test_another_execution_registers_the_next_version(registry, context):

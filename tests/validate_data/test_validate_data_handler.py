@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from functions.common import s3_layout
 from functions.common.errors import MissingEnvironmentError
 from functions.validate_data.handler import lambda_handler
+from functions.validate_data.splitting import SPLIT_NAMES
+from functions.validate_data.storage import DataStore
 from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, load_event, request_for, to_csv_bytes
 
 
@@ -113,6 +116,64 @@ def test_retry_of_the_same_execution_returns_its_own_result(aws, lambda_context,
 
     assert retried == first
     assert retried["outcome"] == "accepted"
+
+
+def test_racing_executions_on_the_same_bytes_train_once(aws, lambda_context, breast_cancer, monkeypatch):
+    # Given a second execution that looked for the manifest before the first one wrote it
+    body = to_csv_bytes(breast_cancer)
+    first = request_for("incoming/first.csv", "11111111-aaaa")
+    second = request_for("incoming/second.csv", "22222222-bbbb")
+    aws.put(first["key"], body)
+    aws.put(second["key"], body)
+    accepted = lambda_handler(first, lambda_context)
+    manifest_key = s3_layout.curated_manifest_key(accepted["dataset_version"])
+    read_json = DataStore.read_json
+    stale_reads = [manifest_key]
+
+    def read_before_the_first_claim(store, key):
+        if key in stale_reads:
+            stale_reads.remove(key)
+            return None
+        return read_json(store, key)
+
+    monkeypatch.setattr(DataStore, "read_json", read_before_the_first_claim)
+
+    # When it reaches the manifest write
+    raced = lambda_handler(second, lambda_context)
+
+    # Then the conditional write lets only the first execution train
+    assert stale_reads == []
+    assert raced["outcome"] == "duplicate"
+    assert raced["training_job_name"] is None
+    assert aws.get_json(manifest_key)["execution_arn"] == first["execution_arn"]
+
+
+def test_an_invocation_cut_short_while_writing_splits_is_retried_to_complete_data(aws, lambda_context, breast_cancer, monkeypatch):
+    # Given an invocation that stops (a Lambda timeout) after writing one split
+    event = load_event("validate_data_request.json")
+    aws.put(event["key"], to_csv_bytes(breast_cancer))
+    upload_file = DataStore.upload_file
+    uploads = []
+
+    def stop_after_one_split(store, path, key, content_type):
+        if uploads:
+            raise TimeoutError("Task timed out")
+        uploads.append(key)
+        return upload_file(store, path, key, content_type)
+
+    monkeypatch.setattr(DataStore, "upload_file", stop_after_one_split)
+    with pytest.raises(TimeoutError):
+        lambda_handler(event, lambda_context)
+    monkeypatch.setattr(DataStore, "upload_file", upload_file)
+
+    # When the state machine retries it
+    retried = lambda_handler(event, lambda_context)
+
+    # Then it is accepted with every split in place, and nothing was quarantined
+    assert retried["outcome"] == "accepted"
+    for name in SPLIT_NAMES:
+        assert aws.keys(s3_layout.curated_split_key(retried["dataset_version"], name)), name
+    assert aws.keys("quarantine/") == []
 
 
 def test_missing_environment_variable_is_a_clear_error(aws, lambda_context, breast_cancer):
