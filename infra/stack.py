@@ -30,6 +30,7 @@ from infra.outputs import (
 from infra.constructs.alarm_response import AlarmResponse
 from infra.constructs.dashboard import PipelineDashboard
 from infra.constructs.data_store import DataStore
+from infra.constructs.deployment_lock import DeploymentLock
 from infra.constructs.deployment_preparation import DeploymentPreparationStage
 from infra.constructs.drift_monitoring import DriftMonitoring
 from infra.constructs.evaluation import EvaluationStage
@@ -79,6 +80,8 @@ class PipelineStack(Stack):
             encryption_key=store.key,
             model_package_group=group,
             invoker=STATE_MACHINE_INVOKER,
+            job_bundle_file=assets.validation_job_bundle_file,
+            job_image_uri=training.training_image_uri,
         )
         evaluation = EvaluationStage(
             self,
@@ -113,6 +116,7 @@ class PipelineStack(Stack):
             endpoint_name=endpoint_name,
             invoker=STATE_MACHINE_INVOKER,
         )
+        deployment_lock = DeploymentLock(self, "DeploymentLock", encryption_key=store.key)
         workflow = TrainingWorkflow(
             self,
             "TrainingWorkflow",
@@ -124,17 +128,21 @@ class PipelineStack(Stack):
                 prepare_deployment=deployment_preparation.function.function,
             ),
             training=training,
+            validation_job=validation.job,
             data_bucket=store.data_bucket,
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
             topic=notifications.topic,
             rollback_alarm_names=rollback_alarm_names(project),
+            deployment_lock=deployment_lock.table,
         )
         triggers = WorkflowTriggers(
             self,
             "WorkflowTriggers",
+            factory=factory,
             state_machine=workflow.state_machine,
             dead_letter_queue=notifications.dead_letter_queue,
+            encryption_key=store.key,
         )
         triggers.add_rule(
             "UploadRule",
@@ -203,6 +211,7 @@ class PipelineStack(Stack):
             quality_metric=quality.model_quality,
             alarm_names=[
                 *monitoring.alarm_names,
+                notifications.dead_letters_alarm_name,
                 drift.alarm_name,
                 *([quality.alarm_name] if quality.alarm is not None else []),
             ],

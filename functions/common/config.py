@@ -82,11 +82,26 @@ class DriftConfig(_Strict):
     alarm_threshold: float = 0.2
 
 
+class ValidationJobConfig(_Strict):
+    """The SageMaker Processing job that validates uploads above `max_lambda_file_bytes`."""
+
+    instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    # Validation is one pass over one file; a second instance would only validate it again.
+    # A larger file needs a larger instance_type (memory) and volume_size_gb (disk).
+    instance_count: int = Field(default=1, ge=1, le=1)
+    # Holds the upload, its decompressed copy if it is gzip, and the split files.
+    volume_size_gb: int = Field(default=100, ge=1, le=16384)
+    max_runtime_seconds: int = Field(default=4 * 3600, ge=60, le=5 * 24 * 3600)
+    poll_interval_seconds: int = Field(default=60, ge=1)
+
+
 class ValidationConfig(_Strict):
-    # Files above this size are not validated inside the Lambda function.
-    max_lambda_file_bytes: int = 512 * 1024 * 1024
+    # Files above this size are validated by a SageMaker Processing job (`processing`)
+    # instead of inside the Lambda function.
+    max_lambda_file_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     chunk_rows: int = 200_000
     max_line_bytes: int = 1024 * 1024
+    processing: ValidationJobConfig = Field(default_factory=ValidationJobConfig)
 
 
 class TrainingConfig(_Strict):
@@ -138,13 +153,21 @@ class MonitoringConfig(_Strict):
     drift_schedule_minutes: int = Field(default=60, ge=5)
     cooldown_seconds: int = Field(default=3600, ge=0)
     max_retrains_per_day: int = Field(default=3, ge=0)
-    # Alarm kind -> what the alarm responder does about it.
+    # The invocation anomaly alarm: CloudWatch anomaly detection on the endpoint's Invocations
+    # (sum per period); it alarms outside the band of this many standard deviations.
+    invocation_anomaly_band_width: float = Field(default=2.0, gt=0, le=10)
+    # Anomaly detection alarms take whole minutes.
+    invocation_anomaly_period_seconds: int = Field(default=300, ge=60, multiple_of=60)
+    invocation_anomaly_evaluation_periods: int = Field(default=3, ge=1)
+    # Alarm kind -> what the alarm responder does about it; a kind not listed notifies.
     actions: dict[str, Literal["rollback", "retrain", "notify"]] = Field(
         default_factory=lambda: {
             "errors": "rollback",
             "latency": "rollback",
             "drift": "retrain",
             "quality": "retrain",
+            # Unusual traffic volume is for a person to look at, not a reason to roll back.
+            "invocation-anomaly": "notify",
         }
     )
 

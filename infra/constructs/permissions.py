@@ -152,3 +152,55 @@ def grant_put_metric_data(role: iam.Role, namespace: str) -> None:
             conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
         )
     )
+
+
+def _sagemaker_log_group_arns(stack: Stack, log_group: str, *, exact_group: bool) -> tuple[str, str]:
+    group_name = log_group if exact_group else f"{log_group}/*"
+    group_arn = stack.format_arn(
+        service="logs", resource="log-group", resource_name=group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    return group_arn, f"{group_arn}:log-stream:*"
+
+
+def sagemaker_log_statements(stack: Stack, log_group: str, *, exact_group: bool) -> list[iam.PolicyStatement]:
+    group_arn, stream_arn = _sagemaker_log_group_arns(stack, log_group, exact_group=exact_group)
+    return [
+        iam.PolicyStatement(
+            sid="CreateLogGroup",
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:CreateLogStream"],
+            resources=[group_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[stream_arn],
+        ),
+    ]
+
+
+def sagemaker_metric_statement(namespace: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="PutMetrics",
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
+
+
+def acknowledge_sagemaker_logs_and_metrics(role: iam.Role, stack: Stack, log_group: str, *, exact_group: bool) -> None:
+    group_arn, stream_arn = _sagemaker_log_group_arns(stack, log_group, exact_group=exact_group)
+    findings = [f"Resource::{nag_text(role, arn)}" for arn in (group_arn, stream_arn) if "*" in arn]
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "SageMaker names its log streams (and endpoint log groups) at run time under the "
+        f"fixed {log_group} log group path.",
+        findings=findings,
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited "
+        "to the SageMaker namespace by a condition.",
+        findings=["Resource::*"],
+    )

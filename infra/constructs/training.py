@@ -11,7 +11,12 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from functions.common import s3_layout
-from infra.constructs.nag import acknowledge, arn_reference, nag_text
+from infra.constructs.nag import acknowledge, arn_reference
+from infra.constructs.permissions import (
+    acknowledge_sagemaker_logs_and_metrics,
+    sagemaker_log_statements,
+    sagemaker_metric_statement,
+)
 
 IMAGE_MAPPING_ID = "SklearnImages"
 IMAGE_KEY = "image"
@@ -123,8 +128,8 @@ class TrainingResources(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
-            *_log_statements(stack, TRAINING_LOG_GROUP, exact_group=True),
-            _metric_statement("/aws/sagemaker/TrainingJobs"),
+            *sagemaker_log_statements(stack, TRAINING_LOG_GROUP, exact_group=True),
+            sagemaker_metric_statement("/aws/sagemaker/TrainingJobs"),
         ]
         for statement in statements:
             role.add_to_policy(statement)
@@ -140,7 +145,7 @@ class TrainingResources(Construct):
                 f"Resource::{artifacts_arn}/{s3_layout.TRAINING_OUTPUT_PREFIX}*",
             ],
         )
-        _acknowledge_logs_and_metrics(role, stack, TRAINING_LOG_GROUP, exact_group=True)
+        acknowledge_sagemaker_logs_and_metrics(role, stack, TRAINING_LOG_GROUP, exact_group=True)
 
     def _grant_model(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
         stack = Stack.of(self)
@@ -161,8 +166,8 @@ class TrainingResources(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
-            *_log_statements(stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False),
-            _metric_statement("/aws/sagemaker/Endpoints"),
+            *sagemaker_log_statements(stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False),
+            sagemaker_metric_statement("/aws/sagemaker/Endpoints"),
         ]
         for statement in statements:
             role.add_to_policy(statement)
@@ -178,62 +183,10 @@ class TrainingResources(Construct):
                 f"Resource::{data_arn}/{s3_layout.CAPTURE_PREFIX}*",
             ],
         )
-        _acknowledge_logs_and_metrics(role, stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False)
+        acknowledge_sagemaker_logs_and_metrics(role, stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False)
 
 
 def _cfn(bucket: s3.IBucket) -> s3.CfnBucket:
     cfn_bucket = bucket.node.default_child
     assert isinstance(cfn_bucket, s3.CfnBucket)
     return cfn_bucket
-
-
-def _log_group_arns(stack: Stack, log_group: str, *, exact_group: bool) -> tuple[str, str]:
-    group_name = log_group if exact_group else f"{log_group}/*"
-    group_arn = stack.format_arn(
-        service="logs", resource="log-group", resource_name=group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-    )
-    return group_arn, f"{group_arn}:log-stream:*"
-
-
-def _log_statements(stack: Stack, log_group: str, *, exact_group: bool) -> list[iam.PolicyStatement]:
-    group_arn, stream_arn = _log_group_arns(stack, log_group, exact_group=exact_group)
-    return [
-        iam.PolicyStatement(
-            sid="CreateLogGroup",
-            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:CreateLogStream"],
-            resources=[group_arn],
-        ),
-        iam.PolicyStatement(
-            sid="WriteLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[stream_arn],
-        ),
-    ]
-
-
-def _metric_statement(namespace: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        sid="PutMetrics",
-        actions=["cloudwatch:PutMetricData"],
-        resources=["*"],
-        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
-    )
-
-
-def _acknowledge_logs_and_metrics(role: iam.Role, stack: Stack, log_group: str, *, exact_group: bool) -> None:
-    group_arn, stream_arn = _log_group_arns(stack, log_group, exact_group=exact_group)
-    findings = [f"Resource::{nag_text(role, arn)}" for arn in (group_arn, stream_arn) if "*" in arn]
-    acknowledge(
-        role,
-        "AwsSolutions-IAM5",
-        "SageMaker names its log streams (and endpoint log groups) at run time under the "
-        f"fixed {log_group} log group path.",
-        findings=findings,
-    )
-    acknowledge(
-        role,
-        "AwsSolutions-IAM5",
-        "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited "
-        "to the SageMaker namespace by a condition.",
-        findings=["Resource::*"],
-    )

@@ -7,11 +7,22 @@ below. SageMaker is called through `aws-sdk` integrations and waited on with
 Describe -> Choice -> Wait loops (no `.sync`), so the same definition runs in the cloud and
 in the local interpreter.
 
+The champion/challenger decision and the deployment are one critical section per endpoint:
+an execution acquires the deployment lock (infra/constructs/deployment_lock.py) right before
+"Evaluate model" or "Prepare deployment", and releases it on every path that ends after that,
+including the failure path (where it may not hold it). A conflicting execution reads the
+lock's owner and waits while the owner is RUNNING; an owner that is not (timed out, aborted,
+gone) is taken over. The lock belongs to an execution ARN, which a redriven execution keeps,
+so re-acquiring one's own lock succeeds.
+
 State document (JSONPath): the event that started the execution (S3 "Object Created", or
 "SageMaker Model Package State Change" with source aws.sagemaker), plus by result path
-`$.validation`, `$.training`, `$.evaluation`, `$.registration` (Register version's or Prepare
-deployment's result, the same shape), `$.existing_endpoints`, `$.endpoint`, `$.error` (Catch)
-and `$.result` ({"outcome", "reason"}, set right before each successful end).
+`$.validation_job` (Plan validation job's ValidationJobPlan), `$.processing` (the validation
+job's status), `$.validation`, `$.training`, `$.deployment_lock` (the lock item as read on a
+conflict and its owner's status, or why a release on the failure path did not happen),
+`$.evaluation`, `$.registration` (Register version's or Prepare deployment's result, the same
+shape), `$.existing_endpoints`, `$.endpoint`, `$.error` (Catch) and `$.result` ({"outcome",
+"reason"}, set right before each successful end).
 """
 
 from __future__ import annotations
@@ -20,13 +31,14 @@ import re
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Stack, aws_iam as iam, aws_kms as kms, aws_lambda as lambda_
-from aws_cdk import aws_logs as logs, aws_s3 as s3, aws_sns as sns
+from aws_cdk import aws_dynamodb as dynamodb, aws_logs as logs, aws_s3 as s3, aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.common import s3_layout
 from functions.common.config import DeploymentConfig, PipelineConfig
-from infra.constructs.nag import acknowledge
+from infra.constructs.deployment_lock import LOCK_ACQUIRED_AT_ATTRIBUTE, LOCK_OWNER_ATTRIBUTE, LOCK_PARTITION_KEY
+from infra.constructs.nag import acknowledge, nag_text
 from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
     grant_key_grants_for_sagemaker,
@@ -34,6 +46,8 @@ from infra.constructs.permissions import (
     sagemaker_arn,
 )
 from infra.constructs.training import TrainingResources
+from infra.constructs import validation_job as job_paths
+from infra.constructs.validation_job import ValidationJobResources
 
 VARIANT_NAME = "AllTraffic"
 SOURCE_CHANNEL = "code"
@@ -56,6 +70,26 @@ SAGEMAKER_RETRY_ERRORS = [
     "SageMaker.ServiceUnavailable",
 ]
 TRAINING_JOB_EXISTS_ERROR = "SageMaker.ResourceInUseException"
+# The DynamoDB integration names errors DynamoDB.<error code>; errors outside the API model
+# arrive as DynamoDB.AmazonDynamoDBException.
+DYNAMODB_RETRY_ERRORS = [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.InternalServerError",
+    "DynamoDB.AmazonDynamoDBException",
+]
+LOCK_CONFLICT_ERROR = "DynamoDB.ConditionalCheckFailedException"
+# DescribeExecution of an owner whose history has expired (90 days after it closed).
+LOCK_OWNER_GONE_ERROR = "Sfn.ExecutionDoesNotExistException"
+# Acquire and release both require the lock to be free or this execution's: an acquire that
+# is retried or redriven finds its own item, a retried release finds none, and only another
+# owner makes either fail.
+LOCK_FREE_OR_OWN_CONDITION = f"attribute_not_exists({LOCK_PARTITION_KEY}) OR #owner = :execution"
+LOCK_STALE_OWNER_CONDITION = "#owner = :stale_owner"
+LOCK_CALL_TIMEOUT = Duration.minutes(1)
+LOCK_RETRY_INTERVAL = Duration.seconds(2)
+LOCK_RETRY_MAX_ATTEMPTS = 3
 LAMBDA_RETRY_INTERVAL = Duration.seconds(2)
 LAMBDA_RETRY_MAX_ATTEMPTS = 3
 SAGEMAKER_RETRY_INTERVAL = Duration.seconds(5)
@@ -83,6 +117,14 @@ class WorkflowFunctions:
     prepare_deployment: lambda_.IFunction
 
 
+def _approval_event() -> sfn.Condition:
+    # A Choice on a missing field fails the execution; an input without `source` is an upload.
+    return sfn.Condition.and_(
+        sfn.Condition.is_present("$.source"),
+        sfn.Condition.string_equals("$.source", APPROVAL_EVENT_SOURCE),
+    )
+
+
 def _lambda_task_timeout(function: lambda_.IFunction) -> sfn.Timeout:
     timeout = function.timeout if isinstance(function, lambda_.Function) and function.timeout else Duration.minutes(15)
     return sfn.Timeout.duration(timeout.plus(LAMBDA_TASK_MARGIN))
@@ -99,11 +141,13 @@ class TrainingWorkflow(Construct):
         config: PipelineConfig,
         functions: WorkflowFunctions,
         training: TrainingResources,
+        validation_job: ValidationJobResources,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         topic: sns.ITopic,
         rollback_alarm_names: list[str],
+        deployment_lock: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
         if not ENDPOINT_NAME_PATTERN.match(config.deployment.endpoint_name):
@@ -111,8 +155,11 @@ class TrainingWorkflow(Construct):
         self._config = config
         self._project = config.project
         self._endpoint_name = config.deployment.endpoint_name
+        self._state_machine_name = f"{self._project}-training-pipeline"
+        self._lock_table = deployment_lock
         self._functions = functions
         self._training = training
+        self._validation_job = validation_job
         self._data_bucket = data_bucket
         self._artifacts_bucket = artifacts_bucket
         self._key = encryption_key
@@ -137,12 +184,23 @@ class TrainingWorkflow(Construct):
         )
         self._notify_failure.add_catch(self._pipeline_failed, errors=["States.ALL"], result_path="$.error")
         self._notify_failure.next(self._pipeline_failed)
+        # Every failure releases the deployment lock first. An execution that does not hold it
+        # fails the release's condition, which is caught: the failure is notified either way.
+        self._release_after_failure = self._release_lock("Release deployment lock (pipeline failed)", catch=False)
+        self._release_after_failure.add_catch(
+            self._notify_failure, errors=["States.ALL"], result_path="$.deployment_lock"
+        )
+        self._release_after_failure.next(self._notify_failure)
 
-        config_seconds = config.training.max_runtime_seconds + config.deployment.maximum_execution_timeout_seconds
+        config_seconds = (
+            config.validation.processing.max_runtime_seconds
+            + config.training.max_runtime_seconds
+            + config.deployment.maximum_execution_timeout_seconds
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            state_machine_name=f"{self._project}-training-pipeline",
+            state_machine_name=self._state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             comment=f"{self._project}: validate data, train, evaluate, register and deploy a model",
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
@@ -152,6 +210,7 @@ class TrainingWorkflow(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         self._grant_role()
+        self._acknowledge_validation_job_names()
 
     # ----------------------------------------------------------------- definition
 
@@ -241,22 +300,26 @@ class TrainingWorkflow(Construct):
             },
             "$.registration",
         )
-        model_rejected = self._notify(
-            "Notify model rejected",
-            "Model from training job {} was rejected: {}",
-            "$.validation.training_job_name",
-            "$.evaluation.summary",
-            subject="model rejected",
+        model_rejected = self._release_lock("Release deployment lock (model rejected)").next(
+            self._notify(
+                "Notify model rejected",
+                "Model from training job {} was rejected: {}",
+                "$.validation.training_job_name",
+                "$.evaluation.summary",
+                subject="model rejected",
+            )
         ).next(
             self._record("Record model rejected", "model_rejected", sfn.JsonPath.string_at("$.evaluation.summary"))
         ).next(sfn.Succeed(self, "Model rejected"))
-        pending_approval = self._notify(
-            "Notify pending approval",
-            "Model version {} ({}) is waiting for manual approval: {}",
-            "$.registration.model_version",
-            "$.registration.model_package_arn",
-            "$.evaluation.summary",
-            subject="model pending approval",
+        pending_approval = self._release_lock("Release deployment lock (pending approval)").next(
+            self._notify(
+                "Notify pending approval",
+                "Model version {} ({}) is waiting for manual approval: {}",
+                "$.registration.model_version",
+                "$.registration.model_package_arn",
+                "$.evaluation.summary",
+                subject="model pending approval",
+            )
         ).next(
             self._record(
                 "Record pending approval",
@@ -280,25 +343,44 @@ class TrainingWorkflow(Construct):
             },
             "$.registration",
         )
-        deployment_not_needed = self._record(
-            "Record deployment not needed", "duplicate", sfn.JsonPath.string_at("$.registration.reason")
+        deployment_not_needed = self._release_lock("Release deployment lock (deployment not needed)").next(
+            self._record("Record deployment not needed", "duplicate", sfn.JsonPath.string_at("$.registration.reason"))
         ).next(sfn.Succeed(self, "Deployment not needed"))
+        acquire_lock = self._acquire_lock(
+            sfn.Choice(self, "Approved version to deploy?")
+            .when(_approval_event(), prepare_deployment)
+            .otherwise(evaluate)
+        )
         prepare_deployment.next(
             sfn.Choice(self, "Deployment needed?")
             .when(sfn.Condition.boolean_equals("$.registration.deploy", True), deploy)
             .otherwise(deployment_not_needed)
         )
 
-        validate.next(
+        data_accepted = (
             sfn.Choice(self, "Data accepted?")
             .when(sfn.Condition.string_equals("$.validation.outcome", "duplicate"), duplicate)
             .when(sfn.Condition.string_equals("$.validation.outcome", "data_rejected"), data_rejected)
             .otherwise(start_training)
         )
+        validate.next(data_accepted)
+        limit_bytes = self._config.validation.max_lambda_file_bytes
+        validation_route = (
+            sfn.Choice(self, "Which validation route?")
+            .when(
+                # A Choice on a missing field fails the execution; without a size, the Lambda route decides.
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.detail.object.size"),
+                    sfn.Condition.number_greater_than("$.detail.object.size", limit_bytes),
+                ),
+                self._validation_job_route(data_accepted),
+            )
+            .otherwise(validate)
+        )
         start_training.next(describe_training)
         describe_training.next(
             sfn.Choice(self, "Training finished?")
-            .when(sfn.Condition.string_equals("$.training.status", "Completed"), evaluate)
+            .when(sfn.Condition.string_equals("$.training.status", "Completed"), acquire_lock)
             .when(sfn.Condition.string_equals("$.training.status", "Failed"), describe_failure)
             .when(sfn.Condition.string_equals("$.training.status", "Stopped"), notify_training_failed)
             .otherwise(wait_for_training)
@@ -313,19 +395,169 @@ class TrainingWorkflow(Construct):
             )
             .when(sfn.Condition.string_equals("$.registration.approval_status", "Approved"), deploy)
             # An approval status outside the contract is a defect, not a decision.
-            .otherwise(self._pipeline_failed)
+            .otherwise(
+                self._release_lock("Release deployment lock (unexpected approval status)").next(self._pipeline_failed)
+            )
         )
         return (
             sfn.Choice(self, "Which event?")
-            .when(
-                # A Choice on a missing field fails the execution; an input without `source` is an upload.
-                sfn.Condition.and_(
-                    sfn.Condition.is_present("$.source"),
-                    sfn.Condition.string_equals("$.source", APPROVAL_EVENT_SOURCE),
-                ),
-                prepare_deployment,
-            )
-            .otherwise(validate)
+            .when(_approval_event(), acquire_lock)
+            .otherwise(validation_route)
+        )
+
+    def _validation_job_route(self, data_accepted: sfn.Choice) -> sfn.IChainable:
+        """An upload above validation.max_lambda_file_bytes: plan, a SageMaker Processing job that
+        runs the same validation, then conclude, which leaves the result "Validate data" would
+        leave in $.validation."""
+        job = "$.validation_job"
+
+        def job_request(mode: str) -> dict[str, object]:
+            return {
+                "mode": mode,
+                "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
+                "key": sfn.JsonPath.string_at("$.detail.object.key"),
+                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+            }
+
+        plan = self._invoke("Plan validation job", self._functions.validate, job_request("plan"), job)
+        # The upload is gone: the plan carries the rejection the Lambda route gives.
+        take_planning_result = sfn.Pass(
+            self, "Take planning result", input_path=f"{job}.result", result_path="$.validation"
+        )
+        start_job = self._start_validation_job()
+        describe_job = self._sagemaker_call(
+            "Describe validation job",
+            "describeProcessingJob",
+            {"ProcessingJobName": sfn.JsonPath.string_at(f"{job}.job_name")},
+            result_selector={"status": sfn.JsonPath.string_at("$.ProcessingJobStatus")},
+            result_path="$.processing",
+        )
+        # A redriven execution finds its validation job already created: describe it instead.
+        start_job.add_catch(describe_job, errors=[TRAINING_JOB_EXISTS_ERROR], result_path="$.processing")
+        self._catch_all(start_job)
+        wait_for_job = sfn.Wait(
+            self,
+            "Wait for validation job",
+            time=sfn.WaitTime.duration(Duration.seconds(self._config.validation.processing.poll_interval_seconds)),
+        )
+        wait_for_job.next(describe_job)
+        notify_job_failed = self._notify(
+            "Notify validation job failed",
+            "Validation job {} did not complete: {}",
+            f"{job}.job_name",
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.processing")),
+            subject="validation job failed",
+        ).next(
+            sfn.Fail(self, "Validation job failed", error="ValidationJobFailed", cause="The validation job did not complete")
+        )
+        describe_job_failure = self._sagemaker_call(
+            "Describe validation job failure",
+            "describeProcessingJob",
+            {"ProcessingJobName": sfn.JsonPath.string_at(f"{job}.job_name")},
+            result_selector={
+                "status": sfn.JsonPath.string_at("$.ProcessingJobStatus"),
+                "reason": sfn.JsonPath.string_at("$.FailureReason"),
+            },
+            result_path="$.processing",
+            iam_action="sagemaker:DescribeProcessingJob",
+        )
+        describe_job_failure.next(notify_job_failed)
+        conclude = self._invoke("Conclude validation job", self._functions.validate, job_request("conclude"), "$.validation")
+
+        plan.next(
+            sfn.Choice(self, "Validation job needed?")
+            .when(sfn.Condition.is_not_null(f"{job}.result"), take_planning_result)
+            .otherwise(start_job)
+        )
+        take_planning_result.next(data_accepted)
+        start_job.next(describe_job)
+        describe_job.next(
+            sfn.Choice(self, "Validation job finished?")
+            .when(sfn.Condition.string_equals("$.processing.status", "Completed"), conclude)
+            .when(sfn.Condition.string_equals("$.processing.status", "Failed"), describe_job_failure)
+            .when(sfn.Condition.string_equals("$.processing.status", "Stopped"), notify_job_failed)
+            .otherwise(wait_for_job)
+        )
+        conclude.next(data_accepted)
+        return plan
+
+    def _start_validation_job(self) -> tasks.CallAwsService:
+        job = self._validation_job
+        settings = self._config.validation.processing
+
+        def s3_input(name: str, uri: str, local_path: str, data_type: str) -> dict[str, object]:
+            return {
+                "InputName": name,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": local_path,
+                    "S3DataType": data_type,
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+
+        return tasks.CallAwsService(
+            self,
+            "Start validation job",
+            service="sagemaker",
+            action="createProcessingJob",
+            iam_action="sagemaker:CreateProcessingJob",
+            iam_resources=[self._processing_job_arns],
+            parameters={
+                "ProcessingJobName": sfn.JsonPath.string_at("$.validation_job.job_name"),
+                "RoleArn": job.role.role_arn,
+                "AppSpecification": {
+                    "ImageUri": job.image_uri,
+                    "ContainerEntrypoint": job.entrypoint,
+                    "ContainerArguments": job.arguments,
+                },
+                "ProcessingInputs": [
+                    s3_input("code", job.code_bundle_uri, job_paths.CODE_DIR, "S3Prefix"),
+                    s3_input(
+                        "plan", sfn.JsonPath.string_at("$.validation_job.plan_uri"), job_paths.PLAN_DIR, "S3Prefix"
+                    ),
+                    # The manifest names exactly the uploaded object.
+                    s3_input(
+                        "data",
+                        sfn.JsonPath.string_at("$.validation_job.source_manifest_uri"),
+                        job_paths.DATA_DIR,
+                        "ManifestFile",
+                    ),
+                ],
+                "ProcessingOutputConfig": {
+                    "Outputs": [
+                        {
+                            "OutputName": "validation",
+                            "S3Output": {
+                                "S3Uri": sfn.JsonPath.string_at("$.validation_job.output_uri"),
+                                "LocalPath": job_paths.OUTPUT_DIR,
+                                "S3UploadMode": "EndOfJob",
+                            },
+                        }
+                    ],
+                    "KmsKeyId": self._key.key_arn,
+                },
+                "ProcessingResources": {
+                    "ClusterConfig": {
+                        "InstanceCount": settings.instance_count,
+                        "InstanceType": settings.instance_type,
+                        "VolumeSizeInGB": settings.volume_size_gb,
+                        "VolumeKmsKeyId": self._key.key_arn,
+                    }
+                },
+                "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+                # The job only reads its inputs and writes its output, which SageMaker moves.
+                "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+            },
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(SAGEMAKER_CALL_TIMEOUT),
+        ).add_retry(
+            errors=SAGEMAKER_RETRY_ERRORS,
+            interval=SAGEMAKER_RETRY_INTERVAL,
+            max_attempts=SAGEMAKER_RETRY_MAX_ATTEMPTS,
+            backoff_rate=RETRY_BACKOFF_RATE,
         )
 
     def _start_training(self) -> tasks.CallAwsService:
@@ -532,10 +764,16 @@ class TrainingWorkflow(Construct):
                         "$.endpoint.endpoint_config_name", "$.registration.endpoint_config_name"
                     ),
                 ),
-                deployed,
+                self._release_lock("Release deployment lock (deployed)").next(deployed),
             )
-            .when(sfn.Condition.string_equals("$.endpoint.status", "InService"), rolled_back)
-            .when(sfn.Condition.string_equals("$.endpoint.status", "Failed"), deployment_failed)
+            .when(
+                sfn.Condition.string_equals("$.endpoint.status", "InService"),
+                self._release_lock("Release deployment lock (rolled back)").next(rolled_back),
+            )
+            .when(
+                sfn.Condition.string_equals("$.endpoint.status", "Failed"),
+                self._release_lock("Release deployment lock (deployment failed)").next(deployment_failed),
+            )
             .otherwise(wait_for_endpoint)
         )
         return (
@@ -602,6 +840,143 @@ class TrainingWorkflow(Construct):
             },
             "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in self._rollback_alarm_names]},
         }
+
+    # ------------------------------------------------------------ deployment lock
+
+    def _acquire_lock(self, holding: sfn.IChainable) -> sfn.IChainable:
+        """Acquire the endpoint's deployment lock, then continue with `holding`.
+
+        A conflict reads the item and describes its owner: a RUNNING owner is waited for, any
+        other (or one whose history has expired) is taken over with a put conditioned on that
+        owner, so of several executions seeing the same stale owner exactly one takes over.
+        """
+        acquire = self._put_lock(
+            "Acquire deployment lock",
+            LOCK_FREE_OR_OWN_CONDITION,
+            {":execution": sfn.JsonPath.string_at("$$.Execution.Id")},
+        )
+        read_lock = tasks.DynamoGetItem(
+            self,
+            "Read deployment lock",
+            table=self._lock_table,
+            key=self._lock_key(),
+            consistent_read=True,
+            result_path="$.deployment_lock",
+            task_timeout=sfn.Timeout.duration(LOCK_CALL_TIMEOUT),
+        )
+        self._retry_lock_call(read_lock)
+        self._catch_all(read_lock)
+        describe_owner = tasks.CallAwsService(
+            self,
+            "Describe lock owner",
+            service="sfn",
+            action="describeExecution",
+            iam_action="states:DescribeExecution",
+            iam_resources=[self._execution_arns],
+            parameters={"ExecutionArn": sfn.JsonPath.string_at(f"$.deployment_lock.Item.{LOCK_OWNER_ATTRIBUTE}.S")},
+            # aws-sdk results are PascalCase whatever the API's casing.
+            result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+            result_path="$.deployment_lock.owner",
+            task_timeout=sfn.Timeout.duration(LOCK_CALL_TIMEOUT),
+        )
+        # A missing owner is an answer, not a fault: it goes straight to the take-over.
+        describe_owner.add_retry(errors=[LOCK_OWNER_GONE_ERROR], max_attempts=0)
+        # A read is safe to repeat; any other failure is worth another try.
+        describe_owner.add_retry(
+            errors=["States.TaskFailed"],
+            interval=LOCK_RETRY_INTERVAL,
+            max_attempts=LOCK_RETRY_MAX_ATTEMPTS,
+            backoff_rate=RETRY_BACKOFF_RATE,
+        )
+        take_over = self._put_lock(
+            "Take over deployment lock",
+            LOCK_STALE_OWNER_CONDITION,
+            {":stale_owner": sfn.JsonPath.string_at(f"$.deployment_lock.Item.{LOCK_OWNER_ATTRIBUTE}.S")},
+        )
+        describe_owner.add_catch(take_over, errors=[LOCK_OWNER_GONE_ERROR], result_path="$.deployment_lock.owner")
+        self._catch_all(describe_owner)
+        wait_for_lock = sfn.Wait(
+            self,
+            "Wait for deployment lock",
+            time=sfn.WaitTime.duration(Duration.seconds(self._config.deployment.poll_interval_seconds)),
+        )
+
+        acquire.add_catch(read_lock, errors=[LOCK_CONFLICT_ERROR], result_path="$.deployment_lock")
+        # Another execution took over first, or the owner released meanwhile: start again.
+        take_over.add_catch(acquire, errors=[LOCK_CONFLICT_ERROR], result_path="$.deployment_lock")
+        for task in (acquire, take_over):
+            self._catch_all(task)
+            task.next(holding)
+        read_lock.next(
+            sfn.Choice(self, "Lock still held?")
+            .when(sfn.Condition.is_present("$.deployment_lock.Item"), describe_owner)
+            # Released between the failed put and the read.
+            .otherwise(acquire)
+        )
+        describe_owner.next(
+            sfn.Choice(self, "Lock owner running?")
+            .when(sfn.Condition.string_equals("$.deployment_lock.owner.status", "RUNNING"), wait_for_lock)
+            .otherwise(take_over)
+        )
+        wait_for_lock.next(acquire)
+        return acquire
+
+    def _put_lock(self, name: str, condition: str, values: dict[str, str]) -> tasks.DynamoPutItem:
+        task = tasks.DynamoPutItem(
+            self,
+            name,
+            table=self._lock_table,
+            item={
+                **self._lock_key(),
+                LOCK_OWNER_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(
+                    sfn.JsonPath.string_at("$$.Execution.Id")
+                ),
+                LOCK_ACQUIRED_AT_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(
+                    sfn.JsonPath.string_at("$$.State.EnteredTime")
+                ),
+            },
+            condition_expression=condition,
+            expression_attribute_names={"#owner": LOCK_OWNER_ATTRIBUTE},
+            expression_attribute_values={
+                placeholder: tasks.DynamoAttributeValue.from_string(value) for placeholder, value in values.items()
+            },
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(LOCK_CALL_TIMEOUT),
+        )
+        self._retry_lock_call(task)
+        return task
+
+    def _release_lock(self, name: str, *, catch: bool = True) -> tasks.DynamoDeleteItem:
+        """Delete the lock item unless another execution owns it."""
+        task = tasks.DynamoDeleteItem(
+            self,
+            name,
+            table=self._lock_table,
+            key=self._lock_key(),
+            condition_expression=LOCK_FREE_OR_OWN_CONDITION,
+            expression_attribute_names={"#owner": LOCK_OWNER_ATTRIBUTE},
+            expression_attribute_values={
+                ":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.Execution.Id"))
+            },
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(LOCK_CALL_TIMEOUT),
+        )
+        self._retry_lock_call(task)
+        if catch:
+            self._catch_all(task)
+        return task
+
+    def _lock_key(self) -> dict[str, tasks.DynamoAttributeValue]:
+        return {LOCK_PARTITION_KEY: tasks.DynamoAttributeValue.from_string(self._endpoint_name)}
+
+    @staticmethod
+    def _retry_lock_call(task: sfn.TaskStateBase) -> None:
+        task.add_retry(
+            errors=DYNAMODB_RETRY_ERRORS,
+            interval=LOCK_RETRY_INTERVAL,
+            max_attempts=LOCK_RETRY_MAX_ATTEMPTS,
+            backoff_rate=RETRY_BACKOFF_RATE,
+        )
 
     # -------------------------------------------------------------- state helpers
 
@@ -686,19 +1061,35 @@ class TrainingWorkflow(Construct):
         return sfn.Pass(self, name, parameters={"outcome": outcome, "reason": reason}, result_path="$.result")
 
     def _catch_all(self, task: sfn.TaskStateBase) -> None:
-        task.add_catch(self._notify_failure, errors=["States.ALL"], result_path="$.error")
+        task.add_catch(self._release_after_failure, errors=["States.ALL"], result_path="$.error")
 
     # ----------------------------------------------------------------- permissions
 
     @property
+    def _execution_arns(self) -> str:
+        # The state machine's own name, not its ARN attribute: the role must not depend on the
+        # state machine that uses it.
+        return Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self._state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    @property
     def _training_job_arns(self) -> str:
         return sagemaker_arn(self, "training-job", project_pattern(self._project))
+
+    @property
+    def _processing_job_arns(self) -> str:
+        return sagemaker_arn(self, "processing-job", project_pattern(self._project))
 
     def _sagemaker_resources(self, action: str) -> list[str]:
         endpoint = sagemaker_arn(self, "endpoint", self._endpoint_name.lower())
         endpoint_configs = sagemaker_arn(self, "endpoint-config", project_pattern(self._project))
         resources = {
             "describeTrainingJob": [self._training_job_arns],
+            "describeProcessingJob": [self._processing_job_arns],
             "createModel": [sagemaker_arn(self, "model", project_pattern(self._project))],
             "createEndpointConfig": [endpoint_configs],
             # ListEndpoints has no resource-level permissions.
@@ -709,12 +1100,24 @@ class TrainingWorkflow(Construct):
         }
         return resources[action]
 
+    def _acknowledge_validation_job_names(self) -> None:
+        acknowledge_sagemaker_patterns(
+            self.role,
+            [self._processing_job_arns],
+            f"Limited to the validation jobs the pipeline names with the '{self._project}-' prefix; "
+            "each name carries the execution it validates for.",
+        )
+
     def _grant_role(self) -> None:
         role = self.role
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                resources=[self._training.training_role.role_arn, self._training.model_role.role_arn],
+                resources=[
+                    self._training.training_role.role_arn,
+                    self._training.model_role.role_arn,
+                    self._validation_job.role.role_arn,
+                ],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
@@ -748,6 +1151,13 @@ class TrainingWorkflow(Construct):
             ],
             f"Limited to the training jobs, models and endpoint configs the pipeline names with the "
             f"'{self._project}-' prefix; each name carries the dataset version and execution.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "DescribeExecution of the deployment lock's owner, which is an execution of this state "
+            "machine whose name is only known at run time.",
+            findings=[f"Resource::{nag_text(role, self._execution_arns)}"],
         )
         acknowledge(
             role,

@@ -10,6 +10,7 @@ import warnings
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,18 @@ from moto import mock_aws
 
 from infra import outputs as stack_outputs
 from mlops.local import moto_access
-from mlops.local.deployment import DeployedStack, SynthesizedApp, deploy, environment_for_moto, synthesize
+from mlops.local.deployment import (
+    DeployedStack,
+    SynthesizedApp,
+    deploy,
+    environment_for_moto,
+    prepared_session,
+    synthesize,
+)
 from mlops.local.endpoints import LocalEndpointServer
 from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
 from mlops.local.standins import StandIns
+from mlops.local.processing_jobs import LocalProcessingJobRunner
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
 EXECUTION_POLL_SECONDS = 0.05
@@ -88,17 +97,22 @@ class LocalCloud:
         work = self._work_dir or Path(self._stack.enter_context(_temporary_folder()))
         work.mkdir(parents=True, exist_ok=True)
         self._stack.enter_context(patched_environment({**environment_for_moto(), **PROCESS_ENVIRONMENT}))
-        self.app = self._app or synthesize(self.config_path)
+        # Synthesis waits on the CDK's Node.js process, so the session's loading runs meanwhile.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            loading = background.submit(prepared_session)
+            self.app = self._app or synthesize(self.config_path)
+            session = loading.result()
         self._stack.enter_context(_quiet_moto())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self.log_folder = _ensure(work / "logs")
         self.standins = StandIns(
             lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, self.log_folder),
             training=LocalTrainingJobRunner(_ensure(work / "training")),
+            processing=LocalProcessingJobRunner(_ensure(work / "processing")),
             endpoints=LocalEndpointServer(_ensure(work / "models")),
         )
         self._stack.enter_context(self.standins.installed())
-        self.deployed = deploy(self.app)
+        self.deployed = deploy(self.app, session)
         self.outputs = StackOutputs.from_outputs(self.deployed.outputs)
 
     def _code_root_for(self, bucket: str, key: str) -> Path:

@@ -2,11 +2,12 @@
 publish the file assets to the bootstrap bucket, then create the stack with CloudFormation.
 
 moto's CloudFormation cannot create some resource types of the template; this module creates
-them through their own APIs instead (the model package group, the CloudWatch alarms), applies
-the one bucket property moto's CloudFormation ignores (EventBridge notifications), and leaves
-out the resource policies moto does not evaluate anyway. moto's CloudFormation also creates
-state machines in its record-only Step Functions backend, so each one is created again, with
-the definition CloudFormation resolved, in the backend that executes them.
+them through their own APIs instead (the model package group, the CloudWatch alarms and anomaly
+detectors), applies the one bucket property moto's CloudFormation ignores (EventBridge
+notifications), and leaves out the resource policies moto does not evaluate anyway. moto's
+CloudFormation also creates state machines in its record-only Step Functions backend, so each
+one is created again, with the definition CloudFormation resolved, in the backend that
+executes them.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 
 from mlops.local import moto_access
 
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 # Resource types moto's CloudFormation cannot create, and how the local cloud deals with each.
-CREATED_THROUGH_API = {"AWS::SageMaker::ModelPackageGroup", "AWS::CloudWatch::Alarm"}
+CREATED_THROUGH_API = {
+    "AWS::SageMaker::ModelPackageGroup",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::AnomalyDetector",
+}
 NOT_ENFORCED_LOCALLY = {
     "AWS::S3::BucketPolicy",
     "AWS::SNS::TopicPolicy",
@@ -37,6 +43,15 @@ NOT_ENFORCED_LOCALLY = {
     # Async retry settings of the alarm responder; the local router invokes it synchronously.
     "AWS::Lambda::EventInvokeConfig",
 }
+
+
+# The APIs the deployment calls. Loading their models and importing moto's backends behind
+# them takes seconds, which `prepared_session` lets a caller spend while the app synthesizes.
+DEPLOYMENT_SERVICES = ("ssm", "s3", "cloudformation", "sagemaker", "cloudwatch", "stepfunctions")
+
+
+# Attributes that follow from a resource's physical id (an SQS queue's id is its URL).
+ATTRIBUTES_OF_PHYSICAL_IDS = {"QueueName": lambda queue_url: queue_url.rsplit("/", 1)[-1]}
 
 
 class DeploymentError(Exception):
@@ -140,9 +155,21 @@ def _read_assembly(outdir: Path) -> SynthesizedApp:
     return SynthesizedApp(outdir, artifact.get("properties", {}).get("stackName", name), template, assets)
 
 
-def deploy(app: SynthesizedApp) -> DeployedStack:
+def prepared_session() -> boto3.Session:
+    """A session for `deploy` with the deployment's API models loaded and moto's backends for
+    them imported (moto's CloudFormation imports the backends of every resource type)."""
+    from moto.backends import get_backend
+
+    loaded = botocore.session.Session()
+    for service in DEPLOYMENT_SERVICES:
+        loaded.get_service_model(service)
+        get_backend(service)
+    return boto3.Session(botocore_session=loaded, region_name=moto_access.LOCAL_REGION)
+
+
+def deploy(app: SynthesizedApp, session: boto3.Session | None = None) -> DeployedStack:
     account, region = moto_access.LOCAL_ACCOUNT_ID, moto_access.LOCAL_REGION
-    session = boto3.Session(region_name=region)
+    session = session or boto3.Session(region_name=region)
     _bootstrap(session, app, account, region)
     template = _deployable_template(app.template)
     cloudformation = session.client("cloudformation")
@@ -235,13 +262,21 @@ def _create_through_api(session: boto3.Session, template: dict[str, Any], resolv
             )
         elif resource["Type"] == "AWS::CloudWatch::Alarm":
             cloudwatch.put_metric_alarm(**{key: properties[key] for key in ALARM_PROPERTIES if key in properties})
+        elif resource["Type"] == "AWS::CloudWatch::AnomalyDetector":
+            cloudwatch.put_anomaly_detector(
+                **{key: properties[key] for key in ANOMALY_DETECTOR_PROPERTIES if key in properties}
+            )
 
 
 ALARM_PROPERTIES = (
     "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
     "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
     "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
-    "ComparisonOperator", "TreatMissingData", "Metrics",
+    "ComparisonOperator", "TreatMissingData", "Metrics", "ThresholdMetricId",
+)
+ANOMALY_DETECTOR_PROPERTIES = (
+    "Namespace", "MetricName", "Dimensions", "Stat", "Configuration", "MetricCharacteristics",
+    "SingleMetricAnomalyDetector", "MetricMathAnomalyDetector",
 )
 
 
@@ -283,6 +318,11 @@ class _Resolver:
             if name in self._physical_ids:
                 return self._physical_ids[name]
             raise DeploymentError(f"cannot resolve Ref {name}")
+        if set(value) == {"Fn::GetAtt"}:
+            logical_id, attribute = value["Fn::GetAtt"]
+            if attribute in ATTRIBUTES_OF_PHYSICAL_IDS and logical_id in self._physical_ids:
+                return ATTRIBUTES_OF_PHYSICAL_IDS[attribute](self._physical_ids[logical_id])
+            raise DeploymentError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute}")
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self(part)) for part in parts)

@@ -5,6 +5,7 @@ They change what moto answers, never what the pipeline does."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import uuid
@@ -15,10 +16,14 @@ from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
+import botocore.session
+from botocore.model import OperationModel
 from moto.awslambda.models import LambdaBackend
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 from moto.events.models import Rule
+from moto.s3 import notifications as s3_notifications
 from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -26,12 +31,22 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_task,
 )
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
+from s3transfer.futures import NonThreadedExecutor
+from s3transfer.manager import TransferManager
 
 from mlops.local import moto_access
-from mlops.local.alarms import evaluate_alarms
-from mlops.local.endpoints import EndpointNotFoundError, LocalEndpointServer, ModelInvocationError
+from mlops.local.alarms import describe_anomaly_detectors, evaluate_alarms, put_anomaly_detector
+from mlops.local.endpoints import (
+    EndpointExistsError,
+    EndpointInProgressError,
+    EndpointNotFoundError,
+    LocalEndpointServer,
+    ModelInvocationError,
+)
 from mlops.local.lambda_runtime import InProcessLambdaRuntime
+from mlops.local.processing_jobs import LocalProcessingJobRunner
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
@@ -54,6 +69,7 @@ class StandIns:
     lambdas: InProcessLambdaRuntime
     training: LocalTrainingJobRunner
     endpoints: LocalEndpointServer
+    processing: LocalProcessingJobRunner
     deliveries: list[Delivery] = field(default_factory=list)
     published_events: list[dict[str, Any]] = field(default_factory=list)
     # Errors the next calls of an operation answer with, for fault-injection tests.
@@ -83,10 +99,35 @@ class StandIns:
     def _patches(self) -> list[tuple[Any, str, Any]]:
         standins = self
         original_create_training_job = SageMakerModelBackend.create_training_job
+        original_create_processing_job = SageMakerModelBackend.create_processing_job
         original_send_to_targets = Rule.send_to_targets
         original_set_alarm_state = CloudWatchBackend.set_alarm_state
         original_update_model_package = SageMakerModelBackend.update_model_package
         original_put_metric_data = CloudWatchBackend.put_metric_data
+        original_create_endpoint = SageMakerModelBackend.create_endpoint
+        original_describe_endpoint = SageMakerModelBackend.describe_endpoint
+        original_list_endpoints = SageMakerModelBackend.list_endpoints
+        original_start_execution = StepFunctionsParserBackend.start_execution
+        original_transfer_manager_init = TransferManager.__init__
+
+        def start_execution(backend, *args, **kwargs):
+            # Whoever starts it (a rule's target, a function), an execution is recorded once:
+            # a repeated name answers with the execution already recorded.
+            execution = original_start_execution(backend, *args, **kwargs)
+            with standins._lock:
+                if execution.execution_arn not in standins.started_executions:
+                    standins.started_executions.append(execution.execution_arn)
+            return execution
+
+        def send_s3_event_to_eventbridge(account_id, bucket, event_name, key):
+            # moto gives every S3 event one fixed id; EventBridge events each have their own.
+            standins.publish_event(_s3_event(bucket, event_name, key))
+
+        def transfer_in_the_calling_thread(manager, client, config=None, osutil=None, executor_cls=None):
+            # An upload's event invokes a function, and the in-process runtime runs one function
+            # at a time: a transfer on threads of its own would deliver it to a function while
+            # the function that uploads holds the runtime and waits for the transfer.
+            original_transfer_manager_init(manager, client, config, osutil, NonThreadedExecutor)
 
         def invoke_lambda(backend, function_name, qualifier, body, headers, response_headers):
             function = backend.get_function(function_name, qualifier)
@@ -108,6 +149,19 @@ class StandIns:
                 job.failure_reason = run.failure_reason
             return job
 
+        def create_processing_job(backend, processing_job_name, **request):
+            standins._raise_injected_fault("CreateProcessingJob")
+            if processing_job_name in backend.processing_jobs:
+                raise ResourceInUseException(f"Processing job names must be unique: {processing_job_name} exists")
+            job = original_create_processing_job(backend, processing_job_name=processing_job_name, **request)
+            run = standins.processing.run(processing_job_name, request)
+            if run.exit_message:
+                job.exit_message = run.exit_message
+            if not run.succeeded:
+                job.processing_job_status = "Failed"
+                job.failure_reason = run.failure_reason
+            return job
+
         def update_endpoint(response):
             standins._raise_injected_fault("UpdateEndpoint")
             try:
@@ -118,7 +172,26 @@ class StandIns:
                 )
             except EndpointNotFoundError as error:
                 raise ValidationError(message=f"Could not find {error}.") from error
+            except EndpointInProgressError as error:
+                raise ValidationError(message=f'Cannot update in-progress endpoint "{error}".') from error
             return ActionResult({"EndpointArn": arn})
+
+        def create_endpoint(backend, endpoint_name, endpoint_config_name, tags):
+            try:
+                return standins.endpoints.create(
+                    endpoint_name,
+                    lambda: original_create_endpoint(backend, endpoint_name, endpoint_config_name, tags),
+                )
+            except EndpointExistsError as error:
+                raise ValidationError(message=f'Cannot create already existing endpoint "{error}".') from error
+
+        def describe_endpoint(backend, endpoint_name):
+            standins.endpoints.settle(endpoint_name)
+            return original_describe_endpoint(backend, endpoint_name)
+
+        def list_endpoints(backend, *args, **kwargs):
+            standins.endpoints.settle()
+            return original_list_endpoints(backend, *args, **kwargs)
 
         def invoke_endpoint(response):
             # moto takes an error response's status code from its "status" header.
@@ -197,14 +270,24 @@ class StandIns:
         return [
             (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
             (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
+            *aws_sdk_casing_patches(),
             (LambdaBackend, "invoke", invoke_lambda),
             (CloudWatchBackend, "put_metric_data", put_metric_data),
             (SageMakerModelBackend, "update_model_package", update_model_package),
             (SageMakerModelBackend, "create_training_job", create_training_job),
+            (SageMakerModelBackend, "create_processing_job", create_processing_job),
             (SageMakerResponse, "update_endpoint", update_endpoint),
+            (SageMakerModelBackend, "create_endpoint", create_endpoint),
+            (SageMakerModelBackend, "describe_endpoint", describe_endpoint),
+            (SageMakerModelBackend, "list_endpoints", list_endpoints),
             (SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
             (Rule, "send_to_targets", send_to_targets),
+            (StepFunctionsParserBackend, "start_execution", start_execution),
+            (s3_notifications, "_send_event_bridge_message", send_s3_event_to_eventbridge),
+            (TransferManager, "__init__", transfer_in_the_calling_thread),
             (CloudWatchBackend, "set_alarm_state", set_alarm_state),
+            (CloudWatchResponse, "put_anomaly_detector", put_anomaly_detector),
+            (CloudWatchResponse, "describe_anomaly_detectors", describe_anomaly_detectors),
         ]
 
     def publish_event(self, event: dict[str, Any]) -> None:
@@ -225,8 +308,6 @@ class StandIns:
                 execution = moto_access.stepfunctions_backend().start_execution(
                     arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload)
                 )
-                with self._lock:
-                    self.started_executions.append(execution.execution_arn)
                 delivery.result = {"executionArn": execution.execution_arn}
             else:
                 function = moto_access.lambda_backend().get_function(arn.split(":")[6], None)
@@ -237,6 +318,42 @@ class StandIns:
             delivery.error = f"{type(error).__name__}: {error}"
         with self._lock:
             self.deliveries.append(delivery)
+
+
+def aws_sdk_casing_patches() -> list[tuple[Any, str, Any]]:
+    """An aws-sdk task takes its parameters and returns its result in PascalCase whatever the
+    API's own casing (ExecutionArn in, Status out for Step Functions' DescribeExecution);
+    moto's interpreter passes both through as written. For the APIs whose members are not
+    PascalCase, these translate at the boto3 call, with the helpers moto's interpreter has."""
+    return [
+        (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_parameters", _normalise_aws_sdk_parameters),
+        (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_response", _normalise_aws_sdk_response),
+    ]
+
+
+# The aws-sdk services (as named in the task's resource) whose API members are camelCase.
+CAMEL_CASED_SDK_SERVICES = frozenset({"sfn"})
+
+
+def _normalise_aws_sdk_parameters(task: Any, parameters: dict[str, Any], *_: Any, **__: Any) -> None:
+    operation = _camel_cased_operation(task.resource.api_name, task.resource.api_action)
+    if operation is not None and operation.input_shape is not None:
+        task._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_aws_sdk_response(task: Any, response: Any, *_: Any, **__: Any) -> None:
+    operation = _camel_cased_operation(task.resource.api_name, task.resource.api_action)
+    if operation is not None and operation.output_shape is not None:
+        task._from_boto_response(response, operation.output_shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _camel_cased_operation(service: str, action: str) -> OperationModel | None:
+    if service not in CAMEL_CASED_SDK_SERVICES:
+        return None
+    boto_service = aws_sdk_task.StateTaskServiceAwsSdk._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES.get(service, service)
+    model = botocore.session.get_session().get_service_model(boto_service)
+    return model.operation_model(action[0].upper() + action[1:])
 
 
 def _aws_sdk_error_name(service_error_name: str, error: Exception) -> str:
@@ -301,5 +418,34 @@ def _model_package_state_change_event(package: Any) -> dict[str, Any]:
             "ModelApprovalStatus": package.model_approval_status,
             "ApprovalDescription": getattr(package, "approval_description", None) or "",
             "CustomerMetadataProperties": getattr(package, "customer_metadata_properties", None) or {},
+        },
+    }
+
+
+def _s3_event(bucket: Any, event_name: str, key: Any) -> dict[str, Any]:
+    """The event S3 sends to EventBridge, as moto builds it, with an id of its own and AWS's time format."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": s3_notifications._detail_type(event_name),
+        "source": "aws.s3",
+        "account": bucket.account_id,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": {
+                "key": key.name,
+                "size": key.size,
+                "etag": key.etag.replace('"', ""),
+                **({"version-id": key.version_id} if key.version_id else {}),
+                "sequencer": "617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": bucket.account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": event_name.split(":")[1],
         },
     }

@@ -1,14 +1,17 @@
 """The closed loop on the local pipeline: drifted traffic retrains once however often the alarm
-event arrives, a second drift alarm inside the cooldown is skipped, and a burst of 5XX errors
-after a deployment rolls the endpoint back."""
+event arrives, a second drift alarm inside the cooldown is skipped, a burst of 5XX errors
+after a deployment rolls the endpoint back, and a burst of traffic far above what the endpoint
+usually receives is announced to a person."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from mlops.commands.monitoring import run_scheduled_monitors, send_rows
+from mlops.local import moto_access
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, execution_result, run_upload
 from mlops.local.standins import ALARM_STATE_CHANGE
@@ -23,6 +26,12 @@ RECALIBRATED_FEATURES = [f"worst_{name}" for name in ("radius", "texture", "peri
                          "compactness", "concavity", "concave_points", "symmetry", "fractal_dimension")]
 
 
+# What the endpoint usually receives: invocations per 5-minute period over the last two hours,
+# the last period included.
+LEARNED_TRAFFIC = [10, 9, 11, 10, 12, 8, 10, 11, 9, 10, 13, 7, 10, 11, 9, 10, 12, 8, 10, 11, 9, 10, 10, 12, 9]
+BURST_REQUESTS = 80
+
+
 def _decisions(cloud, since: int) -> list[dict]:
     return [d.result for d in cloud.standins.deliveries[since:] if d.detail_type == ALARM_STATE_CHANGE and d.result]
 
@@ -31,7 +40,32 @@ def _decisions(cloud, since: int) -> list[dict]:
 def cancer_config(tmp_path, breast_cancer_frame):
     first = write_csv(breast_cancer_frame.iloc[:300], tmp_path / "cancer_2024_01.csv")
     # One evaluation period, so a burst of seconds is enough to decide locally.
-    return first, init_config(first, "target", tmp_path / "pipeline.json", monitoring__evaluation_periods=1)
+    return first, init_config(
+        first,
+        "target",
+        tmp_path / "pipeline.json",
+        monitoring__evaluation_periods=1,
+        monitoring__invocation_anomaly_evaluation_periods=1,
+    )
+
+
+def _learned_traffic(cloud) -> None:
+    """The Invocations SageMaker reported for the endpoint before now, which the band learns from."""
+    config = json.loads(cloud.config_path.read_text())
+    period = timedelta(seconds=config.get("monitoring", {}).get("invocation_anomaly_period_seconds", 300))
+    now = datetime.now(timezone.utc)
+    dimensions = [
+        {"Name": "EndpointName", "Value": cloud.outputs.endpoint_name},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+    moto_access.cloudwatch_backend().put_metric_data(
+        "AWS/SageMaker",
+        [
+            {"MetricName": "Invocations", "Dimensions": dimensions, "Unit": "Count", "Value": count,
+             "Timestamp": now - (periods_ago + 0.5) * period}
+            for periods_ago, count in enumerate(LEARNED_TRAFFIC)
+        ],
+    )
 
 
 def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cancer_config, breast_cancer_frame):
@@ -46,8 +80,14 @@ def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cance
 
         # When the scheduled drift monitor runs, and EventBridge delivers the alarm event twice more
         run_scheduled_monitors(cloud.client("events"), cloud.client("lambda"))
-        [alarm_event] = [e for e in cloud.standins.published_events if e["detail-type"] == ALARM_STATE_CHANGE]
-        assert alarm_event["detail"]["alarmName"] == "mlops-drift" and alarm_event["detail"]["state"]["value"] == "ALARM"
+        # Only the drift alarm's events: on a loaded machine the first requests, which load the
+        # model, can also cross the latency alarm's threshold.
+        [alarm_event] = [
+            e
+            for e in cloud.standins.published_events
+            if e["detail-type"] == ALARM_STATE_CHANGE and e["detail"]["alarmName"] == "mlops-drift"
+        ]
+        assert alarm_event["detail"]["state"]["value"] == "ALARM"
         cloud.standins.publish_event(alarm_event)
         cloud.standins.publish_event(alarm_event)
 
@@ -55,7 +95,7 @@ def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cance
         retrains = cloud.standins.started_executions[started:]
         assert len(retrains) == 1
         assert execution_result(cloud, retrains[0], "retraining").outcome in {"deployed", "model_rejected"}
-        decisions = _decisions(cloud, delivered)
+        decisions = [d for d in _decisions(cloud, delivered) if d["alarm_name"] == "mlops-drift"]
         assert [d["action"] for d in decisions] == ["retrain", "retrain", "retrain"]
         assert len({json.dumps(d, sort_keys=True) for d in decisions}) == 1  # the repeats got the first answer
         assert decisions[0]["outcome"].startswith("retraining started")
@@ -95,3 +135,38 @@ def test_a_burst_of_5xx_errors_after_a_deployment_rolls_back(cancer_config, brea
         assert {p["ModelPackageArn"].rsplit("/", 1)[1]: p["ModelApprovalStatus"] for p in packages}["2"] == "Rejected"
         audit = cloud.client("s3").list_objects_v2(Bucket=cloud.outputs.data_bucket, Prefix="audit/")
         assert audit["KeyCount"] >= 1
+
+
+def test_a_burst_far_above_the_learned_traffic_is_announced_to_a_person(cancer_config, breast_cancer_frame):
+    first, config = cancer_config
+    with LocalCloud(config) as cloud:
+        assert run_upload(cloud, first).outcome == "deployed"
+        cloudwatch = cloud.client("cloudwatch")
+        [detector] = cloudwatch.describe_anomaly_detectors(Namespace="AWS/SageMaker")["AnomalyDetectors"]
+        assert detector["SingleMetricAnomalyDetector"]["MetricName"] == "Invocations"
+        _learned_traffic(cloud)
+        assert cloudwatch.describe_alarms(AlarmNames=["mlops-invocation-anomaly"])["MetricAlarms"][0]["StateValue"] == "OK"
+        delivered = len(cloud.standins.deliveries)
+
+        # When eight times the usual traffic arrives within minutes
+        rows = breast_cancer_frame.drop(columns=["target"]).head(BURST_REQUESTS)
+        burst = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, rows, rows_per_request=1)
+        assert burst.failed_requests == 0
+
+        # Then the invocation anomaly alarm goes off once, and the responder notifies without touching the endpoint
+        [alarm] = cloudwatch.describe_alarms(AlarmNames=["mlops-invocation-anomaly"])["MetricAlarms"]
+        assert alarm["StateValue"] == "ALARM"
+        # (the first request also loads the model, which the latency alarm may see)
+        [decision] = [d for d in _decisions(cloud, delivered) if d["alarm_name"] == "mlops-invocation-anomaly"]
+        assert decision["state"] == "ALARM"
+        assert (decision["action"], decision["outcome"]) == ("notify", "notified")
+        assert decision["model_version_before"] == decision["model_version_after"] == 1
+        assert endpoint_status(cloud)["model_version"] == 1
+
+        # And the audit log holds the decision
+        s3 = cloud.client("s3")
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=cloud.outputs.data_bucket, Prefix="audit/")["Contents"]]
+        records = [json.loads(s3.get_object(Bucket=cloud.outputs.data_bucket, Key=key)["Body"].read()) for key in keys]
+        [record] = [r for r in records if r["alarm"]["name"] == "mlops-invocation-anomaly"]
+        assert record["what"] == {"action": "notify", "outcome": "notified", "status": "acted"}
+        assert record["alarm"]["kind"] == "invocation-anomaly"

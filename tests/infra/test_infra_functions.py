@@ -20,8 +20,9 @@ ENVIRONMENT = {
     "prepare_deployment": {"MODEL_PACKAGE_GROUP", "ENDPOINT_NAME"},
     "monitor_drift": {"DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"},
     "monitor_quality": {"DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"},
+    "start_pipeline": {"STATE_MACHINE_ARN"},
 }
-ASYNCHRONOUS = {"alarm_responder", "monitor_drift", "monitor_quality"}
+ASYNCHRONOUS = {"alarm_responder", "monitor_drift", "monitor_quality", "start_pipeline"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
 

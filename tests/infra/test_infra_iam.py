@@ -14,6 +14,7 @@ HANDLERS = {
     "prepare_deployment",
     "monitor_drift",
     "monitor_quality",
+    "start_pipeline",
 }
 
 
@@ -83,13 +84,14 @@ def test_function_roles_name_their_resources(synthesized):
 
 def test_data_access_is_limited_to_each_stage_prefixes(synthesized):
     expected_writes = {
-        "validate_data": {"curated/*", "quarantine/*", "reports/*"},
+        "validate_data": {"curated/*", "quarantine/*", "reports/*", "validation-jobs/*"},
         "evaluate_model": {"reports/*"},
         "register_model": set(),
         "alarm_responder": {"incoming/*", "audit/*"},
         "prepare_deployment": set(),
         "monitor_drift": {"monitoring/drift-watermark.json", "reports/monitoring/drift/*"},
         "monitor_quality": {"reports/monitoring/quality/*"},
+        "start_pipeline": set(),
     }
     for handler, role_id in _function_roles(synthesized).items():
         writes = {
@@ -109,7 +111,11 @@ def test_state_machine_role_passes_only_the_sagemaker_roles_to_sagemaker(synthes
     (pass_role,) = [s for s in statements if "iam:PassRole" in _actions(s)]
 
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    assert sorted(_resources(pass_role)) == ["<TrainingModelRoleFBBF21D3.Arn>", "<TrainingTrainingRole444F28B6.Arn>"]
+    assert sorted(_resources(pass_role)) == [
+        "<TrainingModelRoleFBBF21D3.Arn>",
+        "<TrainingTrainingRole444F28B6.Arn>",
+        "<ValidationValidationJobRole81AE9EC9.Arn>",
+    ]
     actions = Counter(action for s in statements for action in _actions(s))
     for action in (
         "sagemaker:CreateTrainingJob",
@@ -135,7 +141,7 @@ def test_every_role_is_assumed_by_exactly_its_service(synthesized):
     )
 
     assert principals == Counter(
-        {"lambda.amazonaws.com": 7, "sagemaker.amazonaws.com": 2, "states.amazonaws.com": 1, "events.amazonaws.com": 1}
+        {"lambda.amazonaws.com": 8, "sagemaker.amazonaws.com": 3, "states.amazonaws.com": 1}
     )
 
 

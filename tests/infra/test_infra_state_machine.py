@@ -10,6 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from functions.common.config import TrainingConfig
+
 CONTRACT_STATES = {
     "Which event?",
     "Prepare deployment",
@@ -56,6 +58,22 @@ CONTRACT_STATES = {
     "Wait for endpoint",
     "Notify pipeline failure",
     "Pipeline failed",
+    "Acquire deployment lock",
+    "Read deployment lock",
+    "Lock still held?",
+    "Describe lock owner",
+    "Lock owner running?",
+    "Wait for deployment lock",
+    "Take over deployment lock",
+    "Approved version to deploy?",
+    "Release deployment lock (model rejected)",
+    "Release deployment lock (pending approval)",
+    "Release deployment lock (deployment not needed)",
+    "Release deployment lock (unexpected approval status)",
+    "Release deployment lock (deployed)",
+    "Release deployment lock (rolled back)",
+    "Release deployment lock (deployment failed)",
+    "Release deployment lock (pipeline failed)",
 }
 SUCCEED_OUTCOMES = {
     "Duplicate upload": ("Record duplicate", "duplicate"),
@@ -68,6 +86,7 @@ SUCCEED_OUTCOMES = {
 FAIL_ERRORS = {
     "Pipeline failed": "PipelineFailed",
     "Training failed": "TrainingFailed",
+    "Validation job failed": "ValidationJobFailed",
     "Deployment rolled back": "DeploymentRolledBack",
     "Deployment failed": "DeploymentFailed",
 }
@@ -121,12 +140,16 @@ def test_an_approval_event_prepares_deployment_and_anything_else_validates_data(
         {"Variable": "$.source", "IsPresent": True},
         {"Variable": "$.source", "StringEquals": "aws.sagemaker"},
     ]
-    assert choice["Next"] == "Prepare deployment"
-    assert which["Default"] == "Validate data"
+    assert choice["Next"] == "Acquire deployment lock"
+    assert which["Default"] == "Which validation route?"
+    (holding,) = states["Approved version to deploy?"]["Choices"]
+    assert holding["And"] == choice["And"]
+    assert holding["Next"] == "Prepare deployment"
     assert states["Prepare deployment"]["Next"] == "Deployment needed?"
     needed = states["Deployment needed?"]
     assert needed["Choices"] == [{"Variable": "$.registration.deploy", "BooleanEquals": True, "Next": "Create model"}]
-    assert needed["Default"] == "Record deployment not needed"
+    assert needed["Default"] == "Release deployment lock (deployment not needed)"
+    assert states["Release deployment lock (deployment not needed)"]["Next"] == "Record deployment not needed"
     assert states["Record deployment not needed"]["Parameters"] == {
         "outcome": "duplicate",
         "reason.$": "$.registration.reason",
@@ -154,13 +177,18 @@ def test_machine_and_every_task_have_timeouts(definition, states):
 
 
 def test_every_task_retries_and_catches_into_the_failure_notification(states):
+    # Every failure releases the deployment lock, then notifies, then fails.
+    release = "Release deployment lock (pipeline failed)"
+    expected_next = {
+        "Notify pipeline failure": ("Pipeline failed", "$.error"),
+        release: ("Notify pipeline failure", "$.deployment_lock"),
+    }
     for name, state in _tasks(states).items():
         assert state.get("Retry"), name
         last_catch = state["Catch"][-1]
         assert last_catch["ErrorEquals"] == ["States.ALL"], name
-        assert last_catch["ResultPath"] == "$.error", name
-        expected = "Pipeline failed" if name == "Notify pipeline failure" else "Notify pipeline failure"
-        assert last_catch["Next"] == expected, name
+        assert (last_catch["Next"], last_catch["ResultPath"]) == expected_next.get(name, (release, "$.error")), name
+    assert states[release]["Next"] == "Notify pipeline failure"
 
 
 def test_failure_notification_names_the_execution_and_the_cause(states):
@@ -330,25 +358,28 @@ def test_choices_route_by_contract_values(states):
     }
     assert states["Data accepted?"]["Default"] == "Start training"
     assert routes("Training finished?") == {
-        ("$.training.status", "Completed"): "Evaluate model",
+        ("$.training.status", "Completed"): "Acquire deployment lock",
         ("$.training.status", "Failed"): "Describe training failure",
         ("$.training.status", "Stopped"): "Notify training failed",
     }
     assert states["Training finished?"]["Default"] == "Wait for training"
     assert states["Wait for training"]["Next"] == "Describe training job"
     assert routes("Approval status?") == {
-        ("$.registration.approval_status", "Rejected"): "Notify model rejected",
-        ("$.registration.approval_status", "PendingManualApproval"): "Notify pending approval",
+        ("$.registration.approval_status", "Rejected"): "Release deployment lock (model rejected)",
+        ("$.registration.approval_status", "PendingManualApproval"): "Release deployment lock (pending approval)",
         ("$.registration.approval_status", "Approved"): "Create model",
     }
+    assert states["Approval status?"]["Default"] == "Release deployment lock (unexpected approval status)"
+    assert states["Approved version to deploy?"]["Default"] == "Evaluate model"
     ready = states["Endpoint ready?"]
     first = ready["Choices"][0]
     assert {"Variable": "$.endpoint.endpoint_config_name", "StringEqualsPath": "$.registration.endpoint_config_name"} in first["And"]
-    assert first["Next"] == "Notify deployed"
+    assert first["Next"] == "Release deployment lock (deployed)"
     assert routes("Endpoint ready?") == {
-        ("$.endpoint.status", "InService"): "Notify deployment rolled back",
-        ("$.endpoint.status", "Failed"): "Notify deployment failed",
+        ("$.endpoint.status", "InService"): "Release deployment lock (rolled back)",
+        ("$.endpoint.status", "Failed"): "Release deployment lock (deployment failed)",
     }
+    assert states["Release deployment lock (deployed)"]["Next"] == "Notify deployed"
     assert ready["Default"] == "Wait for endpoint"
 
 
@@ -489,16 +520,16 @@ def local_credentials(monkeypatch):
 @pytest.mark.parametrize(
     ("machine_input", "expected_state"),
     [
-        ({"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change", "detail": {}}, "Prepare deployment"),
-        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "Validate data"),
+        ({"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change", "detail": {}}, "Acquire deployment lock"),
+        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "Which validation route?"),
         # A hand-started execution without an EventBridge envelope is treated as an upload.
-        ({"detail": {}}, "Validate data"),
+        ({"detail": {}}, "Which validation route?"),
     ],
 )
 def test_which_event_decision_runs_in_the_local_interpreter(states, local_credentials, machine_input, expected_state):
     fragment = {"Which event?": json.loads(json.dumps(states["Which event?"]))}
-    fragment["Prepare deployment"] = {"Type": "Succeed"}
-    fragment["Validate data"] = {"Type": "Succeed"}
+    fragment["Acquire deployment lock"] = {"Type": "Succeed"}
+    fragment["Which validation route?"] = {"Type": "Succeed"}
 
     _, entered = _run_fragment(fragment, "Which event?", machine_input)
 
@@ -511,9 +542,27 @@ def test_deployment_not_needed_records_the_reason_in_the_local_interpreter(state
         for name in ("Deployment needed?", "Record deployment not needed", "Deployment not needed")
     }
     fragment["Create model"] = {"Type": "Succeed"}
+    fragment["Release deployment lock (deployment not needed)"] = {"Type": "Pass", "Next": "Record deployment not needed"}
     reason = "Endpoint mlops-endpoint already serves model version 3."
 
     output, entered = _run_fragment(fragment, "Deployment needed?", {"registration": {"deploy": False, "reason": reason}})
 
     assert entered[-1] == "Deployment not needed"
     assert output["result"] == {"outcome": "duplicate", "reason": reason}
+
+
+def test_training_volumes_and_output_endpoint_storage_and_capture_use_the_key(synthesized, states):
+    key_id, _ = synthesized.only("AWS::KMS::Key")
+    key_arn = f"<{key_id}.Arn>"
+    training = states["Start training"]["Parameters"]
+    endpoint_config = states["Create endpoint config"]["Parameters"]
+
+    assert training["ResourceConfig"]["VolumeKmsKeyId"] == key_arn
+    assert training["OutputDataConfig"]["KmsKeyId"] == key_arn
+    assert endpoint_config["KmsKeyId"] == key_arn
+    assert endpoint_config["DataCaptureConfig"]["KmsKeyId"] == key_arn
+
+
+def test_training_runs_without_network_access_by_default_and_in_the_example_config(states):
+    assert TrainingConfig().network_isolation is True
+    assert states["Start training"]["Parameters"]["EnableNetworkIsolation"] is True
