@@ -110,6 +110,18 @@ APPROVAL_EVENT_SOURCE = "aws.sagemaker"
 
 
 @dataclass(frozen=True)
+class SageMakerJobWait:
+    """How the states that wait for one kind of SageMaker job are named and where they read."""
+
+    step: str  # names the waiting and failure states: "Wait for training", "Training failed"
+    job: str  # names the job in its Describe state and messages: "Describe training job"
+    api: str  # the API's noun: describeTrainingJob, TrainingJobName, TrainingJobStatus
+    name_path: str
+    result_path: str
+    poll_interval_seconds: int
+
+
+@dataclass(frozen=True)
 class WorkflowFunctions:
     validate: lambda_.IFunction
     evaluate: lambda_.IFunction
@@ -241,43 +253,6 @@ class TrainingWorkflow(Construct):
         ).next(sfn.Succeed(self, "Duplicate upload"))
 
         start_training = self._start_training()
-        describe_training = self._sagemaker_call(
-            "Describe training job",
-            "describeTrainingJob",
-            {"TrainingJobName": sfn.JsonPath.string_at("$.validation.training_job_name")},
-            result_selector={"status": sfn.JsonPath.string_at("$.TrainingJobStatus")},
-            result_path="$.training",
-        )
-        # A redriven execution finds its training job already created: describe it instead.
-        # The error lands in $.training, which the describe overwrites.
-        start_training.add_catch(describe_training, errors=[TRAINING_JOB_EXISTS_ERROR], result_path="$.training")
-        self._catch_all(start_training)
-
-        notify_training_failed = self._notify(
-            "Notify training failed",
-            "Training job {} did not complete: {}",
-            "$.validation.training_job_name",
-            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.training")),
-            subject="training failed",
-        ).next(sfn.Fail(self, "Training failed", error="TrainingFailed", cause="The training job did not complete"))
-        describe_failure = self._sagemaker_call(
-            "Describe training failure",
-            "describeTrainingJob",
-            {"TrainingJobName": sfn.JsonPath.string_at("$.validation.training_job_name")},
-            result_selector={
-                "status": sfn.JsonPath.string_at("$.TrainingJobStatus"),
-                "reason": sfn.JsonPath.string_at("$.FailureReason"),
-            },
-            result_path="$.training",
-            iam_action="sagemaker:DescribeTrainingJob",
-        )
-        describe_failure.next(notify_training_failed)
-        wait_for_training = sfn.Wait(
-            self,
-            "Wait for training",
-            time=sfn.WaitTime.duration(Duration.seconds(self._config.training.poll_interval_seconds)),
-        )
-        wait_for_training.next(describe_training)
 
         evaluate = self._invoke(
             "Evaluate model",
@@ -377,13 +352,17 @@ class TrainingWorkflow(Construct):
             )
             .otherwise(validate)
         )
-        start_training.next(describe_training)
-        describe_training.next(
-            sfn.Choice(self, "Training finished?")
-            .when(sfn.Condition.string_equals("$.training.status", "Completed"), acquire_lock)
-            .when(sfn.Condition.string_equals("$.training.status", "Failed"), describe_failure)
-            .when(sfn.Condition.string_equals("$.training.status", "Stopped"), notify_training_failed)
-            .otherwise(wait_for_training)
+        self._wait_for_job(
+            start_training,
+            SageMakerJobWait(
+                step="training",
+                job="training job",
+                api="TrainingJob",
+                name_path="$.validation.training_job_name",
+                result_path="$.training",
+                poll_interval_seconds=self._config.training.poll_interval_seconds,
+            ),
+            completed=acquire_lock,
         )
         evaluate.next(register)
         register.next(
@@ -426,43 +405,6 @@ class TrainingWorkflow(Construct):
             self, "Take planning result", input_path=f"{job}.result", result_path="$.validation"
         )
         start_job = self._start_validation_job()
-        describe_job = self._sagemaker_call(
-            "Describe validation job",
-            "describeProcessingJob",
-            {"ProcessingJobName": sfn.JsonPath.string_at(f"{job}.job_name")},
-            result_selector={"status": sfn.JsonPath.string_at("$.ProcessingJobStatus")},
-            result_path="$.processing",
-        )
-        # A redriven execution finds its validation job already created: describe it instead.
-        start_job.add_catch(describe_job, errors=[TRAINING_JOB_EXISTS_ERROR], result_path="$.processing")
-        self._catch_all(start_job)
-        wait_for_job = sfn.Wait(
-            self,
-            "Wait for validation job",
-            time=sfn.WaitTime.duration(Duration.seconds(self._config.validation.processing.poll_interval_seconds)),
-        )
-        wait_for_job.next(describe_job)
-        notify_job_failed = self._notify(
-            "Notify validation job failed",
-            "Validation job {} did not complete: {}",
-            f"{job}.job_name",
-            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.processing")),
-            subject="validation job failed",
-        ).next(
-            sfn.Fail(self, "Validation job failed", error="ValidationJobFailed", cause="The validation job did not complete")
-        )
-        describe_job_failure = self._sagemaker_call(
-            "Describe validation job failure",
-            "describeProcessingJob",
-            {"ProcessingJobName": sfn.JsonPath.string_at(f"{job}.job_name")},
-            result_selector={
-                "status": sfn.JsonPath.string_at("$.ProcessingJobStatus"),
-                "reason": sfn.JsonPath.string_at("$.FailureReason"),
-            },
-            result_path="$.processing",
-            iam_action="sagemaker:DescribeProcessingJob",
-        )
-        describe_job_failure.next(notify_job_failed)
         conclude = self._invoke("Conclude validation job", self._functions.validate, job_request("conclude"), "$.validation")
 
         plan.next(
@@ -471,16 +413,76 @@ class TrainingWorkflow(Construct):
             .otherwise(start_job)
         )
         take_planning_result.next(data_accepted)
-        start_job.next(describe_job)
-        describe_job.next(
-            sfn.Choice(self, "Validation job finished?")
-            .when(sfn.Condition.string_equals("$.processing.status", "Completed"), conclude)
-            .when(sfn.Condition.string_equals("$.processing.status", "Failed"), describe_job_failure)
-            .when(sfn.Condition.string_equals("$.processing.status", "Stopped"), notify_job_failed)
-            .otherwise(wait_for_job)
+        self._wait_for_job(
+            start_job,
+            SageMakerJobWait(
+                step="validation job",
+                job="validation job",
+                api="ProcessingJob",
+                name_path=f"{job}.job_name",
+                result_path="$.processing",
+                poll_interval_seconds=self._config.validation.processing.poll_interval_seconds,
+            ),
+            completed=conclude,
         )
         conclude.next(data_accepted)
         return plan
+
+    def _wait_for_job(self, start: tasks.CallAwsService, wait: SageMakerJobWait, *, completed: sfn.IChainable) -> None:
+        """After `start`: Describe -> Choice -> Wait until the job ends; Completed goes on to
+        `completed`, Failed and Stopped notify and fail the execution."""
+        status = f"{wait.result_path}.status"
+        name = {f"{wait.api}Name": sfn.JsonPath.string_at(wait.name_path)}
+        describe_action = f"describe{wait.api}"
+        describe = self._sagemaker_call(
+            f"Describe {wait.job}",
+            describe_action,
+            name,
+            result_selector={"status": sfn.JsonPath.string_at(f"$.{wait.api}Status")},
+            result_path=wait.result_path,
+        )
+        # A redriven execution finds its job already created: describe it instead. The error
+        # lands in the result path, which the describe overwrites.
+        start.add_catch(describe, errors=[TRAINING_JOB_EXISTS_ERROR], result_path=wait.result_path)
+        self._catch_all(start)
+        notify_failed = self._notify(
+            f"Notify {wait.step} failed",
+            f"{wait.job.capitalize()} {{}} did not complete: {{}}",
+            wait.name_path,
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(wait.result_path)),
+            subject=f"{wait.step} failed",
+        ).next(
+            sfn.Fail(
+                self,
+                f"{wait.step.capitalize()} failed",
+                error=f"{wait.step.title().replace(' ', '')}Failed",
+                cause=f"The {wait.job} did not complete",
+            )
+        )
+        describe_failure = self._sagemaker_call(
+            f"Describe {wait.step} failure",
+            describe_action,
+            name,
+            result_selector={
+                "status": sfn.JsonPath.string_at(f"$.{wait.api}Status"),
+                "reason": sfn.JsonPath.string_at("$.FailureReason"),
+            },
+            result_path=wait.result_path,
+            iam_action=f"sagemaker:Describe{wait.api}",
+        )
+        describe_failure.next(notify_failed)
+        wait_for_job = sfn.Wait(
+            self, f"Wait for {wait.step}", time=sfn.WaitTime.duration(Duration.seconds(wait.poll_interval_seconds))
+        )
+        wait_for_job.next(describe)
+        start.next(describe)
+        describe.next(
+            sfn.Choice(self, f"{wait.step.capitalize()} finished?")
+            .when(sfn.Condition.string_equals(status, "Completed"), completed)
+            .when(sfn.Condition.string_equals(status, "Failed"), describe_failure)
+            .when(sfn.Condition.string_equals(status, "Stopped"), notify_failed)
+            .otherwise(wait_for_job)
+        )
 
     def _start_validation_job(self) -> tasks.CallAwsService:
         job = self._validation_job
