@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.local import moto_access
+from mlops.local.training_jobs import JobSetupError, output_tail, prefix_objects, split_s3_uri
 
 CONTAINER_ROOT = "/opt/ml/"
 CONTAINER_PYTHON = "python3"
@@ -67,7 +68,7 @@ class LocalProcessingJobRunner:
             run = ProcessingRun(
                 job_name, failure is None, failure, message, time.monotonic() - started, completed.stdout + completed.stderr
             )
-        except _SetupError as error:
+        except JobSetupError as error:
             run = ProcessingRun(job_name, False, str(error), None, time.monotonic() - started, "")
         finally:
             shutil.rmtree(job_root, ignore_errors=True)
@@ -91,44 +92,39 @@ class LocalProcessingJobRunner:
     def _download_input(self, job_root: Path, processing_input: dict[str, Any]) -> None:
         source = processing_input.get("S3Input")
         if source is None:
-            raise _SetupError(f"ClientError: input {processing_input.get('InputName')} has no S3Input")
+            raise JobSetupError(f"ClientError: input {processing_input.get('InputName')} has no S3Input")
         target = _local(job_root, source["LocalPath"])
         target.mkdir(parents=True, exist_ok=True)
         if source.get("S3DataType") == "ManifestFile":
             objects = self._manifest_objects(source["S3Uri"])
         else:
-            objects = self._prefix_objects(source["S3Uri"])
+            objects = prefix_objects(source["S3Uri"])
         if not objects:
-            raise _SetupError(f"ClientError: no S3 objects found under {source['S3Uri']} (input {processing_input['InputName']})")
+            raise JobSetupError(f"ClientError: no S3 objects found under {source['S3Uri']} (input {processing_input['InputName']})")
         for bucket, key, relative in objects:
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             try:
                 destination.write_bytes(moto_access.read_object(bucket, key))
             except FileNotFoundError as error:
-                raise _SetupError(f"ClientError: s3://{bucket}/{key} does not exist") from error
-
-    def _prefix_objects(self, uri: str) -> list[tuple[str, str, str]]:
-        bucket, prefix = _split(uri)
-        base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
-        return [(bucket, key, key.removeprefix(base.lstrip("/"))) for key in moto_access.list_keys(bucket, prefix)]
+                raise JobSetupError(f"ClientError: s3://{bucket}/{key} does not exist") from error
 
     def _manifest_objects(self, uri: str) -> list[tuple[str, str, str]]:
-        bucket, key = _split(uri)
+        bucket, key = split_s3_uri(uri)
         try:
             manifest = json.loads(moto_access.read_object(bucket, key))
         except (FileNotFoundError, ValueError) as error:
-            raise _SetupError(f"ClientError: manifest {uri} cannot be read ({type(error).__name__})") from error
+            raise JobSetupError(f"ClientError: manifest {uri} cannot be read ({type(error).__name__})") from error
         if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
-            raise _SetupError(f"ClientError: manifest {uri} does not start with a prefix")
-        prefix_bucket, prefix = _split(manifest[0]["prefix"])
+            raise JobSetupError(f"ClientError: manifest {uri} does not start with a prefix")
+        prefix_bucket, prefix = split_s3_uri(manifest[0]["prefix"])
         return [(prefix_bucket, prefix + relative, relative) for relative in manifest[1:]]
 
     def _run_container(self, job_root: Path, request: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         specification = request.get("app_specification") or {}
         command = [*(specification.get("ContainerEntrypoint") or []), *(specification.get("ContainerArguments") or [])]
         if not command:
-            raise _SetupError("ClientError: AppSpecification has no ContainerEntrypoint")
+            raise JobSetupError("ClientError: AppSpecification has no ContainerEntrypoint")
         if command[0] == CONTAINER_PYTHON:
             command[0] = sys.executable
         command = [str(_local(job_root, part)) if part.startswith(CONTAINER_ROOT) else part for part in command]
@@ -147,15 +143,15 @@ class LocalProcessingJobRunner:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise _SetupError(
+            raise JobSetupError(
                 f"MaxRuntimeExceeded: processing job exceeded MaxRuntimeInSeconds ({max_runtime_seconds} s)"
             ) from error
         except OSError as error:
-            raise _SetupError(f"ClientError: the container command cannot start ({error})") from error
+            raise JobSetupError(f"ClientError: the container command cannot start ({error})") from error
 
     def _upload_output(self, job_root: Path, output: dict[str, Any]) -> None:
         destination = output["S3Output"]
-        bucket, prefix = _split(destination["S3Uri"])
+        bucket, prefix = split_s3_uri(destination["S3Uri"])
         prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         folder = _local(job_root, destination["LocalPath"])
         for path in sorted(folder.rglob("*")):
@@ -163,19 +159,10 @@ class LocalProcessingJobRunner:
                 moto_access.write_object(bucket, prefix + path.relative_to(folder).as_posix(), path.read_bytes())
 
 
-class _SetupError(Exception):
-    """The job could not start or finish for a reason SageMaker would report as FailureReason."""
-
-
 def _local(job_root: Path, container_path: str) -> Path:
     if not container_path.startswith(CONTAINER_ROOT):
-        raise _SetupError(f"ClientError: {container_path} is not under {CONTAINER_ROOT}")
+        raise JobSetupError(f"ClientError: {container_path} is not under {CONTAINER_ROOT}")
     return job_root / container_path.removeprefix(CONTAINER_ROOT)
-
-
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def _exit_message(job_root: Path) -> str | None:
@@ -192,6 +179,5 @@ def _failure_reason(completed: subprocess.CompletedProcess[str], message: str | 
     if message:
         reason = message
     else:
-        last_lines = (completed.stderr or completed.stdout or "").strip().splitlines()[-3:]
-        reason = " | ".join(last_lines) or f"exit status {completed.returncode}"
+        reason = output_tail(completed)
     return f"AlgorithmError: {reason}"[:MAX_MESSAGE_CHARS]

@@ -57,7 +57,7 @@ class LocalTrainingJobRunner:
             if failure is None:
                 self._upload_outputs(job_root, job_name, request["output_data_config"]["S3OutputPath"])
             run = TrainingRun(job_name, failure is None, failure, time.monotonic() - started, completed.stdout)
-        except _SetupError as error:
+        except JobSetupError as error:
             run = TrainingRun(job_name, False, str(error), time.monotonic() - started, "")
         finally:
             shutil.rmtree(job_root, ignore_errors=True)
@@ -67,15 +67,13 @@ class LocalTrainingJobRunner:
     def _download_channels(self, job_root: Path, channels: list[dict[str, Any]]) -> None:
         for channel in channels:
             source = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            bucket, _, prefix = source.removeprefix("s3://").partition("/")
             target = job_root / "input" / "data" / channel["ChannelName"]
             target.mkdir(parents=True, exist_ok=True)
-            keys = moto_access.list_keys(bucket, prefix)
-            if not keys:
-                raise _SetupError(f"ClientError: channel {channel['ChannelName']} has no objects under {source}")
-            base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
-            for key in keys:
-                destination = target / key.removeprefix(base)
+            objects = prefix_objects(source)
+            if not objects:
+                raise JobSetupError(f"ClientError: channel {channel['ChannelName']} has no objects under {source}")
+            for bucket, key, relative in objects:
+                destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(moto_access.read_object(bucket, key))
 
@@ -84,13 +82,13 @@ class LocalTrainingJobRunner:
         if submit.startswith(SAGEMAKER_ROOT + "/"):
             bundle = job_root / submit.removeprefix(SAGEMAKER_ROOT + "/")
             if not bundle.is_file():
-                raise _SetupError(f"ClientError: source bundle {submit} was not delivered by any channel")
+                raise JobSetupError(f"ClientError: source bundle {submit} was not delivered by any channel")
             data = bundle.read_bytes()
         elif submit.startswith("s3://"):
             bucket, _, key = submit.removeprefix("s3://").partition("/")
             data = moto_access.read_object(bucket, key)
         else:
-            raise _SetupError("ClientError: hyperparameter sagemaker_submit_directory is missing")
+            raise JobSetupError("ClientError: hyperparameter sagemaker_submit_directory is missing")
         code_dir = job_root / "code"
         code_dir.mkdir()
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
@@ -102,7 +100,7 @@ class LocalTrainingJobRunner:
     ) -> subprocess.CompletedProcess[str]:
         program = hyperparameters.get("sagemaker_program")
         if not program or not (code_dir / program).is_file():
-            raise _SetupError(f"ClientError: entry point {program!r} is not in the source bundle")
+            raise JobSetupError(f"ClientError: entry point {program!r} is not in the source bundle")
         user_hyperparameters = {
             k: v for k, v in hyperparameters.items() if not k.startswith(RESERVED_HYPERPARAMETER_PREFIX)
         }
@@ -139,19 +137,38 @@ class LocalTrainingJobRunner:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise _SetupError(
+            raise JobSetupError(
                 f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime_seconds} s)"
             ) from error
 
     def _upload_outputs(self, job_root: Path, job_name: str, output_path: str) -> None:
-        bucket, _, prefix = output_path.removeprefix("s3://").partition("/")
+        bucket, prefix = split_s3_uri(output_path)
         base = f"{prefix.rstrip('/')}/{job_name}/output/".lstrip("/")
         moto_access.write_object(bucket, base + "model.tar.gz", _tar_gz(job_root / "model"))
         moto_access.write_object(bucket, base + "output.tar.gz", _tar_gz(job_root / "output" / "data"))
 
 
-class _SetupError(Exception):
+class JobSetupError(Exception):
     """The job could not start or finish for a reason SageMaker would report as FailureReason."""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def prefix_objects(uri: str) -> list[tuple[str, str, str]]:
+    """(bucket, key, path relative to the prefix's folder) of every object an S3Prefix input
+    delivers, as SageMaker lays them out under the input's local folder."""
+    bucket, prefix = split_s3_uri(uri)
+    base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
+    return [(bucket, key, key.removeprefix(base.lstrip("/"))) for key in moto_access.list_keys(bucket, prefix)]
+
+
+def output_tail(completed: subprocess.CompletedProcess[str]) -> str:
+    """The last lines the job's process wrote, for a failure reason when it left none of its own."""
+    last_lines = (completed.stderr or completed.stdout or "").strip().splitlines()[-3:]
+    return " | ".join(last_lines) or f"exit status {completed.returncode}"
 
 
 def _tar_gz(folder: Path) -> bytes:
@@ -169,6 +186,5 @@ def _failure_reason(job_root: Path, completed: subprocess.CompletedProcess[str])
     if failure_file.is_file() and failure_file.read_text().strip():
         reason = failure_file.read_text().strip()
     else:
-        last_lines = (completed.stderr or completed.stdout or "").strip().splitlines()[-3:]
-        reason = " | ".join(last_lines) or f"exit status {completed.returncode}"
+        reason = output_tail(completed)
     return f"AlgorithmError: {reason}"[:MAX_FAILURE_REASON_CHARS]
