@@ -28,7 +28,7 @@ from functions.alarm_responder.responder import (
     ServingModel,
 )
 from functions.common.config import PipelineConfig
-from functions.common.deployed_version import publish_deployed_version
+from functions.common.deployed_version import parse_model_version, publish_deployed_version
 from functions.common.environment import require_env
 from functions.common.errors import PipelineError
 from functions.common.s3_layout import (
@@ -267,8 +267,9 @@ def read_serving_model(sagemaker: Any, endpoint_name: str) -> ServingModel | Non
 def _model_version(model_version: str | None, package_arn: str | None) -> int | None:
     # A versioned package ARN ends in "/<group>/<version>".
     for candidate in (model_version, package_arn.rsplit("/", 1)[-1] if package_arn else None):
-        if candidate and candidate.strip().isdigit():
-            return int(candidate)
+        version = parse_model_version(candidate)
+        if version is not None:
+            return version
     return None
 
 
