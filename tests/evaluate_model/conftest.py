@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
-from tests.conftest import handler_under_moto
+from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -29,14 +29,6 @@ ARTIFACTS_BUCKET = "artifacts-bucket"
 ENDPOINT_NAME = "mlops-endpoint"
 MODEL_PACKAGE_GROUP = "mlops-models"
 ROLE_ARN = "arn:aws:iam::123456789012:role/model-role"
-
-
-@dataclass
-class LambdaContextStub:
-    function_name: str = "evaluate-model"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:evaluate-model"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
 
 
 @dataclass(frozen=True)
@@ -212,7 +204,7 @@ def scenario(aws, monkeypatch, tmp_path, breast_cancer) -> EvaluationScenario:
 
 @pytest.fixture
 def context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return lambda_context("evaluate-model", 1024, 1)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import PipelineConfig
 from functions.validate_data.drift import build_profile
+from tests.conftest import LambdaContextStub, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -31,14 +32,6 @@ MODEL_PACKAGE_GROUP = "mlops-models"
 ROLE_ARN = "arn:aws:iam::123456789012:role/model-role"
 IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 PROFILE_KEY = "curated/" + "ab" * 32 + "/profile.json"
-
-
-@dataclass
-class LambdaContextStub:
-    function_name: str = "monitor-drift"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:monitor-drift"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000002"
 
 
 @dataclass(frozen=True)
@@ -244,4 +237,4 @@ def scheduled_event() -> dict[str, Any]:
 
 @pytest.fixture
 def context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return lambda_context("monitor-drift", 1024, 2)

@@ -19,20 +19,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
+from tests.conftest import LambdaContextStub, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 DATA_BUCKET = "data-bucket"
 ENDPOINT_NAME = "mlops-endpoint"
 METRICS_NAMESPACE = "mlops/monitoring"
-
-
-@dataclass
-class LambdaContextStub:
-    function_name: str = "monitor-quality"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:monitor-quality"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000003"
 
 
 @dataclass(frozen=True)
@@ -159,4 +152,4 @@ def scenario(monkeypatch, tmp_path, served) -> QualityScenario:
 
 @pytest.fixture
 def context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return lambda_context("monitor-quality", 1024, 3)

@@ -19,14 +19,6 @@ DATASET_VERSION = "9f2c6e0b5a1d4c3e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6
 MODEL_DATA_URL = "s3://artifacts-bucket/training-jobs/mlops-9f2c6e0b5a1d-3f2a9c1e/output/model.tar.gz"
 
 
-@dataclass
-class LambdaContextStub:
-    function_name: str = "prepare-deployment"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:prepare-deployment"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000003"
-
-
 def write_config(task_root: Path) -> None:
     config = PipelineConfig.model_validate(
         {

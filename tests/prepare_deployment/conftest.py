@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from approval_scenario import ENDPOINT_NAME, MODEL_PACKAGE_GROUP, REGION, ApprovalScenario, LambdaContextStub, write_config
-from tests.conftest import handler_under_moto
+from approval_scenario import ENDPOINT_NAME, MODEL_PACKAGE_GROUP, REGION, ApprovalScenario, write_config
+from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
 
 
 @pytest.fixture
@@ -29,4 +29,4 @@ def approvals(aws, monkeypatch, tmp_path) -> ApprovalScenario:
 
 @pytest.fixture
 def context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return lambda_context("prepare-deployment", 256, 3)

@@ -11,21 +11,13 @@ import boto3
 import pytest
 
 from functions.common.config import PipelineConfig
-from tests.conftest import handler_under_moto
+from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 MODEL_PACKAGE_GROUP = "mlops-models"
 INFERENCE_IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 CODE_VERSION = "3e1f0c2"
-
-
-@dataclass
-class LambdaContextStub:
-    function_name: str = "register-model"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:register-model"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000002"
 
 
 def write_config(task_root: Path, approval: str = "automatic") -> None:
@@ -114,4 +106,4 @@ def registry(aws, monkeypatch, tmp_path) -> RegistryScenario:
 
 @pytest.fixture
 def context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return lambda_context("register-model", 256, 2)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.conftest import handler_under_moto
+from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "mlops-training-pipeline"
 # moto records executions of this definition without running them, so they stay RUNNING.
 DEFINITION = {"StartAt": "Train", "States": {"Train": {"Type": "Pass", "End": True}}}
-
-
-@dataclass
-class LambdaContextStub:
-    function_name: str = "start-pipeline"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:start-pipeline"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000004"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -58,4 +49,4 @@ def state_machine_arn(sfn, monkeypatch) -> str:
 
 @pytest.fixture
 def context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return lambda_context("start-pipeline", 256, 4)
