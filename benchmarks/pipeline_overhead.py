@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="same as the default (one run of 10,000 rows)")
     args = parser.parse_args(argv)
 
-    from functions.validate_data.schema_inference import infer_config
     from mlops.local.cloud import LocalCloud
     from mlops.local.runner import run_upload
+    from mlops.schema_inference import infer_config
 
     with tempfile.TemporaryDirectory(prefix="mlops-overhead-") as folder:
         frame = breast_cancer_frame(args.rows)

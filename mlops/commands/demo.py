@@ -61,7 +61,7 @@ def breast_cancer_frame() -> pd.DataFrame:
 
 
 def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
-    from functions.validate_data.schema_inference import infer_config
+    from mlops.schema_inference import infer_config
 
     frame = breast_cancer_frame()
     first = frame.iloc[: int(len(frame) * FIRST_UPLOAD_FRACTION)]

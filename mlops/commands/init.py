@@ -12,7 +12,7 @@ PARQUET_MAGIC = b"PAR1"
 
 
 def init_config(data: Path, target: str, config_path: Path, project: str, force: bool) -> int:
-    from functions.validate_data.schema_inference import infer_config, summarize_config
+    from mlops.schema_inference import infer_config, summarize_config
 
     if not data.is_file():
         raise UsageError(f"mlops init: no such file: {data}")

@@ -15,7 +15,7 @@ from palmerpenguins import load_penguins
 from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
-from functions.validate_data.schema_inference import infer_config
+from mlops.schema_inference import infer_config
 from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP
 
 @pytest.fixture(scope="session")

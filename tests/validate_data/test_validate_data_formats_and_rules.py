@@ -53,7 +53,7 @@ def test_good_formats_are_accepted(case_id, tmp_path, penguins, penguins_config)
 def test_quoted_newline_inside_a_category_is_one_value(tmp_path, penguins):
     frame = penguins.copy()
     frame["island"] = frame["island"].replace({"Dream": "Dream\nIsland"})
-    from functions.validate_data.schema_inference import infer_config
+    from mlops.schema_inference import infer_config
 
     config = infer_config(frame, "species")
     path = _write(tmp_path, "x.csv", frame.to_csv(index=False).encode())
@@ -130,7 +130,7 @@ def test_findings_and_examples_are_capped(tmp_path):
 
 
 def test_regression_target_must_be_numeric(tmp_path, penguins):
-    from functions.validate_data.schema_inference import infer_config
+    from mlops.schema_inference import infer_config
 
     frame = penguins.dropna(subset=["body_mass_g"])
     config = infer_config(frame, "body_mass_g")

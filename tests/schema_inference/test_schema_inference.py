@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sklearn.datasets import load_diabetes, load_wine
 
-from functions.validate_data.schema_inference import SchemaInferenceError, infer_config, infer_config_from_file, summarize_config
 from functions.validate_data.validation import validate_file
+from mlops.schema_inference import SchemaInferenceError, infer_config, infer_config_from_file, summarize_config
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
