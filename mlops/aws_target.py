@@ -27,8 +27,7 @@ from infra.outputs import (
     OUTPUT_TOPIC,
     stack_name,
 )
-from mlops.cli import DEFAULT_CONFIG, UsageError
-from mlops.commands.local_server import STATE_FILE
+from mlops.cli_support import DEFAULT_CONFIG, LOCAL_SERVER_STATE_FILE, UsageError
 
 LOCAL_CREDENTIAL = "local"
 LOCAL_CONNECT_TIMEOUT_SECONDS = 1.0
@@ -100,7 +99,7 @@ def read_stack_outputs(session: Any, name: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
-def local_server_target(command: str, config_path: Path | None, state_file: Path = STATE_FILE) -> AwsTarget:
+def local_server_target(command: str, config_path: Path | None, state_file: Path = LOCAL_SERVER_STATE_FILE) -> AwsTarget:
     try:
         state = json.loads(state_file.read_text())
         endpoint_url = state["endpoint_url"]

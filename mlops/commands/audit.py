@@ -1,67 +1,39 @@
-"""`mlops audit`: the audit log under s3://<data bucket>/audit/, newest first.
-
-The alarm responder writes one record per alarm decision; the operating commands (rollback,
-approve, reject) write records of the same shape with the person and command as "who".
-"""
+"""`mlops audit`: the audit log under s3://<data bucket>/audit/, newest first."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from mlops.cli_support import EXIT_FAILED, EXIT_OK, UsageError, add_target_arguments
 
-from functions.alarm_responder import actions, responder
-from functions.common.s3_layout import AUDIT_PREFIX
-from mlops.aws_target import resolve_target
-from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
+if TYPE_CHECKING:
+    from mlops.audit_log import AuditEntry
 
 WHEN_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 UNKNOWN = "-"
 
 
-def operator_audit_record(
-    *,
-    command: str,
-    user: str,
-    action: str,
-    outcome: str,
-    status: str,
-    reason: str,
-    now: datetime,
-    version_before: int | None,
-    version_after: int | None,
-    details: dict[str, Any],
-) -> dict[str, Any]:
-    """An audit record of something a person did, in the alarm responder's record shape."""
-    return {
-        "who": {"command": command, "user": user},
-        "what": {"action": action, "outcome": outcome, "status": status},
-        "why": reason,
-        "when": {"decided_at": now.isoformat()},
-        "versions": {"before": version_before, "after": version_after},
-        "details": details,
-    }
-
-
-def write_operator_record(s3: Any, bucket: str, record: dict[str, Any], now: datetime) -> str:
-    key = responder.audit_key(record["who"]["command"].replace(" ", "-"), now)
-    actions.write_audit_record(s3, bucket, key, record)
-    return key
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    key: str
-    decided_at: datetime
-    record: dict[str, Any] | None  # None: the object is not a readable audit record
+def register(commands: argparse._SubParsersAction) -> None:
+    audit_command = commands.add_parser("audit", help="the audit log of alarm decisions and operator actions, newest first")
+    audit_command.add_argument("--since", type=float, metavar="HOURS", help="only records of the last HOURS hours")
+    audit_command.add_argument("--json", action="store_true", help="one JSON object per record, one per line")
+    add_target_arguments(audit_command)
+    audit_command.set_defaults(handler=lambda arguments: audit(
+        arguments.config, arguments.local, arguments.since, arguments.json))
 
 
 def audit(config_path: Path | None, local: bool, since_hours: float | None, as_json: bool) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from functions.common.s3_layout import AUDIT_PREFIX
+    from mlops.audit_log import read_audit_log
+    from mlops.aws_target import resolve_target
+
     command = "mlops audit"
     if since_hours is not None and since_hours <= 0:
         raise UsageError(f"{command}: --since takes a positive number of hours")
@@ -84,35 +56,6 @@ def audit(config_path: Path | None, local: bool, since_hours: float | None, as_j
     for line in audit_lines(entries):
         print(line)
     return EXIT_OK
-
-
-def read_audit_log(s3: Any, bucket: str, since_hours: float | None, now: datetime) -> list[AuditEntry]:
-    """Records decided within `since_hours` of `now` (all when None), newest first."""
-    since = now - timedelta(hours=since_hours) if since_hours is not None else None
-    entries = []
-    for prefix in _prefixes(since, now):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                decided_at = responder.audit_key_time(item["Key"])
-                if decided_at is None or (since is not None and decided_at < since):
-                    continue
-                entries.append(AuditEntry(item["Key"], decided_at, _read(s3, bucket, item["Key"])))
-    return sorted(entries, key=lambda entry: (entry.decided_at, entry.key), reverse=True)
-
-
-def _prefixes(since: datetime | None, now: datetime) -> list[str]:
-    if since is None:
-        return [AUDIT_PREFIX]
-    days = (now.date() - since.date()).days
-    return [f"{AUDIT_PREFIX}{since + timedelta(days=offset):%Y/%m/%d}/" for offset in range(days + 1)]
-
-
-def _read(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def audit_lines(entries: list[AuditEntry]) -> list[str]:

@@ -19,20 +19,22 @@ the default (three periods of a minute) is what a production endpoint wants.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from mlops.cli import EXIT_FAILED, EXIT_OK
-from mlops.console import print_result
-from mlops.local.cloud import LocalCloud
+from mlops.cli_support import EXIT_FAILED, EXIT_OK
 from mlops.commands.monitoring import run_scheduled_monitors, send_rows
-from mlops.local.runner import endpoint_status, execution_result, run_upload
-from mlops.local.standins import ALARM_STATE_CHANGE
+from mlops.console import print_result
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops.local.cloud import LocalCloud
 
 DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
@@ -42,6 +44,12 @@ RECALIBRATED_PREFIX = "worst_"
 DRIFT_SHIFT_STANDARD_DEVIATIONS = 1.5
 LIVE_TRAFFIC_ROWS = 300
 FAILING_REQUESTS = 12
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    demo_command = commands.add_parser("demo", help="the whole story on a real public dataset, in under a minute")
+    demo_command.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
+    demo_command.set_defaults(handler=lambda arguments: demo(arguments.json))
 
 
 @dataclass
@@ -89,6 +97,9 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
 
 
 def demo(as_json: bool) -> int:
+    from mlops.local.cloud import LocalCloud
+    from mlops.local.runner import run_upload
+
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mlops-demo-") as folder:
         config_file, chapters = write_demo_files(Path(folder))
@@ -113,6 +124,8 @@ def demo(as_json: bool) -> int:
 
 
 def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
+    from mlops.local.runner import execution_result
+
     traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
     recalibrated = [column for column in traffic.columns if column.startswith(RECALIBRATED_PREFIX)]
     for column in recalibrated:
@@ -129,6 +142,8 @@ def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int,
 
 
 def rollback_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
+    from mlops.local.runner import endpoint_status
+
     before, delivered = endpoint_status(cloud), len(cloud.standins.deliveries)
     broken_requests = frame.drop(columns=["target", DRIFTED_FEATURE]).head(FAILING_REQUESTS)
     failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, broken_requests, rows_per_request=1)
@@ -155,6 +170,8 @@ def _show(result, number: int, total: int, as_json: bool) -> None:
 
 def _show_decisions(cloud: LocalCloud, since: int, as_json: bool) -> None:
     """The alarm responder's decisions on the alarm state changes delivered since `since`."""
+    from mlops.local.standins import ALARM_STATE_CHANGE
+
     for delivery in cloud.standins.deliveries[since:]:
         if delivery.detail_type == ALARM_STATE_CHANGE and delivery.result:
             decision = delivery.result

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-import pandas as pd
+from mlops.cli_support import DEFAULT_CONFIG, EXIT_OK, UsageError
 
-from mlops.cli import EXIT_OK, UsageError
 
-PARQUET_MAGIC = b"PAR1"
+def register(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser("init", help="infer the pipeline config from a data file")
+    init.add_argument("--data", required=True, type=Path, help="a CSV or Parquet sample of the data")
+    init.add_argument("--target", required=True, help="the column the model predicts")
+    init.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="where to write the config")
+    init.add_argument("--project", default="mlops", help="prefix of the names of deployed resources")
+    init.add_argument("--force", action="store_true", help="overwrite an existing config")
+    init.set_defaults(handler=lambda arguments: init_config(
+        arguments.data, arguments.target, arguments.config, arguments.project, arguments.force))
 
 
 def init_config(data: Path, target: str, config_path: Path, project: str, force: bool) -> int:
+    from mlops.sample_files import read_sample
     from mlops.schema_inference import infer_config, summarize_config
 
     if not data.is_file():
@@ -29,14 +38,3 @@ def init_config(data: Path, target: str, config_path: Path, project: str, force:
     print(summarize_config(config))
     print(f"\nWrote {config_path}. Check it, tighten bounds and gates where you know better, then deploy.")
     return EXIT_OK
-
-
-def read_sample(path: Path) -> pd.DataFrame:
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-    try:
-        if magic == PARQUET_MAGIC:
-            return pd.read_parquet(path)
-        return pd.read_csv(path, encoding="utf-8-sig", compression="infer")
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise UsageError(f"mlops init: cannot read {path.name} as CSV or Parquet: {error}") from error

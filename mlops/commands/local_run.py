@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from functions.common.config import ConfigError, load_config
-from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
+from mlops.cli_support import DEFAULT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
 from mlops.console import print_result
-from mlops.local.cloud import LocalCloud
-from mlops.local.results import UploadResult
-from mlops.local.runner import run_uploads
+
+if TYPE_CHECKING:
+    from mlops.local.results import UploadResult
+
+
+def register(local_commands: argparse._SubParsersAction) -> None:
+    run = local_commands.add_parser("run", help="upload files to a local cloud and report each outcome")
+    run.add_argument("files", nargs="+", type=Path)
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    run.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
+    run.set_defaults(handler=lambda arguments: local_run(arguments.files, arguments.config, arguments.json))
 
 
 def local_run(files: list[Path], config_path: Path, as_json: bool) -> int:
+    from functions.common.config import ConfigError, load_config
+    from mlops.local.cloud import LocalCloud
+    from mlops.local.runner import run_uploads
+
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         raise UsageError(f"mlops local run: no such file: {', '.join(missing)}")

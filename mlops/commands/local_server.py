@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -10,38 +11,53 @@ import sys
 import time
 from pathlib import Path
 
-from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
+from mlops.cli_support import (
+    DEFAULT_CONFIG,
+    DEFAULT_LOCAL_PORT,
+    EXIT_FAILED,
+    EXIT_OK,
+    LOCAL_SERVER_LOG_FILE,
+    LOCAL_SERVER_PID_FILE,
+    LOCAL_SERVER_STATE_FILE,
+    LOCAL_SERVER_STATE_FOLDER,
+    UsageError,
+)
 
-STATE_FOLDER = Path(".mlops")
-STATE_FILE = STATE_FOLDER / "local-server.json"
-PID_FILE = STATE_FOLDER / "local-server.pid"
-LOG_FILE = STATE_FOLDER / "local-server.log"
 STARTUP_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 15
+
+
+def register(local_commands: argparse._SubParsersAction) -> None:
+    up = local_commands.add_parser("up", help="serve the local cloud on 127.0.0.1 for the AWS CLI and boto3")
+    up.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    up.add_argument("--port", type=int, default=DEFAULT_LOCAL_PORT)
+    up.set_defaults(handler=lambda arguments: local_up(arguments.config, arguments.port))
+    down = local_commands.add_parser("down", help="stop the local server")
+    down.set_defaults(handler=lambda arguments: local_down())
 
 
 def local_up(config_path: Path, port: int) -> int:
     if not config_path.is_file():
         raise UsageError(f"mlops local up: no pipeline config at {config_path} (run `mlops init` first)")
-    if PID_FILE.exists() and _alive(int(PID_FILE.read_text())):
-        raise UsageError(f"mlops local up: a local server is already running (pid {PID_FILE.read_text().strip()})")
-    STATE_FOLDER.mkdir(exist_ok=True)
-    STATE_FILE.unlink(missing_ok=True)
-    with LOG_FILE.open("w") as log:
+    if LOCAL_SERVER_PID_FILE.exists() and _alive(int(LOCAL_SERVER_PID_FILE.read_text())):
+        raise UsageError(f"mlops local up: a local server is already running (pid {LOCAL_SERVER_PID_FILE.read_text().strip()})")
+    LOCAL_SERVER_STATE_FOLDER.mkdir(exist_ok=True)
+    LOCAL_SERVER_STATE_FILE.unlink(missing_ok=True)
+    with LOCAL_SERVER_LOG_FILE.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "mlops.local.server", "--config", str(config_path.resolve()),
-             "--port", str(port), "--state-file", str(STATE_FILE.resolve())],
+             "--port", str(port), "--state-file", str(LOCAL_SERVER_STATE_FILE.resolve())],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    PID_FILE.write_text(str(process.pid))
+    LOCAL_SERVER_PID_FILE.write_text(str(process.pid))
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not STATE_FILE.exists():
+    while not LOCAL_SERVER_STATE_FILE.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            PID_FILE.unlink(missing_ok=True)
-            print(f"mlops local up: the local server did not start; see {LOG_FILE}", file=sys.stderr)
+            LOCAL_SERVER_PID_FILE.unlink(missing_ok=True)
+            print(f"mlops local up: the local server did not start; see {LOCAL_SERVER_LOG_FILE}", file=sys.stderr)
             return EXIT_FAILED
         time.sleep(0.2)
-    state = json.loads(STATE_FILE.read_text())
+    state = json.loads(LOCAL_SERVER_STATE_FILE.read_text())
     outputs = state["outputs"]
     url = state["endpoint_url"]
     print(f"Local cloud listening on {url} (pid {process.pid}).")
@@ -57,10 +73,10 @@ def local_up(config_path: Path, port: int) -> int:
 
 
 def local_down() -> int:
-    if not PID_FILE.exists():
+    if not LOCAL_SERVER_PID_FILE.exists():
         print("No local server is running.")
         return EXIT_OK
-    pid = int(PID_FILE.read_text())
+    pid = int(LOCAL_SERVER_PID_FILE.read_text())
     if _alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
@@ -68,8 +84,8 @@ def local_down() -> int:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-    PID_FILE.unlink(missing_ok=True)
-    STATE_FILE.unlink(missing_ok=True)
+    LOCAL_SERVER_PID_FILE.unlink(missing_ok=True)
+    LOCAL_SERVER_STATE_FILE.unlink(missing_ok=True)
     print(f"Stopped the local server (pid {pid}).")
     return EXIT_OK
 

@@ -6,23 +6,33 @@ the local server exactly what the same calls would do in an account."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from botocore.exceptions import ClientError
+from mlops.cli_support import EXIT_FAILED, EXIT_OK, UsageError
+from mlops.commands.audit import audit_lines
 
-from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
-from mlops.commands.audit import audit_lines, read_audit_log
-from mlops.commands.init import read_sample
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROWS_PER_REQUEST = 100
 SCHEDULED_EVENT = "Scheduled Event"
 RECENT_DECISIONS_HOURS = 1.0
+
+
+def register(local_commands: argparse._SubParsersAction) -> None:
+    invoke = local_commands.add_parser("invoke", help="send the rows of a file to the local endpoint")
+    invoke.add_argument("file", type=Path)
+    invoke.add_argument("--config", type=Path, default=None)
+    invoke.set_defaults(handler=lambda arguments: local_invoke(arguments.file, arguments.config))
+    monitor = local_commands.add_parser("monitor", help="run the drift monitor now; show alarms and decisions")
+    monitor.add_argument("--config", type=Path, default=None)
+    monitor.set_defaults(handler=lambda arguments: local_monitor(arguments.config))
 
 
 @dataclass
@@ -36,6 +46,8 @@ class InvocationSummary:
 
 def send_rows(runtime: Any, endpoint_name: str, frame: pd.DataFrame, rows_per_request: int = ROWS_PER_REQUEST) -> InvocationSummary:
     """Send the rows as JSON requests of `rows_per_request` rows; failures are counted, not raised."""
+    from botocore.exceptions import ClientError
+
     summary = InvocationSummary()
     records = json.loads(frame.to_json(orient="records"))
     for start in range(0, len(records), rows_per_request):
@@ -87,7 +99,10 @@ def alarm_states(cloudwatch: Any, prefix: str) -> list[tuple[str, str, str]]:
 
 
 def local_invoke(file: Path, config_path: Path | None) -> int:
+    import pandas as pd
+
     from mlops.aws_target import resolve_target
+    from mlops.sample_files import read_sample
 
     if not file.is_file():
         raise UsageError(f"mlops local invoke: no such file: {file}")
@@ -106,6 +121,7 @@ def local_invoke(file: Path, config_path: Path | None) -> int:
 
 
 def local_monitor(config_path: Path | None) -> int:
+    from mlops.audit_log import read_audit_log
     from mlops.aws_target import resolve_target
 
     target = resolve_target("mlops local monitor", config_path, local=True)

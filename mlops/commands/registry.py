@@ -3,6 +3,7 @@ operated by a person. Rollback is the alarm responder's own rollback, started by
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import sys
@@ -10,20 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from mlops.cli_support import EXIT_FAILED, EXIT_OK, UsageError, add_target_arguments
 
-from functions.alarm_responder import actions, responder
-from functions.alarm_responder.responder import RegisteredVersion, ServingModel
-from functions.register_model.registration import (
-    APPROVED_BY_METADATA_KEY,
-    EMPTY_METADATA_VALUE,
-    parse_hyperparameters_value,
-)
-from mlops.aws_target import AwsTarget, resolve_target
-from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
-from mlops.commands.audit import operator_audit_record, write_operator_record
+if TYPE_CHECKING:
+    from functions.alarm_responder.responder import RegisteredVersion, ServingModel
+    from mlops.aws_target import AwsTarget
+    from mlops.registry_reads import RegistryVersions, VersionSummary
 
 APPROVED = "Approved"
 APPROVED_BY_PERSON = "person"
@@ -48,29 +43,77 @@ def operator(command: str) -> Operator:
     return Operator(command=command, user=user)
 
 
+def register(commands: argparse._SubParsersAction) -> None:
+    versions_command = commands.add_parser("versions", help="the registry's versions, and which one is serving")
+    add_target_arguments(versions_command)
+    versions_command.set_defaults(handler=lambda arguments: versions(arguments.config, arguments.local))
+
+    lineage_command = commands.add_parser("lineage", help="everything that produced a version")
+    lineage_command.add_argument("version", type=int)
+    lineage_command.add_argument("--json", action="store_true", help="one JSON object")
+    add_target_arguments(lineage_command)
+    lineage_command.set_defaults(handler=lambda arguments: lineage(
+        arguments.version, arguments.config, arguments.local, arguments.json))
+
+    approve_command = commands.add_parser("approve", help="approve a version; its approval event deploys it")
+    approve_command.add_argument("version", type=int)
+    approve_command.add_argument("--reason", help="why it is approved, kept in the registry and the audit log")
+    add_target_arguments(approve_command)
+    approve_command.set_defaults(handler=lambda arguments: approve(
+        arguments.version, arguments.config, arguments.local, arguments.reason))
+
+    reject_command = commands.add_parser("reject", help="reject a version so nothing deploys it")
+    reject_command.add_argument("version", type=int)
+    reject_command.add_argument("--reason", required=True, help="why it is rejected, kept in the registry and the audit log")
+    add_target_arguments(reject_command)
+    reject_command.set_defaults(handler=lambda arguments: reject(
+        arguments.version, arguments.config, arguments.local, arguments.reason))
+
+    rollback_command = commands.add_parser("rollback", help="serve the previous approved version (or --to VERSION) again")
+    rollback_command.add_argument("--to", type=int, dest="to_version", metavar="VERSION")
+    rollback_command.add_argument("--reason", help="why, kept in the audit log and on the rejected version")
+    add_target_arguments(rollback_command)
+    rollback_command.set_defaults(handler=lambda arguments: rollback(
+        arguments.to_version, arguments.config, arguments.local, arguments.reason))
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 
 
 def versions(config_path: Path | None, local: bool) -> int:
+    from mlops.aws_target import resolve_target
+    from mlops.registry_reads import read_registry_versions
+
     command = "mlops versions"
     target = resolve_target(command, config_path, local)
-    return _reporting_aws_errors(command, lambda: _print_versions(target))
+
+    def read_and_print() -> int:
+        registry = read_registry_versions(target.client("sagemaker"), target.model_package_group, target.endpoint_name)
+        return _print_versions(target, registry)
+
+    return _reporting_aws_errors(command, read_and_print)
 
 
 def lineage(version: int, config_path: Path | None, local: bool, as_json: bool) -> int:
+    from mlops.aws_target import resolve_target
+
     command = "mlops lineage"
     target = resolve_target(command, config_path, local)
     return _reporting_aws_errors(command, lambda: _print_lineage(command, target, version, as_json))
 
 
 def approve(version: int, config_path: Path | None, local: bool, reason: str | None) -> int:
+    from mlops.aws_target import resolve_target
+
     command = "mlops approve"
     target = resolve_target(command, config_path, local)
     return _reporting_aws_errors(command, lambda: _set_approval(command, target, version, APPROVED, reason))
 
 
 def reject(version: int, config_path: Path | None, local: bool, reason: str) -> int:
+    from mlops.aws_target import resolve_target
+
     command = "mlops reject"
     if not reason.strip():
         raise UsageError(f"{command}: --reason must say why the version is rejected")
@@ -79,12 +122,16 @@ def reject(version: int, config_path: Path | None, local: bool, reason: str) -> 
 
 
 def rollback(to_version: int | None, config_path: Path | None, local: bool, reason: str | None) -> int:
+    from mlops.aws_target import resolve_target
+
     command = "mlops rollback"
     target = resolve_target(command, config_path, local)
     return _reporting_aws_errors(command, lambda: _roll_back(command, target, to_version, reason))
 
 
 def _reporting_aws_errors(command: str, run: Callable[[], int]) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return run()
     except (ClientError, BotoCoreError) as error:
@@ -92,64 +139,54 @@ def _reporting_aws_errors(command: str, run: Callable[[], int]) -> int:
         return EXIT_FAILED
 
 
-# ---------------------------------------------------------------------------------------------
-# Registry reads
-
-
-def list_versions(sagemaker: Any, group: str) -> list[dict[str, Any]]:
-    """The group's versioned packages, newest version first, each described in full."""
-    summaries = [
-        summary
-        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group)
-        for summary in page.get("ModelPackageSummaryList", [])
-        if summary.get("ModelPackageVersion") is not None
-    ]
-    summaries.sort(key=lambda summary: summary["ModelPackageVersion"], reverse=True)
-    return [sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"]) for summary in summaries]
-
-
-def find_version(sagemaker: Any, group: str, version: int) -> dict[str, Any] | None:
-    for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
-        for summary in page.get("ModelPackageSummaryList", []):
-            if summary.get("ModelPackageVersion") == version:
-                return sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-    return None
-
-
 def _require_version(command: str, target: AwsTarget, sagemaker: Any, version: int) -> dict[str, Any]:
+    from mlops.registry_reads import find_version
+
     package = find_version(sagemaker, target.model_package_group, version)
     if package is None:
-        raise UsageError(f"{command}: no version {version} in model package group {target.model_package_group}")
+        raise _unknown_version(command, target, version)
     return package
 
 
-def _serving_version(serving: ServingModel | None) -> int | None:
-    return serving.model_version if serving else None
+def _unknown_version(command: str, target: AwsTarget, version: int) -> UsageError:
+    return UsageError(f"{command}: no version {version} in model package group {target.model_package_group}")
 
 
-def _metadata(package: dict[str, Any]) -> dict[str, str]:
-    return dict(package.get("CustomerMetadataProperties") or {})
+# ---------------------------------------------------------------------------------------------
+# versions
 
 
-def _container(package: dict[str, Any]) -> dict[str, Any]:
-    containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
-    return containers[0]
+def _print_versions(target: AwsTarget, registry: RegistryVersions) -> int:
+    if not registry.versions:
+        print(f"No versions in model package group {target.model_package_group} ({target.description}).")
+        return EXIT_OK
+    rows = [
+        (
+            SERVING_MARKER if summary.serving else "",
+            str(summary.version),
+            "-" if summary.approval_status is None else summary.approval_status,
+            _metric_text(summary),
+            (summary.dataset_version or "-")[:DATASET_VERSION_SHORT_CHARS],
+            summary.created.astimezone(UTC).strftime(CREATED_FORMAT) if summary.created is not None else "-",
+        )
+        for summary in registry.versions
+    ]
+    header = ("", "VERSION", "STATUS", "PRIMARY METRIC", "DATASET", "CREATED")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    serving = registry.serving
+    if serving is None:
+        print(f"Endpoint {target.endpoint_name} does not exist; no version is serving.")
+    elif serving.model_version is None:
+        print(f"Endpoint {target.endpoint_name} serves model {serving.model_name}, which names no registry version.")
+    else:
+        print(f"{SERVING_MARKER} serving on endpoint {target.endpoint_name} ({serving.endpoint_status}).")
+    return EXIT_OK
 
 
-def _known(value: str | None) -> str | None:
-    return None if value in (None, "", EMPTY_METADATA_VALUE) else value
-
-
-def _created(package: dict[str, Any]) -> str:
-    created = package.get("CreationTime")
-    if not isinstance(created, datetime):
-        return "-"
-    return created.astimezone(UTC).strftime(CREATED_FORMAT)
-
-
-def _metric_text(metadata: dict[str, str]) -> str:
-    name = _known(metadata.get("primary_metric"))
-    value = _known(metadata.get("primary_metric_value"))
+def _metric_text(summary: VersionSummary) -> str:
+    name, value = summary.primary_metric, summary.primary_metric_value
     if name is None:
         return "-"
     try:
@@ -160,76 +197,7 @@ def _metric_text(metadata: dict[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# versions
-
-
-def _print_versions(target: AwsTarget) -> int:
-    sagemaker = target.client("sagemaker")
-    packages = list_versions(sagemaker, target.model_package_group)
-    serving = actions.read_serving_model(sagemaker, target.endpoint_name)
-    serving_version = _serving_version(serving)
-    if not packages:
-        print(f"No versions in model package group {target.model_package_group} ({target.description}).")
-        return EXIT_OK
-    rows = [
-        (
-            SERVING_MARKER if package["ModelPackageVersion"] == serving_version else "",
-            str(package["ModelPackageVersion"]),
-            package.get("ModelApprovalStatus", "-"),
-            _metric_text(_metadata(package)),
-            (_known(_metadata(package).get("dataset_version")) or "-")[:DATASET_VERSION_SHORT_CHARS],
-            _created(package),
-        )
-        for package in packages
-    ]
-    header = ("", "VERSION", "STATUS", "PRIMARY METRIC", "DATASET", "CREATED")
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    if serving is None:
-        print(f"Endpoint {target.endpoint_name} does not exist; no version is serving.")
-    elif serving_version is None:
-        print(f"Endpoint {target.endpoint_name} serves model {serving.model_name}, which names no registry version.")
-    else:
-        print(f"{SERVING_MARKER} serving on endpoint {target.endpoint_name} ({serving.endpoint_status}).")
-    return EXIT_OK
-
-
-# ---------------------------------------------------------------------------------------------
 # lineage
-
-
-def lineage_of(package: dict[str, Any], serving_version: int | None) -> dict[str, Any]:
-    """Everything that produced a version, as recorded in the registry."""
-    metadata = _metadata(package)
-    container = _container(package)
-    hyperparameters = _known(metadata.get("hyperparameters"))
-    version = package["ModelPackageVersion"]
-    created = package.get("CreationTime")
-    return {
-        "version": version,
-        "model_package_arn": package["ModelPackageArn"],
-        "serving": version == serving_version,
-        "created": created.astimezone(UTC).isoformat() if isinstance(created, datetime) else None,
-        "approval_status": package.get("ModelApprovalStatus"),
-        "approval_description": package.get("ApprovalDescription"),
-        "description": package.get("ModelPackageDescription"),
-        "dataset_version": _known(metadata.get("dataset_version")),
-        "dataset_uri": _known(metadata.get("dataset_uri")),
-        "profile_uri": _known(metadata.get("profile_uri")),
-        "code_version": _known(metadata.get("code_version")),
-        "hyperparameters": parse_hyperparameters_value(hyperparameters) if hyperparameters else {},
-        "training_job": _known(metadata.get("training_job")),
-        "execution_arn": _known(metadata.get("execution_arn")),
-        "validation_report": _known(metadata.get("validation_report")),
-        "evaluation_report": _known(metadata.get("evaluation_report")),
-        "champion_version": _known(metadata.get("champion_version")),
-        "gate_decision": _known(metadata.get("gate_decision")),
-        "primary_metric": _known(metadata.get("primary_metric")),
-        "primary_metric_value": _known(metadata.get("primary_metric_value")),
-        "model_data_url": container.get("ModelDataUrl"),
-        "image": container.get("Image"),
-    }
 
 
 LINEAGE_LABELS = (
@@ -257,9 +225,11 @@ LINEAGE_LABELS = (
 
 
 def _print_lineage(command: str, target: AwsTarget, version: int, as_json: bool) -> int:
-    sagemaker = target.client("sagemaker")
-    package = _require_version(command, target, sagemaker, version)
-    record = lineage_of(package, _serving_version(actions.read_serving_model(sagemaker, target.endpoint_name)))
+    from mlops.registry_reads import read_lineage
+
+    record = read_lineage(target.client("sagemaker"), target.model_package_group, target.endpoint_name, version)
+    if record is None:
+        raise _unknown_version(command, target, version)
     if as_json:
         print(json.dumps(record, indent=2, sort_keys=True))
         return EXIT_OK
@@ -281,12 +251,18 @@ def _print_lineage(command: str, target: AwsTarget, version: int, as_json: bool)
 
 
 def approval_description(who: Operator, status: str, reason: str | None) -> str:
+    from functions.alarm_responder import responder
+
     verb = "Approved" if status == APPROVED else "Rejected"
     text = f"{verb} by {who.user} with {who.command}"
     return responder.approval_description(f"{text}: {reason.strip()}" if reason and reason.strip() else f"{text}.")
 
 
 def _set_approval(command: str, target: AwsTarget, version: int, status: str, reason: str | None) -> int:
+    from functions.register_model.registration import APPROVED_BY_METADATA_KEY
+    from mlops.audit_log import operator_audit_record, write_operator_record
+    from mlops.registry_reads import package_metadata, read_serving_version
+
     bucket = _audit_bucket(command, target)
     sagemaker = target.client("sagemaker")
     package = _require_version(command, target, sagemaker, version)
@@ -298,7 +274,8 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
     description = approval_description(who, status, reason)
     # A person's approval is theirs to deploy: the deployment branch skips only versions the
     # pipeline's own policy approved (their training execution deploys them).
-    lineage = {**_metadata(package), APPROVED_BY_METADATA_KEY: APPROVED_BY_PERSON} if status == APPROVED else _metadata(package)
+    metadata = package_metadata(package)
+    lineage = {**metadata, APPROVED_BY_METADATA_KEY: APPROVED_BY_PERSON} if status == APPROVED else metadata
     sagemaker.update_model_package(
         ModelPackageArn=package["ModelPackageArn"],
         ModelApprovalStatus=status,
@@ -306,7 +283,7 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
         # Passed back unchanged: an update without them can drop them (moto does).
         **({"CustomerMetadataProperties": lineage} if lineage else {}),
     )
-    serving_version = _serving_version(actions.read_serving_model(sagemaker, target.endpoint_name))
+    serving_version = read_serving_version(sagemaker, target.endpoint_name)
     now = datetime.now(UTC)
     action = "approve" if status == APPROVED else "reject"
     key = write_operator_record(
@@ -329,7 +306,7 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
     )
     print(f"Version {version}: {previous} -> {status} ({description})")
     if status == APPROVED:
-        if _metadata(package).get("gate_decision") == "failed":
+        if metadata.get("gate_decision") == "failed":
             print(f"Note: version {version} failed the evaluation gates; this approval overrides them.")
         print(f"The registry's approval event starts its deployment to endpoint {target.endpoint_name}; "
               "follow it with `mlops versions`.")
@@ -360,6 +337,9 @@ def rollback_reason(who: Operator, reason: str | None) -> str:
 def _rollback_target(
     command: str, target: AwsTarget, sagemaker: Any, serving: ServingModel, to_version: int | None
 ) -> RegisteredVersion | None:
+    from functions.alarm_responder import actions
+    from functions.alarm_responder.responder import RegisteredVersion
+
     if to_version is None:
         return actions.find_previous_approved_version(sagemaker, target.model_package_group, serving.model_version)
     if to_version == serving.model_version:
@@ -374,6 +354,9 @@ def _rollback_target(
 
 
 def _roll_back(command: str, target: AwsTarget, to_version: int | None, reason: str | None) -> int:
+    from functions.alarm_responder import actions, responder
+    from mlops.audit_log import operator_audit_record, write_operator_record
+
     bucket = _audit_bucket(command, target)
     sagemaker = target.client("sagemaker")
     serving = actions.read_serving_model(sagemaker, target.endpoint_name)
@@ -443,6 +426,10 @@ def _execution_role(sagemaker: Any, serving: ServingModel) -> str:
 
 
 def _announce(target: AwsTarget, who: Operator, outcome: str, why: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from functions.alarm_responder import actions, responder
+
     if not target.topic_arn:
         return
     subject = f"{target.endpoint_name}: {outcome} by {who.user}"

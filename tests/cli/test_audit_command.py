@@ -9,7 +9,8 @@ import boto3
 
 from functions.alarm_responder import actions, responder
 from functions.alarm_responder.responder import AlarmStateChangeDetail, RegisteredVersion, ServingModel
-from mlops.cli import EXIT_OK, EXIT_USAGE, main
+from mlops.cli import main
+from mlops.cli_support import EXIT_OK, EXIT_USAGE
 from registry_cli_support import DATA_BUCKET, ENDPOINT_NAME, OPERATOR, pipeline_config
 
 ALARM = "mlops-errors"

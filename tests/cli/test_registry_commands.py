@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from mlops.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from mlops.cli import main
+from mlops.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from registry_cli_support import (
     CODE_VERSION,
     DATA_BUCKET,
