@@ -29,6 +29,19 @@ class VersionSummary:
     primary_metric_value: str | None
     dataset_version: str | None
 
+    def to_json_dict(self) -> dict[str, Any]:
+        """The summary under the key names, and in the value forms, of the lineage record."""
+        return {
+            "version": self.version,
+            "model_package_arn": self.model_package_arn,
+            "serving": self.serving,
+            "created": _iso(self.created),
+            "approval_status": self.approval_status,
+            "primary_metric": self.primary_metric,
+            "primary_metric_value": self.primary_metric_value,
+            "dataset_version": self.dataset_version,
+        }
+
 
 @dataclass(frozen=True)
 class RegistryVersions:

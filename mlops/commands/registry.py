@@ -45,8 +45,9 @@ def operator(command: str) -> Operator:
 
 def register(commands: argparse._SubParsersAction) -> None:
     versions_command = commands.add_parser("versions", help="the registry's versions, and which one is serving")
+    versions_command.add_argument("--json", action="store_true", help="one JSON object per version, one per line, newest first")
     add_target_arguments(versions_command)
-    versions_command.set_defaults(handler=lambda arguments: versions(arguments.config, arguments.local))
+    versions_command.set_defaults(handler=lambda arguments: versions(arguments.config, arguments.local, arguments.json))
 
     lineage_command = commands.add_parser("lineage", help="everything that produced a version")
     lineage_command.add_argument("version", type=int)
@@ -81,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 # Commands
 
 
-def versions(config_path: Path | None, local: bool) -> int:
+def versions(config_path: Path | None, local: bool, as_json: bool) -> int:
     from mlops.aws_target import resolve_target
     from mlops.registry_reads import read_registry_versions
 
@@ -90,7 +91,7 @@ def versions(config_path: Path | None, local: bool) -> int:
 
     def read_and_print() -> int:
         registry = read_registry_versions(target.client("sagemaker"), target.model_package_group, target.endpoint_name)
-        return _print_versions(target, registry)
+        return _print_versions_as_json(registry) if as_json else _print_versions(target, registry)
 
     return _reporting_aws_errors(command, read_and_print)
 
@@ -182,6 +183,12 @@ def _print_versions(target: AwsTarget, registry: RegistryVersions) -> int:
         print(f"Endpoint {target.endpoint_name} serves model {serving.model_name}, which names no registry version.")
     else:
         print(f"{SERVING_MARKER} serving on endpoint {target.endpoint_name} ({serving.endpoint_status}).")
+    return EXIT_OK
+
+
+def _print_versions_as_json(registry: RegistryVersions) -> int:
+    for summary in registry.versions:
+        print(json.dumps(summary.to_json_dict(), sort_keys=True))
     return EXIT_OK
 
 

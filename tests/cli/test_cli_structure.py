@@ -27,7 +27,7 @@ COMMAND_LINES = (
     ["local", "invoke", "data.csv"],
     ["local", "monitor"],
     ["demo"],
-    ["versions"],
+    ["versions", "--json"],
     ["lineage", "1"],
     ["approve", "1"],
     ["reject", "1", "--reason", "mislabelled"],

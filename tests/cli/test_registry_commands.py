@@ -17,10 +17,12 @@ from registry_cli_support import (
     CODE_VERSION,
     DATA_BUCKET,
     ENDPOINT_NAME,
+    GROUP,
     MODEL_ROLE_ARN,
     OPERATOR,
     audit_records,
     dataset_version,
+    stack_outputs,
     training_job,
 )
 
@@ -64,6 +66,31 @@ def test_versions_says_when_no_endpoint_serves(deployment, capsys):
     assert status == EXIT_OK
     assert "*" not in out
     assert f"Endpoint {ENDPOINT_NAME} does not exist" in out
+
+
+def test_versions_as_json_is_one_lineage_shaped_object_per_version_newest_first(deployment, capsys):
+    status, out, _ = run(capsys, "versions", "--json")
+
+    assert status == EXIT_OK
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [record["version"] for record in records] == [3, 2, 1]
+    assert [record["serving"] for record in records] == [False, True, False]
+    assert records[1]["model_package_arn"] == deployment.package_arns[2]
+    assert records[1]["approval_status"] == "Approved"
+    assert records[1]["dataset_version"] == dataset_version(2)
+    assert (records[1]["primary_metric"], records[1]["primary_metric_value"]) == ("roc_auc", "0.9876")
+    # The same keys and values as the version's lineage record
+    for record in records:
+        lineage = json.loads(run(capsys, "lineage", str(record["version"]), "--json")[1])
+        assert record == {key: lineage[key] for key in record}
+
+
+def test_versions_as_json_of_an_empty_registry_prints_nothing(aws, monkeypatch, capsys):
+    boto3.client("sagemaker").create_model_package_group(ModelPackageGroupName=GROUP)
+    monkeypatch.setattr("mlops.aws_target.read_stack_outputs", lambda session, name: stack_outputs("arn:topic"))
+
+    assert run(capsys, "versions", "--json") == (EXIT_OK, "", "")
+    assert run(capsys, "versions")[1].startswith(f"No versions in model package group {GROUP}")
 
 
 def test_lineage_shows_what_produced_a_version(deployment, capsys):
