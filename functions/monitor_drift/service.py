@@ -21,6 +21,12 @@ from functions.common import s3_layout
 from functions.common.config import PipelineConfig
 from functions.common.deployed_version import parse_model_version, publish_deployed_version
 from functions.common.errors import PipelineError
+from functions.common.metrics_publishing import (
+    ENDPOINT_DIMENSION,
+    FEATURE_DIMENSION,
+    MetricValue,
+    publish_metrics,
+)
 from functions.evaluate_model.champion import SERVING_STATUSES
 from functions.monitor_drift.capture import (
     CaptureReadTally,
@@ -31,12 +37,6 @@ from functions.monitor_drift.capture import (
     read_capture_records,
     request_rows,
     save_watermark,
-)
-from functions.monitor_drift.cloudwatch_metrics import (
-    ENDPOINT_DIMENSION,
-    FEATURE_DIMENSION,
-    MetricValue,
-    publish_metrics,
 )
 from functions.monitor_drift.drift_monitor import MIN_ROWS_FOR_DRIFT, DriftAssessment, assess_drift
 

@@ -17,13 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.common import s3_layout
 from functions.common.config import PipelineConfig
 from functions.common.errors import PipelineError
-from functions.monitor_drift.capture import CaptureReadTally, list_capture_objects, read_capture_records
-from functions.monitor_drift.cloudwatch_metrics import (
+from functions.common.metrics_publishing import (
     ENDPOINT_DIMENSION,
     METRIC_NAME_DIMENSION,
     MetricValue,
     publish_metrics,
 )
+from functions.monitor_drift.capture import CaptureReadTally, list_capture_objects, read_capture_records
 from functions.monitor_quality.ground_truth import MAX_GROUND_TRUTH_BYTES, GroundTruthFormatError, parse_ground_truth
 from functions.monitor_quality.quality import (
     MIN_LABELLED_ROWS_FOR_QUALITY,
