@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.capture import EVALUATION_INFERENCE_ID_PREFIX
 from functions.common.errors import ChampionUnavailableError
 from functions.evaluate_model.evaluation import ModelPredictions, canonical_label
 
@@ -19,7 +20,6 @@ from functions.evaluate_model.evaluation import ModelPredictions, canonical_labe
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS_PER_REQUEST = 1000
 MAX_INFERENCE_ID_CHARS = 64
-INFERENCE_ID_PREFIX = "evaluation-"
 # Endpoint states in which the current production variant still answers invocations.
 SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 
@@ -40,7 +40,7 @@ class Champion:
 
 def inference_id_for(execution_name: str) -> str:
     """Marks evaluation traffic in data capture so the drift monitor can leave it out."""
-    return (INFERENCE_ID_PREFIX + execution_name)[:MAX_INFERENCE_ID_CHARS]
+    return (EVALUATION_INFERENCE_ID_PREFIX + execution_name)[:MAX_INFERENCE_ID_CHARS]
 
 
 def _endpoint_exists(sagemaker: Any, endpoint_name: str) -> bool:

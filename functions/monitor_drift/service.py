@@ -18,6 +18,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import s3_layout
+from functions.common.capture import (
+    CaptureReadTally,
+    CaptureRecord,
+    CaptureRecordError,
+    read_capture_records,
+    request_rows,
+)
 from functions.common.config import PipelineConfig
 from functions.common.deployed_version import parse_model_version, publish_deployed_version
 from functions.common.errors import PipelineError
@@ -28,17 +35,8 @@ from functions.common.metrics_publishing import (
     publish_metrics,
 )
 from functions.evaluate_model.champion import SERVING_STATUSES
-from functions.monitor_drift.capture import (
-    CaptureReadTally,
-    CaptureRecord,
-    CaptureRecordError,
-    capture_objects_since,
-    load_watermark,
-    read_capture_records,
-    request_rows,
-    save_watermark,
-)
 from functions.monitor_drift.drift_monitor import MIN_ROWS_FOR_DRIFT, DriftAssessment, assess_drift
+from functions.monitor_drift.watermark import capture_objects_since, load_watermark, save_watermark
 
 DRIFT_WATERMARK_KEY = "monitoring/drift-watermark.json"
 DRIFT_REPORTS_PREFIX = f"{s3_layout.REPORTS_PREFIX}monitoring/drift/"

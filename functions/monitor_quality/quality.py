@@ -16,6 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from functions.common.capture import (
+    CaptureReadTally,
+    CapturedPredictions,
+    CaptureRecord,
+    CaptureRecordError,
+    response_predictions,
+)
 from functions.common.config import DatasetSchema
 from functions.evaluate_model.evaluation import (
     ModelPredictions,
@@ -23,13 +30,6 @@ from functions.evaluate_model.evaluation import (
     compute_metrics,
     positive_class_for,
     prepare_rows,
-)
-from functions.monitor_drift.capture import (
-    CaptureReadTally,
-    CapturedPredictions,
-    CaptureRecord,
-    CaptureRecordError,
-    response_predictions,
 )
 
 # Below this many labelled predictions a live metric is too noisy to alarm on.

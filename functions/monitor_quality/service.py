@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import s3_layout
+from functions.common.capture import CaptureReadTally, list_capture_objects, read_capture_records
 from functions.common.config import PipelineConfig
 from functions.common.errors import PipelineError
 from functions.common.metrics_publishing import (
@@ -23,7 +24,6 @@ from functions.common.metrics_publishing import (
     MetricValue,
     publish_metrics,
 )
-from functions.monitor_drift.capture import CaptureReadTally, list_capture_objects, read_capture_records
 from functions.monitor_quality.ground_truth import MAX_GROUND_TRUTH_BYTES, GroundTruthFormatError, parse_ground_truth
 from functions.monitor_quality.quality import (
     MIN_LABELLED_ROWS_FOR_QUALITY,

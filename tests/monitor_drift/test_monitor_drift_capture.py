@@ -11,18 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from functions.common.config import DatasetSchema, DriftConfig
-from functions.common.drift_profile import build_profile
-from functions.monitor_drift.capture import (
+from functions.common.capture import (
     CaptureObject,
     CapturedPayload,
     CaptureRecordError,
-    Watermark,
     parse_capture_line,
     request_rows,
     response_predictions,
 )
+from functions.common.config import DatasetSchema, DriftConfig
+from functions.common.drift_profile import build_profile
 from functions.monitor_drift.drift_monitor import assess_drift, feature_frame
+from functions.monitor_drift.watermark import Watermark
 
 FEATURES = ["size", "colour", "indoor"]
 SCHEMA = DatasetSchema.model_validate(
