@@ -25,10 +25,9 @@ from functions.alarm_responder.responder import (
     Decision,
     PastDecision,
     RegisteredVersion,
-    ServingModel,
 )
 from functions.common.config import PipelineConfig
-from functions.common.deployed_version import parse_model_version, publish_deployed_version
+from functions.common.deployed_version import publish_deployed_version
 from functions.common.environment import require_env
 from functions.common.errors import PipelineError
 from functions.common.s3_layout import (
@@ -36,6 +35,7 @@ from functions.common.s3_layout import (
     INCOMING_PREFIX,
     curated_split_key,
 )
+from functions.common.serving_model import ServingModel, read_serving_model
 
 logger = Logger(child=True)
 
@@ -238,39 +238,6 @@ def carry_out(
 
 # ---------------------------------------------------------------------------------------------
 # Facts
-
-
-def read_serving_model(sagemaker: Any, endpoint_name: str) -> ServingModel | None:
-    try:
-        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    except ClientError as error:
-        # SageMaker answers a missing endpoint with ValidationException.
-        if error.response.get("Error", {}).get("Code") == "ValidationException":
-            return None
-        raise
-    endpoint_config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    model_name = endpoint_config["ProductionVariants"][0]["ModelName"]
-    model = sagemaker.describe_model(ModelName=model_name)
-    container = model.get("PrimaryContainer") or next(iter(model.get("Containers") or []), {})
-    environment = container.get("Environment") or {}
-    package_arn = environment.get("MODEL_PACKAGE_ARN") or None
-    return ServingModel(
-        endpoint_name=endpoint_name,
-        endpoint_status=endpoint.get("EndpointStatus", "Unknown"),
-        endpoint_config_name=endpoint["EndpointConfigName"],
-        model_name=model_name,
-        model_version=_model_version(environment.get("MODEL_VERSION"), package_arn),
-        model_package_arn=package_arn,
-    )
-
-
-def _model_version(model_version: str | None, package_arn: str | None) -> int | None:
-    # A versioned package ARN ends in "/<group>/<version>".
-    for candidate in (model_version, package_arn.rsplit("/", 1)[-1] if package_arn else None):
-        version = parse_model_version(candidate)
-        if version is not None:
-            return version
-    return None
 
 
 def find_previous_approved_version(sagemaker: Any, group: str, serving_version: int) -> RegisteredVersion | None:

@@ -14,14 +14,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.capture import EVALUATION_INFERENCE_ID_PREFIX
 from functions.common.errors import ChampionUnavailableError
+from functions.common.serving_model import SERVING_STATUSES
 from functions.evaluate_model.evaluation import ModelPredictions, canonical_label
 
 # SageMaker real-time invocations accept 6 MB; stay under it with room for the envelope.
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS_PER_REQUEST = 1000
 MAX_INFERENCE_ID_CHARS = 64
-# Endpoint states in which the current production variant still answers invocations.
-SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from functions.common.metrics_publishing import (
     MetricValue,
     publish_metrics,
 )
-from functions.evaluate_model.champion import SERVING_STATUSES
+from functions.common.serving_model import SERVING_STATUSES
 from functions.monitor_drift.drift_monitor import MIN_ROWS_FOR_DRIFT, DriftAssessment, assess_drift
 from functions.monitor_drift.watermark import capture_objects_since, load_watermark, save_watermark
 

@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.alarm_responder import actions, responder
-from functions.alarm_responder.responder import RegisteredVersion, ServingModel
+from functions.alarm_responder.responder import RegisteredVersion
+from functions.common.serving_model import ServingModel
 from functions.register_model.registration import (
     APPROVED_BY_METADATA_KEY,
     EMPTY_METADATA_VALUE,
