@@ -1,8 +1,8 @@
 """What serves on the endpoint: its status, and the model and registry version behind it.
 
 The alarm responder reads it to know what a rollback replaces, Prepare deployment to know
-whether an approved version already serves; the evaluator and the drift monitor judge an
-endpoint's status by SERVING_STATUSES.
+whether an approved version already serves; the evaluator and the drift monitor check that the
+endpoint exists and judge its status by SERVING_STATUSES.
 """
 
 from __future__ import annotations
@@ -26,6 +26,15 @@ class ServingModel:
     model_name: str
     model_version: int | None
     model_package_arn: str | None
+
+
+def endpoint_exists(sagemaker: Any, endpoint_name: str) -> bool:
+    # Listing (not DescribeEndpoint) tells "absent" from other failures without reading error text.
+    paginator = sagemaker.get_paginator("list_endpoints")
+    for page in paginator.paginate(NameContains=endpoint_name):
+        if any(endpoint["EndpointName"] == endpoint_name for endpoint in page.get("Endpoints", [])):
+            return True
+    return False
 
 
 def read_serving_model(sagemaker: Any, endpoint_name: str) -> ServingModel | None:

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.capture import EVALUATION_INFERENCE_ID_PREFIX
 from functions.common.errors import ChampionUnavailableError
-from functions.common.serving_model import SERVING_STATUSES
+from functions.common.serving_model import SERVING_STATUSES, endpoint_exists
 from functions.evaluate_model.evaluation import ModelPredictions, canonical_label
 
 # SageMaker real-time invocations accept 6 MB; stay under it with room for the envelope.
@@ -42,15 +42,6 @@ def inference_id_for(execution_name: str) -> str:
     return (EVALUATION_INFERENCE_ID_PREFIX + execution_name)[:MAX_INFERENCE_ID_CHARS]
 
 
-def _endpoint_exists(sagemaker: Any, endpoint_name: str) -> bool:
-    # Listing (not DescribeEndpoint) tells "absent" from other failures without reading error text.
-    paginator = sagemaker.get_paginator("list_endpoints")
-    for page in paginator.paginate(NameContains=endpoint_name):
-        if any(e["EndpointName"] == endpoint_name for e in page.get("Endpoints", [])):
-            return True
-    return False
-
-
 def _parse_version(value: str | None) -> int | None:
     if value is None:
         return None
@@ -63,7 +54,7 @@ def _parse_version(value: str | None) -> int | None:
 def find_champion(sagemaker: Any, endpoint_name: str) -> Champion | None:
     """What serves on the endpoint; None when there is no endpoint (the first model)."""
     try:
-        if not _endpoint_exists(sagemaker, endpoint_name):
+        if not endpoint_exists(sagemaker, endpoint_name):
             return None
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
         status = endpoint["EndpointStatus"]
