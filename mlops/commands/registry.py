@@ -16,12 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.alarm_responder import actions, responder
 from functions.alarm_responder.responder import RegisteredVersion
+from functions.common.model_package import APPROVED_BY_METADATA_KEY
 from functions.common.serving_model import ServingModel
-from functions.register_model.registration import (
-    APPROVED_BY_METADATA_KEY,
-    EMPTY_METADATA_VALUE,
-    parse_hyperparameters_value,
-)
+from functions.register_model.registration import EMPTY_METADATA_VALUE, parse_hyperparameters_value
 from mlops.aws_target import AwsTarget, resolve_target
 from mlops.cli import EXIT_FAILED, EXIT_OK, UsageError
 from mlops.commands.audit import operator_audit_record, write_operator_record
