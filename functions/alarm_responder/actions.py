@@ -30,6 +30,7 @@ from functions.common.config import PipelineConfig
 from functions.common.deployed_version import publish_deployed_version
 from functions.common.environment import require_env
 from functions.common.errors import PipelineError
+from functions.common.model_package import INFERENCE_PROGRAM, INFERENCE_SUBMIT_DIRECTORY
 from functions.common.s3_layout import (
     CURATED_PREFIX,
     INCOMING_PREFIX,
@@ -46,8 +47,8 @@ SPOOL_MEMORY_BYTES = 64 * 1024 * 1024
 CSV_SUFFIX = ".csv"
 # The container contract every pipeline model is created with (see the Register version step).
 DEFAULT_MODEL_ENVIRONMENT = {
-    "SAGEMAKER_PROGRAM": "inference.py",
-    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
+    "SAGEMAKER_SUBMIT_DIRECTORY": INFERENCE_SUBMIT_DIRECTORY,
 }
 # ProductionVariant fields that DescribeEndpointConfig returns and CreateEndpointConfig accepts.
 VARIANT_SETTINGS = (
