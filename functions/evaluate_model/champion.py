@@ -14,8 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.capture import EVALUATION_INFERENCE_ID_PREFIX
 from functions.common.errors import ChampionUnavailableError
+from functions.common.model_metrics import ModelPredictions, canonical_label
 from functions.common.serving_model import SERVING_STATUSES, endpoint_exists
-from functions.evaluate_model.evaluation import ModelPredictions, canonical_label
 
 # SageMaker real-time invocations accept 6 MB; stay under it with room for the envelope.
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024

@@ -3,7 +3,7 @@
 A label joins a captured request by its inference id (the capture record's inferenceId, or its
 eventId when the caller set none). A request that returned several predictions cannot be
 matched to one label and is counted as ambiguous. Metrics are computed with the evaluation
-step's definitions (functions/evaluate_model/evaluation.py), so a live accuracy means what the
+step's definitions (functions/common/model_metrics.py), so a live accuracy means what the
 promotion gate's accuracy means.
 """
 
@@ -24,7 +24,7 @@ from functions.common.capture import (
     response_predictions,
 )
 from functions.common.config import DatasetSchema
-from functions.evaluate_model.evaluation import (
+from functions.common.model_metrics import (
     ModelPredictions,
     canonical_label,
     compute_metrics,
