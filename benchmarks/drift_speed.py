@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     schema = benchmark_config(rows).dataset
     drift_config = benchmark_config(rows).drift
 
-    from functions.validate_data.drift import build_profile, compare_to_baseline
+    from functions.common.drift_profile import build_profile, compare_to_baseline
 
     profile_seconds, profile = median_seconds(lambda: build_profile(reference, schema, drift_config.bins, rows), args.repeats)
     compare_seconds, comparison = median_seconds(lambda: compare_to_baseline(profile, current, schema, drift_config), args.repeats)

@@ -11,9 +11,11 @@ Two artifacts are built from the repository:
   channel and the framework container runs `train.py` from it;
 * the validation job bundle: a `.zip` that Python runs as a program (`python3 bundle.zip`):
   `functions/validate_data/job_bootstrap.py` as `__main__.py`, the `functions/common` and
-  `functions/validate_data` packages, `pipeline_config.json`, and under `wheels/` the wheels of
-  `infra/validation_job_wheels/` (what the framework image lacks). SageMaker Processing
-  receives it as the `code` input of the validation job.
+  `functions/validate_data` packages (validation imports shared modules such as
+  `functions/common/drift_profile.py`; it imports no other function's package),
+  `pipeline_config.json`, and under `wheels/` the wheels of `infra/validation_job_wheels/`
+  (what the framework image lacks). SageMaker Processing receives it as the `code` input of
+  the validation job.
 
 All three are byte-for-byte deterministic for the same inputs (sorted entries, fixed
 timestamps and owners), so the asset hashes - and with them `CODE_VERSION` - change only

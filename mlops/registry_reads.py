@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.alarm_responder.actions import read_serving_model
-from functions.alarm_responder.responder import ServingModel
+from functions.common.serving_model import ServingModel, read_serving_model
 from functions.register_model.registration import EMPTY_METADATA_VALUE, parse_hyperparameters_value
 
 

@@ -25,17 +25,18 @@ from functions.alarm_responder.responder import (
     Decision,
     PastDecision,
     RegisteredVersion,
-    ServingModel,
 )
 from functions.common.config import PipelineConfig
-from functions.common.deployed_version import parse_model_version, publish_deployed_version
+from functions.common.deployed_version import publish_deployed_version
 from functions.common.environment import require_env
 from functions.common.errors import PipelineError
+from functions.common.model_package import INFERENCE_PROGRAM, INFERENCE_SUBMIT_DIRECTORY
 from functions.common.s3_layout import (
     CURATED_PREFIX,
     INCOMING_PREFIX,
     curated_split_key,
 )
+from functions.common.serving_model import ServingModel, read_serving_model
 
 logger = Logger(child=True)
 
@@ -46,8 +47,8 @@ SPOOL_MEMORY_BYTES = 64 * 1024 * 1024
 CSV_SUFFIX = ".csv"
 # The container contract every pipeline model is created with (see the Register version step).
 DEFAULT_MODEL_ENVIRONMENT = {
-    "SAGEMAKER_PROGRAM": "inference.py",
-    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
+    "SAGEMAKER_SUBMIT_DIRECTORY": INFERENCE_SUBMIT_DIRECTORY,
 }
 # ProductionVariant fields that DescribeEndpointConfig returns and CreateEndpointConfig accepts.
 VARIANT_SETTINGS = (
@@ -238,39 +239,6 @@ def carry_out(
 
 # ---------------------------------------------------------------------------------------------
 # Facts
-
-
-def read_serving_model(sagemaker: Any, endpoint_name: str) -> ServingModel | None:
-    try:
-        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    except ClientError as error:
-        # SageMaker answers a missing endpoint with ValidationException.
-        if error.response.get("Error", {}).get("Code") == "ValidationException":
-            return None
-        raise
-    endpoint_config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    model_name = endpoint_config["ProductionVariants"][0]["ModelName"]
-    model = sagemaker.describe_model(ModelName=model_name)
-    container = model.get("PrimaryContainer") or next(iter(model.get("Containers") or []), {})
-    environment = container.get("Environment") or {}
-    package_arn = environment.get("MODEL_PACKAGE_ARN") or None
-    return ServingModel(
-        endpoint_name=endpoint_name,
-        endpoint_status=endpoint.get("EndpointStatus", "Unknown"),
-        endpoint_config_name=endpoint["EndpointConfigName"],
-        model_name=model_name,
-        model_version=_model_version(environment.get("MODEL_VERSION"), package_arn),
-        model_package_arn=package_arn,
-    )
-
-
-def _model_version(model_version: str | None, package_arn: str | None) -> int | None:
-    # A versioned package ARN ends in "/<group>/<version>".
-    for candidate in (model_version, package_arn.rsplit("/", 1)[-1] if package_arn else None):
-        version = parse_model_version(candidate)
-        if version is not None:
-            return version
-    return None
 
 
 def find_previous_approved_version(sagemaker: Any, group: str, serving_version: int) -> RegisteredVersion | None:

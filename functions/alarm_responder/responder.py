@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.common.config import PipelineConfig
 from functions.common.contracts import AlarmDecision
 from functions.common.s3_layout import AUDIT_PREFIX, INCOMING_PREFIX
+from functions.common.serving_model import ServingModel
 
 ALARM_STATE = "ALARM"
 AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
@@ -72,16 +73,6 @@ class AlarmStateChangeEvent(EventBridgeModel):
 
 # ---------------------------------------------------------------------------------------------
 # Facts gathered by the caller
-
-
-@dataclass(frozen=True)
-class ServingModel:
-    endpoint_name: str
-    endpoint_status: str
-    endpoint_config_name: str
-    model_name: str
-    model_version: int | None
-    model_package_arn: str | None
 
 
 @dataclass(frozen=True)

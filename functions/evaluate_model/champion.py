@@ -12,16 +12,15 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.capture import EVALUATION_INFERENCE_ID_PREFIX
 from functions.common.errors import ChampionUnavailableError
-from functions.evaluate_model.evaluation import ModelPredictions, canonical_label
+from functions.common.model_metrics import ModelPredictions, canonical_label
+from functions.common.serving_model import SERVING_STATUSES, endpoint_exists
 
 # SageMaker real-time invocations accept 6 MB; stay under it with room for the envelope.
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS_PER_REQUEST = 1000
 MAX_INFERENCE_ID_CHARS = 64
-INFERENCE_ID_PREFIX = "evaluation-"
-# Endpoint states in which the current production variant still answers invocations.
-SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 
 
 @dataclass(frozen=True)
@@ -40,16 +39,7 @@ class Champion:
 
 def inference_id_for(execution_name: str) -> str:
     """Marks evaluation traffic in data capture so the drift monitor can leave it out."""
-    return (INFERENCE_ID_PREFIX + execution_name)[:MAX_INFERENCE_ID_CHARS]
-
-
-def _endpoint_exists(sagemaker: Any, endpoint_name: str) -> bool:
-    # Listing (not DescribeEndpoint) tells "absent" from other failures without reading error text.
-    paginator = sagemaker.get_paginator("list_endpoints")
-    for page in paginator.paginate(NameContains=endpoint_name):
-        if any(e["EndpointName"] == endpoint_name for e in page.get("Endpoints", [])):
-            return True
-    return False
+    return (EVALUATION_INFERENCE_ID_PREFIX + execution_name)[:MAX_INFERENCE_ID_CHARS]
 
 
 def _parse_version(value: str | None) -> int | None:
@@ -64,7 +54,7 @@ def _parse_version(value: str | None) -> int | None:
 def find_champion(sagemaker: Any, endpoint_name: str) -> Champion | None:
     """What serves on the endpoint; None when there is no endpoint (the first model)."""
     try:
-        if not _endpoint_exists(sagemaker, endpoint_name):
+        if not endpoint_exists(sagemaker, endpoint_name):
             return None
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
         status = endpoint["EndpointStatus"]

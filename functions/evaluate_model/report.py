@@ -12,12 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from functions.common.model_metrics import BinaryRows, MulticlassRows, RegressionRows, Rows
 from functions.evaluate_model.evaluation import (
-    BinaryRows,
     GateDecision,
-    MulticlassRows,
-    RegressionRows,
-    Rows,
     confusion_matrix,
     lower_is_better,
     precision_recall_points,

@@ -18,20 +18,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.common.config import DatasetSchema, PipelineConfig
 from functions.common.contracts import EvaluateModelRequest, EvaluateModelResult
 from functions.common.errors import ChampionUnavailableError, PipelineError, TrainingOutputMissingError
-from functions.common.s3_layout import PREDICTIONS_FILE_NAME, SPLIT_FILE_NAME, report_key, s3_uri, split_uri
-from functions.evaluate_model import champion as champion_module
-from functions.evaluate_model import report
-from functions.evaluate_model.evaluation import (
+from functions.common.model_metrics import (
     ModelPredictions,
     PredictionsMismatchError,
-    bootstrap_difference,
-    bootstrap_intervals,
     canonical_label,
     compute_metrics,
-    decide,
     positive_class_for,
     prepare_rows,
 )
+from functions.common.s3_layout import PREDICTIONS_FILE_NAME, SPLIT_FILE_NAME, report_key, s3_uri, split_uri
+from functions.evaluate_model import champion as champion_module
+from functions.evaluate_model import report
+from functions.evaluate_model.evaluation import bootstrap_difference, bootstrap_intervals, decide
 
 OUTPUT_ARCHIVE_NAME = "output.tar.gz"
 PREDICTION_COLUMN = "prediction"

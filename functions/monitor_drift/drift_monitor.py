@@ -3,9 +3,10 @@
 Captured request rows -> a feature frame typed the way validation profiles data (numeric
 columns as float with NaN for null, category and boolean columns as canonical labels with None
 for null) -> the current profile and, per feature, the PSI against the baseline profile, using
-functions/validate_data/drift.py so that live drift and upload drift mean the same thing.
+functions/common/drift_profile.py, as validation does, so that live drift and upload drift mean
+the same thing.
 
-A feature is drifted when drift.py gives it a "warn" or "fail" status (its PSI, less the
+A feature is drifted when drift_profile.py gives it a "warn" or "fail" status (its PSI, less the
 sampling noise of two finite samples, reaches config.drift's or the column's thresholds). The
 overall signal is the fraction of compared features that drifted; the drift alarm compares
 it with config.drift.alarm_threshold.
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from functions.common.config import ColumnSchema, DatasetSchema, DriftConfig
-from functions.validate_data.drift import DriftComparison, build_profile, compare_to_baseline, profile_kind
+from functions.common.drift_profile import DriftComparison, build_profile, compare_to_baseline, profile_kind
 
 # Below this many live rows a PSI says more about the sample than about the traffic.
 MIN_ROWS_FOR_DRIFT = 50
@@ -154,7 +155,7 @@ def _column_values(values: list[Any], column: ColumnSchema) -> np.ndarray:
 
 
 def feature_frame(rows: Sequence[Mapping[str, Any]], schema: DatasetSchema) -> pd.DataFrame:
-    """Request rows ({feature: raw value}) as the frame drift.py profiles; one column per schema feature."""
+    """Request rows ({feature: raw value}) as the frame drift_profile.py profiles; one column per schema feature."""
     return pd.DataFrame(
         {
             column.name: _column_values([row.get(column.name) for row in rows], column)

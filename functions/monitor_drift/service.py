@@ -18,27 +18,25 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import s3_layout
-from functions.common.config import PipelineConfig
-from functions.common.deployed_version import parse_model_version, publish_deployed_version
-from functions.common.errors import PipelineError
-from functions.evaluate_model.champion import SERVING_STATUSES
-from functions.monitor_drift.capture import (
+from functions.common.capture import (
     CaptureReadTally,
     CaptureRecord,
     CaptureRecordError,
-    capture_objects_since,
-    load_watermark,
     read_capture_records,
     request_rows,
-    save_watermark,
 )
-from functions.monitor_drift.cloudwatch_metrics import (
+from functions.common.config import PipelineConfig
+from functions.common.deployed_version import parse_model_version, publish_deployed_version
+from functions.common.errors import PipelineError
+from functions.common.metrics_publishing import (
     ENDPOINT_DIMENSION,
     FEATURE_DIMENSION,
     MetricValue,
     publish_metrics,
 )
+from functions.common.serving_model import SERVING_STATUSES, endpoint_exists
 from functions.monitor_drift.drift_monitor import MIN_ROWS_FOR_DRIFT, DriftAssessment, assess_drift
+from functions.monitor_drift.watermark import capture_objects_since, load_watermark, save_watermark
 
 DRIFT_WATERMARK_KEY = "monitoring/drift-watermark.json"
 DRIFT_REPORTS_PREFIX = f"{s3_layout.REPORTS_PREFIX}monitoring/drift/"
@@ -79,17 +77,8 @@ class NotServing:
     reason: str
 
 
-def _endpoint_exists(sagemaker: Any, endpoint_name: str) -> bool:
-    # Listing (not DescribeEndpoint) tells "absent" from other failures without reading error text.
-    paginator = sagemaker.get_paginator("list_endpoints")
-    for page in paginator.paginate(NameContains=endpoint_name):
-        if any(endpoint["EndpointName"] == endpoint_name for endpoint in page.get("Endpoints", [])):
-            return True
-    return False
-
-
 def find_serving_model(sagemaker: Any, endpoint_name: str) -> ServingModel | NotServing:
-    if not _endpoint_exists(sagemaker, endpoint_name):
+    if not endpoint_exists(sagemaker, endpoint_name):
         return NotServing(f"endpoint {endpoint_name} does not exist; no model is serving")
     endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
     status = endpoint["EndpointStatus"]

@@ -3,7 +3,7 @@
 A label joins a captured request by its inference id (the capture record's inferenceId, or its
 eventId when the caller set none). A request that returned several predictions cannot be
 matched to one label and is counted as ambiguous. Metrics are computed with the evaluation
-step's definitions (functions/evaluate_model/evaluation.py), so a live accuracy means what the
+step's definitions (functions/common/model_metrics.py), so a live accuracy means what the
 promotion gate's accuracy means.
 """
 
@@ -16,20 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from functions.common.config import DatasetSchema
-from functions.evaluate_model.evaluation import (
-    ModelPredictions,
-    canonical_label,
-    compute_metrics,
-    positive_class_for,
-    prepare_rows,
-)
-from functions.monitor_drift.capture import (
+from functions.common.capture import (
     CaptureReadTally,
     CapturedPredictions,
     CaptureRecord,
     CaptureRecordError,
     response_predictions,
+)
+from functions.common.config import DatasetSchema
+from functions.common.model_metrics import (
+    ModelPredictions,
+    canonical_label,
+    compute_metrics,
+    positive_class_for,
+    prepare_rows,
 )
 
 # Below this many labelled predictions a live metric is too noisy to alarm on.

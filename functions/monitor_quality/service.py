@@ -15,10 +15,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import s3_layout
+from functions.common.capture import CaptureReadTally, list_capture_objects, read_capture_records
 from functions.common.config import PipelineConfig
 from functions.common.errors import PipelineError
-from functions.monitor_drift.capture import CaptureReadTally, list_capture_objects, read_capture_records
-from functions.monitor_drift.cloudwatch_metrics import (
+from functions.common.metrics_publishing import (
     ENDPOINT_DIMENSION,
     METRIC_NAME_DIMENSION,
     MetricValue,

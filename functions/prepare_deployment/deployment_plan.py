@@ -12,7 +12,7 @@ from typing import Any
 
 from functions.common.contracts import PrepareDeploymentResult
 from functions.common.errors import PipelineError, RegistryError
-from functions.register_model.registration import (
+from functions.common.model_package import (
     APPROVED_BY_METADATA_KEY,
     APPROVED_BY_POLICY,
     resource_name,

@@ -8,10 +8,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.alarm_responder.actions import read_serving_model
 from functions.common.config import PipelineConfig
 from functions.common.contracts import PrepareDeploymentRequest, PrepareDeploymentResult
 from functions.common.errors import RegistryError
+from functions.common.serving_model import read_serving_model
 from functions.prepare_deployment.deployment_plan import (
     ModelPackageNotFoundError,
     decide,

@@ -6,7 +6,6 @@ on which data, and why was it (not) promoted?". Receives its SageMaker client as
 
 from __future__ import annotations
 
-import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -17,28 +16,27 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.common.config import PipelineConfig
 from functions.common.contracts import ApprovalStatus, RegisterModelRequest, RegisterModelResult
 from functions.common.errors import PipelineError, RegistryError
+from functions.common.model_package import (
+    APPROVED_BY_METADATA_KEY,
+    APPROVED_BY_POLICY,
+    container_environment,
+    resource_name,
+    result_for_package,
+)
 from functions.common.s3_layout import curated_prefix, s3_uri
 
-INFERENCE_PROGRAM = "inference.py"
-INFERENCE_SUBMIT_DIRECTORY = "/opt/ml/model/code"
 SUPPORTED_CONTENT_TYPES = ["text/csv", "application/json"]
 SUPPORTED_RESPONSE_MIME_TYPES = ["application/json"]
 # A retried or redriven execution finds its own package among the group's newest versions.
 MAX_PACKAGES_SCANNED_FOR_RETRY = 100
 MAX_DESCRIPTION_CHARS = 1024
 MAX_METADATA_VALUE_CHARS = 256
-MAX_SAGEMAKER_NAME_CHARS = 63
-EXECUTION_NAME_CHARS_IN_RESOURCE_NAMES = 8
 # CustomerMetadataProperties values allow letters, separators, numbers and these characters only.
 METADATA_PUNCTUATION = frozenset("_.:/=+-@")
 METADATA_REPLACEMENT_CHAR = "_"
 EMPTY_METADATA_VALUE = "none"
 # SageMaker's own keys in a training job's hyperparameters describe the container, not the model.
 SAGEMAKER_HYPERPARAMETER_PREFIX = "sagemaker_"
-# Who approved a version at registration: the pipeline's policy, or nobody yet. The approval
-# event of a policy-approved version must not deploy it a second time (its execution deploys it).
-APPROVED_BY_METADATA_KEY = "approved_by"
-APPROVED_BY_POLICY = "policy"
 
 
 class RegistrationInputError(PipelineError):
@@ -89,18 +87,6 @@ def parse_hyperparameters_value(value: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in value.split() if "=" in pair)
 
 
-def resource_name(project: str, model_version: int, execution_name: str, *, qualifier: str = "") -> str:
-    """SageMaker model / endpoint config name: [a-zA-Z0-9-], at most 63 characters, no edge hyphens.
-
-    `qualifier` keeps names of another deployment path (e.g. "approved") apart from the
-    training path's names for the same version.
-    """
-    suffix = re.sub(r"[^a-zA-Z0-9-]", "-", execution_name[:EXECUTION_NAME_CHARS_IN_RESOURCE_NAMES])
-    middle = f"{qualifier}-" if qualifier else ""
-    name = f"{project}-v{model_version}-{middle}{suffix}".strip("-")
-    return name[:MAX_SAGEMAKER_NAME_CHARS].rstrip("-")
-
-
 def _printable(text: str) -> str:
     # ModelPackageDescription rejects control characters such as newlines.
     return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
@@ -146,14 +132,6 @@ def customer_metadata(
     return metadata
 
 
-def container_environment(dataset_version: str) -> dict[str, str]:
-    return {
-        "SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
-        "SAGEMAKER_SUBMIT_DIRECTORY": INFERENCE_SUBMIT_DIRECTORY,
-        "DATASET_VERSION": dataset_version,
-    }
-
-
 def client_token_for(execution_arn: str) -> str:
     # Same execution, same token: SageMaker returns the first package instead of creating another.
     return str(uuid.uuid5(uuid.NAMESPACE_URL, execution_arn))
@@ -174,33 +152,6 @@ def find_registered(sagemaker: Any, group: str, execution_arn: str) -> dict[str,
             if (package.get("CustomerMetadataProperties") or {}).get("execution_arn") == wanted:
                 return package
     return None
-
-
-def serving_environment(package: dict[str, Any], dataset_version: str) -> dict[str, str]:
-    """The SageMaker model's environment for a described package: what the package's container
-    declares plus what tells the endpoint's readers which version serves."""
-    container = package["InferenceSpecification"]["Containers"][0]
-    return {
-        **container_environment(dataset_version),
-        **(container.get("Environment") or {}),
-        "MODEL_PACKAGE_ARN": package["ModelPackageArn"],
-        "MODEL_VERSION": str(int(package["ModelPackageVersion"])),
-    }
-
-
-def result_for_package(package: dict[str, Any], resource: str, dataset_version: str) -> RegisterModelResult:
-    """What the Deploy states need for a described package; `resource` names its model and endpoint config."""
-    container = package["InferenceSpecification"]["Containers"][0]
-    return RegisterModelResult(
-        model_package_arn=package["ModelPackageArn"],
-        model_version=int(package["ModelPackageVersion"]),
-        approval_status=package["ModelApprovalStatus"],
-        model_name=resource,
-        endpoint_config_name=resource,
-        image_uri=container["Image"],
-        model_data_url=container["ModelDataUrl"],
-        environment=serving_environment(package, dataset_version),
-    )
 
 
 def _result_for(package: dict[str, Any], project: str, execution_arn: str, dataset_version: str) -> RegisterModelResult:

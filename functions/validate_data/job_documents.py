@@ -29,8 +29,8 @@ from typing import Any
 
 from functions.common import s3_layout
 from functions.common.contracts import CheckFinding
+from functions.common.drift_profile import DriftComparison, FeatureDrift
 from functions.common.errors import ValidationJobOutputError
-from functions.validate_data.drift import DriftComparison, FeatureDrift
 from functions.validate_data.storage import Baseline
 from functions.validate_data.validation import ValidationOutcome
 

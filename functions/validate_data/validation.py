@@ -29,9 +29,9 @@ import pandas as pd
 
 from functions.common.config import ColumnSchema, PipelineConfig
 from functions.common.contracts import CheckFinding
+from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
-from functions.validate_data.drift import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table
 from functions.validate_data.splitting import (
     SPLIT_NAMES,

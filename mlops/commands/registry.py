@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from mlops.cli_support import EXIT_FAILED, EXIT_OK, UsageError, add_target_arguments
 
 if TYPE_CHECKING:
-    from functions.alarm_responder.responder import RegisteredVersion, ServingModel
+    from functions.alarm_responder.responder import RegisteredVersion
+    from functions.common.serving_model import ServingModel
     from mlops.aws_target import AwsTarget
     from mlops.registry_reads import RegistryVersions, VersionSummary
 
@@ -266,7 +267,7 @@ def approval_description(who: Operator, status: str, reason: str | None) -> str:
 
 
 def _set_approval(command: str, target: AwsTarget, version: int, status: str, reason: str | None) -> int:
-    from functions.register_model.registration import APPROVED_BY_METADATA_KEY
+    from functions.common.model_package import APPROVED_BY_METADATA_KEY
     from mlops.audit_log import operator_audit_record, write_operator_record
     from mlops.registry_reads import package_metadata, read_serving_version
 

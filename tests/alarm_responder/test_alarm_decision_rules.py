@@ -17,7 +17,6 @@ from functions.alarm_responder.responder import (
     CuratedDataset,
     PastDecision,
     RegisteredVersion,
-    ServingModel,
 )
 from functions.common.config import (
     ColumnSchema,
@@ -26,6 +25,7 @@ from functions.common.config import (
     MonitoringConfig,
     PipelineConfig,
 )
+from functions.common.serving_model import ServingModel
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 NOW = datetime(2024, 6, 3, 11, 0, 30, 123456, tzinfo=UTC)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 
 from functions.alarm_responder import actions, responder
-from functions.alarm_responder.responder import AlarmStateChangeDetail, RegisteredVersion, ServingModel
+from functions.alarm_responder.responder import AlarmStateChangeDetail, RegisteredVersion
+from functions.common.serving_model import ServingModel
 from mlops.cli import main
 from mlops.cli_support import EXIT_OK, EXIT_USAGE
 from registry_cli_support import DATA_BUCKET, ENDPOINT_NAME, OPERATOR, pipeline_config

@@ -10,8 +10,9 @@ import pytest
 
 from functions.common.config import GateConfig
 from functions.common.errors import ChampionUnavailableError
+from functions.common.model_metrics import ModelPredictions, compute_metrics, prepare_rows
 from functions.evaluate_model import champion
-from functions.evaluate_model.evaluation import ModelPredictions, compute_metrics, decide, prepare_rows
+from functions.evaluate_model.evaluation import decide
 from functions.evaluate_model.report import build_document, model_section, render_html, to_json
 
 

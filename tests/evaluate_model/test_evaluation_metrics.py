@@ -11,19 +11,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from functions.evaluate_model.evaluation import (
+from functions.common.model_metrics import (
     ModelPredictions,
     PredictionsMismatchError,
-    bootstrap_difference,
-    bootstrap_intervals,
     canonical_label,
     compute_metrics,
-    confusion_matrix,
     expected_calibration_error,
     positive_class_for,
     prepare_rows,
-    roc_curve_points,
 )
+from functions.evaluate_model.evaluation import bootstrap_difference, bootstrap_intervals, confusion_matrix, roc_curve_points
 
 TOLERANCE = 1e-9
 

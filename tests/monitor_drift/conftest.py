@@ -19,7 +19,7 @@ from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import PipelineConfig
-from functions.validate_data.drift import build_profile
+from functions.common.drift_profile import build_profile
 from tests.conftest import LambdaContextStub, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
@@ -202,7 +202,7 @@ def aws(monkeypatch):
 
 @pytest.fixture(scope="session")
 def baseline_profile(breast_cancer) -> dict[str, Any]:
-    """The profile validation writes for the training data: built by drift.py from a typed sample."""
+    """The profile validation writes for the training data: built by drift_profile.py from a typed sample."""
     config = pipeline_config(breast_cancer.features)
     sample = breast_cancer.frame[breast_cancer.features].astype(float)
     sample["target"] = np.array([str(value) for value in breast_cancer.frame["target"]], dtype=object)

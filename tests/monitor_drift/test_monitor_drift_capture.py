@@ -11,18 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from functions.common.config import DatasetSchema, DriftConfig
-from functions.monitor_drift.capture import (
+from functions.common.capture import (
     CaptureObject,
     CapturedPayload,
     CaptureRecordError,
-    Watermark,
     parse_capture_line,
     request_rows,
     response_predictions,
 )
+from functions.common.config import DatasetSchema, DriftConfig
+from functions.common.drift_profile import build_profile
 from functions.monitor_drift.drift_monitor import assess_drift, feature_frame
-from functions.validate_data.drift import build_profile
+from functions.monitor_drift.watermark import Watermark
 
 FEATURES = ["size", "colour", "indoor"]
 SCHEMA = DatasetSchema.model_validate(
@@ -130,7 +130,7 @@ def test_live_values_are_typed_the_way_validation_profiles_them():
     assert list(frame.columns) == FEATURES
     sizes = frame["size"].to_numpy(dtype=float)
     assert sizes[0] == 2.5 and sizes[3] == 7.0 and math.isnan(sizes[1]) and math.isnan(sizes[2])
-    # Nulls are None or NaN depending on the pandas version's string dtype; drift.py reads both as null.
+    # Nulls are None or NaN depending on the pandas version's string dtype; drift_profile.py reads both as null.
     assert [None if pd.isna(v) else v for v in frame["colour"]] == ["1", "red", None, "2"]
     assert [None if pd.isna(v) else v for v in frame["indoor"]] == ["True", "False", None, "False"]
 

@@ -7,6 +7,7 @@ import re
 import botocore.session
 import pytest
 
+from functions.common.model_package import resource_name
 from functions.prepare_deployment.deployment_plan import (
     DeploymentDecision,
     PackageFacts,
@@ -18,7 +19,6 @@ from functions.prepare_deployment.deployment_plan import (
     plan_deployment,
     require_group,
 )
-from functions.register_model.registration import resource_name
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/7"
 PACKAGE = {

@@ -10,9 +10,8 @@ import botocore.session
 import pytest
 
 from functions.common.contracts import RegisterModelRequest
+from functions.common.model_package import APPROVED_BY_METADATA_KEY, APPROVED_BY_POLICY, resource_name
 from functions.register_model.registration import (
-    APPROVED_BY_METADATA_KEY,
-    APPROVED_BY_POLICY,
     MAX_DESCRIPTION_CHARS,
     RegistrationSettings,
     approval_status_for,
@@ -22,7 +21,6 @@ from functions.register_model.registration import (
     hyperparameters_value,
     metadata_value,
     parse_hyperparameters_value,
-    resource_name,
 )
 
 EVENT = json.loads((Path(__file__).resolve().parents[1] / "events" / "register_model.json").read_text())

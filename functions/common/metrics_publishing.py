@@ -1,4 +1,4 @@
-"""Custom CloudWatch metrics of the monitors, published with PutMetricData.
+"""Custom CloudWatch metrics of the drift and quality monitors, published with PutMetricData.
 
 They go to CloudWatch directly rather than through the embedded metric format so that alarms
 can use them at once and they carry exactly the dimensions the alarms name.

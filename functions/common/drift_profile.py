@@ -1,5 +1,9 @@
 """Data profiles and drift between a dataset and the baseline a production model was trained on.
 
+Validation profiles each upload and compares it with its baseline; the drift monitor does the
+same with captured live traffic. Both use this module, so upload drift and live drift are one
+measure.
+
 Profile (profile.json, written beside each curated dataset; the drift baseline of the model
 trained on it):
 

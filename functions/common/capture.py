@@ -1,4 +1,4 @@
-"""Endpoint data capture: which capture objects are new, and what their records hold.
+"""Endpoint data capture: listing the capture objects and reading what their records hold.
 
 SageMaker writes capture objects to
 ``capture/<EndpointName>/<VariantName>/<yyyy>/<mm>/<dd>/<hh>/<name>.jsonl``, one JSON record per
@@ -11,7 +11,10 @@ Responses are ``{"predictions": [...], "probabilities": [[...]], "classes": [...
 (the prediction, then one probability per class).
 
 The pipeline's own champion scoring is captured too; its inference ids start with
-``evaluation-`` and it is not live traffic.
+EVALUATION_INFERENCE_ID_PREFIX and it is not live traffic.
+
+The drift monitor reads the requests and the quality monitor the responses; both read capture
+through this module, so they agree on what a record holds and on which records are live.
 """
 
 from __future__ import annotations
@@ -23,20 +26,17 @@ import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from functions.common import s3_layout
 from functions.common.errors import PipelineError
-from functions.evaluate_model.champion import INFERENCE_ID_PREFIX as EVALUATION_INFERENCE_ID_PREFIX
 
 JSON_CONTENT_TYPE = "application/json"
 CSV_CONTENT_TYPE = "text/csv"
-# Capture objects are named by the hour of their first record and written minutes later; an
-# object whose hour is this far before the watermark cannot be new.
-CAPTURE_DELIVERY_LAG_HOURS = 24
+# Evaluation sets inference ids with this prefix when it scores the champion, so that capture
+# readers can leave that traffic out.
+EVALUATION_INFERENCE_ID_PREFIX = "evaluation-"
 HOUR_PATH_FORMAT = "%Y/%m/%d/%H"
 
 
@@ -123,78 +123,6 @@ class CaptureReadTally:
         }
 
 
-# --- the watermark: how far the drift monitor has read ---------------------------------------
-
-
-@dataclass(frozen=True)
-class Watermark:
-    """The newest capture object read so far: its LastModified, and every key read at that instant.
-
-    S3 reports LastModified to the second, so several objects can share it; keeping their keys
-    lets an object written in that same second after the previous run still count as new.
-    """
-
-    last_modified: datetime | None = None
-    keys_at_last_modified: frozenset[str] = frozenset()
-
-    def admits(self, candidate: CaptureObject) -> bool:
-        if self.last_modified is None or candidate.last_modified > self.last_modified:
-            return True
-        return candidate.last_modified == self.last_modified and candidate.key not in self.keys_at_last_modified
-
-    def advanced_to(self, read: list[CaptureObject]) -> Watermark:
-        if not read:
-            return self
-        newest = max(item.last_modified for item in read)
-        keys = {item.key for item in read if item.last_modified == newest}
-        if newest == self.last_modified:
-            keys |= self.keys_at_last_modified
-        return Watermark(newest, frozenset(keys))
-
-    def to_dict(self, updated_at: datetime) -> dict[str, Any]:
-        keys = sorted(self.keys_at_last_modified)
-        return {
-            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
-            "key": keys[-1] if keys else None,
-            "keys_at_last_modified": keys,
-            "updated_at": updated_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, document: Mapping[str, Any]) -> Watermark:
-        text = document.get("last_modified")
-        if not text:
-            return cls()
-        keys = set(document.get("keys_at_last_modified") or [])
-        if document.get("key"):
-            keys.add(document["key"])
-        return cls(datetime.fromisoformat(text), frozenset(keys))
-
-
-class WatermarkUnreadableError(PipelineError):
-    """The stored watermark is not the JSON this module writes."""
-
-
-def load_watermark(s3: Any, bucket: str, key: str) -> Watermark:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return Watermark()
-        raise
-    try:
-        return Watermark.from_dict(json.loads(body))
-    except (ValueError, TypeError, AttributeError) as error:
-        raise WatermarkUnreadableError(
-            f"s3://{bucket}/{key} is not a drift watermark; delete it to read all capture again"
-        ) from error
-
-
-def save_watermark(s3: Any, bucket: str, key: str, watermark: Watermark, updated_at: datetime) -> None:
-    body = json.dumps(watermark.to_dict(updated_at), indent=2).encode("utf-8")
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=JSON_CONTENT_TYPE)
-
-
 # --- listing and reading capture objects ------------------------------------------------------
 
 
@@ -228,13 +156,6 @@ def list_capture_objects(s3: Any, bucket: str, endpoint_name: str, hours_from: d
                 if entry["Key"].endswith(".jsonl"):
                     found.append(CaptureObject(entry["Key"], entry["LastModified"]))
     return sorted(found, key=lambda item: item.position)
-
-
-def capture_objects_since(s3: Any, bucket: str, endpoint_name: str, watermark: Watermark) -> list[CaptureObject]:
-    hours_from = None
-    if watermark.last_modified is not None:
-        hours_from = watermark.last_modified - timedelta(hours=CAPTURE_DELIVERY_LAG_HOURS)
-    return [item for item in list_capture_objects(s3, bucket, endpoint_name, hours_from) if watermark.admits(item)]
 
 
 def _payload(captured: Any) -> CapturedPayload | None:
