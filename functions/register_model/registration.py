@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +17,7 @@ from functions.common.config import PipelineConfig
 from functions.common.contracts import ApprovalStatus, RegisterModelRequest, RegisterModelResult
 from functions.common.errors import PipelineError, RegistryError
 from functions.common.s3_layout import curated_prefix, s3_uri
+from functions.register_model.settings import RegistrationSettings
 
 INFERENCE_PROGRAM = "inference.py"
 INFERENCE_SUBMIT_DIRECTORY = "/opt/ml/model/code"
@@ -43,14 +43,6 @@ APPROVED_BY_POLICY = "policy"
 
 class RegistrationInputError(PipelineError):
     """The request lacks what a registry entry needs (e.g. the dataset version)."""
-
-
-@dataclass(frozen=True)
-class RegistrationSettings:
-    data_bucket: str
-    model_package_group: str
-    inference_image_uri: str
-    code_version: str
 
 
 def execution_name_of(execution_arn: str) -> str:
