@@ -3,10 +3,23 @@
 import os
 from dataclasses import dataclass
 
+import pytest
+
+from functions.common.aws_clients import clear_clients
+
 # Powertools reads these when a handler module is imported, as Lambda does at cold start; a
 # test process imports each handler once, so they are set before any test imports one.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "mlops-tests")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def cold_aws_clients():
+    """Each test starts as a new execution environment: no boto3 client made under another test's
+    moto, region, credentials or event hooks reaches it."""
+    clear_clients()
+    yield
+    clear_clients()
 
 
 def handler_under_moto(monkeypatch, handler_module, service_name: str, region: str):

@@ -26,9 +26,9 @@ from functions.alarm_responder.responder import (
     PastDecision,
     RegisteredVersion,
 )
+from functions.alarm_responder.settings import ResponderSettings
 from functions.common.config import PipelineConfig
-from functions.common.deployed_version import publish_deployed_version
-from functions.common.environment import require_env
+from functions.common.deployed_version import parse_model_version, publish_deployed_version
 from functions.common.errors import PipelineError
 from functions.common.model_package import INFERENCE_PROGRAM, INFERENCE_SUBMIT_DIRECTORY
 from functions.common.s3_layout import (
@@ -102,29 +102,6 @@ def failure_outcome(error: AlarmActionError) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Settings and clients
-
-
-@dataclass(frozen=True)
-class ResponderSettings:
-    data_bucket: str
-    model_package_group: str
-    endpoint_name: str
-    topic_arn: str
-    state_machine_arn: str
-    model_role_arn: str
-    metrics_namespace: str
-
-    @classmethod
-    def from_environment(cls) -> ResponderSettings:
-        return cls(
-            data_bucket=require_env("DATA_BUCKET"),
-            model_package_group=require_env("MODEL_PACKAGE_GROUP"),
-            endpoint_name=require_env("ENDPOINT_NAME"),
-            topic_arn=require_env("TOPIC_ARN"),
-            state_machine_arn=require_env("STATE_MACHINE_ARN"),
-            model_role_arn=require_env("MODEL_ROLE_ARN"),
-            metrics_namespace=require_env("METRICS_NAMESPACE"),
-        )
 
 
 @dataclass(frozen=True)

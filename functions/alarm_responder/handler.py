@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -16,10 +15,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.alarm_responder.actions import AwsClients, ResponderSettings, respond
+from functions.alarm_responder.actions import AwsClients, respond
 from functions.alarm_responder.responder import AlarmStateChangeEvent
+from functions.alarm_responder.settings import ResponderSettings
+from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
-from functions.common.environment import require_env
+from functions.common.handler import pipeline_handler
 
 logger = Logger()
 tracer = Tracer()
@@ -32,13 +33,15 @@ IDEMPOTENCY_KEY_PREFIX = "alarm-transition"
 IDEMPOTENCY_RECORD_TTL_SECONDS = 7 * 24 * 60 * 60
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@pipeline_handler(
+    settings_model=ResponderSettings,
+    logger=logger,
+    tracer=tracer,
+    metrics=metrics,
+    failure_log_message="alarm_response_failed",
+)
 @event_parser(model=AlarmStateChangeEvent)
-def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
-    settings = ResponderSettings.from_environment()
-    idempotency_table = require_env("IDEMPOTENCY_TABLE")
+def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, settings: ResponderSettings) -> dict[str, Any]:
     config = load_packaged_config()
 
     idempotency_config = IdempotencyConfig(
@@ -50,7 +53,9 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict
     respond_once = idempotent_function(
         respond,
         data_keyword_argument="change",
-        persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table),
+        persistence_store=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=aws_client("dynamodb")
+        ),
         config=idempotency_config,
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
     )
@@ -59,10 +64,10 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict
         config=config,
         settings=settings,
         clients=AwsClients(
-            s3=boto3.client("s3"),
-            sagemaker=boto3.client("sagemaker"),
-            sns=boto3.client("sns"),
-            cloudwatch=boto3.client("cloudwatch"),
+            s3=aws_client("s3"),
+            sagemaker=aws_client("sagemaker"),
+            sns=aws_client("sns"),
+            cloudwatch=aws_client("cloudwatch"),
         ),
         responder_id=context.invoked_function_arn,
         alarm_arn=next(iter(event.resources), None),

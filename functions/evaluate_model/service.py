@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import posixpath
 import tarfile
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from functions.common.s3_layout import PREDICTIONS_FILE_NAME, SPLIT_FILE_NAME, r
 from functions.evaluate_model import champion as champion_module
 from functions.evaluate_model import report
 from functions.evaluate_model.evaluation import bootstrap_difference, bootstrap_intervals, decide
+from functions.evaluate_model.settings import EvaluationSettings
 
 OUTPUT_ARCHIVE_NAME = "output.tar.gz"
 PREDICTION_COLUMN = "prediction"
@@ -40,13 +40,6 @@ MAX_OUTPUT_ARCHIVE_BYTES = 512 * 1024 * 1024
 
 class EvaluationInputError(PipelineError):
     """The request cannot be evaluated (e.g. the validation result has no data channels)."""
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    data_bucket: str
-    endpoint_name: str
-    model_package_group: str
 
 
 def execution_name_of(execution_arn: str) -> str:

@@ -37,6 +37,7 @@ from functions.common.metrics_publishing import (
 from functions.common.serving_model import SERVING_STATUSES, endpoint_exists
 from functions.monitor_drift.drift_monitor import MIN_ROWS_FOR_DRIFT, DriftAssessment, assess_drift
 from functions.monitor_drift.watermark import capture_objects_since, load_watermark, save_watermark
+from functions.monitor_drift.settings import DriftMonitorSettings
 
 DRIFT_WATERMARK_KEY = "monitoring/drift-watermark.json"
 DRIFT_REPORTS_PREFIX = f"{s3_layout.REPORTS_PREFIX}monitoring/drift/"
@@ -53,13 +54,6 @@ CAPTURED_ROWS_METRIC = "CapturedRows"
 
 class BaselineUnavailableError(PipelineError):
     """The serving model names a training profile that cannot be read."""
-
-
-@dataclass(frozen=True)
-class DriftMonitorSettings:
-    data_bucket: str
-    endpoint_name: str
-    metrics_namespace: str
 
 
 @dataclass(frozen=True)

@@ -5,28 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
-from functions.common.environment import require_env
-from functions.common.errors import PipelineError
+from functions.common.handler import pipeline_handler
 from functions.monitor_quality.ground_truth import GroundTruthFormatError
 from functions.monitor_quality.service import (
     GroundTruthObject,
-    QualityMonitorSettings,
     record_rejection,
     run_quality_monitor,
 )
+from functions.monitor_quality.settings import QualityMonitorSettings
 
 logger = Logger()
 tracer = Tracer()
-
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 class _Lenient(BaseModel):
@@ -53,37 +49,25 @@ class GroundTruthCreatedEvent(_Lenient):
     detail: _Detail
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
+# A failed run is raised so Lambda retries the event and then sends it to the failure queue.
+@pipeline_handler(
+    settings_model=QualityMonitorSettings, logger=logger, tracer=tracer, failure_log_message="quality_monitor_failed"
+)
 @event_parser(model=GroundTruthCreatedEvent)
-def lambda_handler(event: GroundTruthCreatedEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: GroundTruthCreatedEvent, context: LambdaContext, settings: QualityMonitorSettings) -> dict[str, Any]:
     source = GroundTruthObject(event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id)
     logger.append_keys(ground_truth_uri=source.uri)
+    s3 = aws_client("s3")
+    now = datetime.now(UTC)
     try:
-        settings = QualityMonitorSettings(
-            data_bucket=require_env("DATA_BUCKET"),
-            endpoint_name=require_env("ENDPOINT_NAME"),
-            metrics_namespace=require_env("METRICS_NAMESPACE"),
+        summary = run_quality_monitor(
+            source, load_packaged_config(), settings, s3=s3, cloudwatch=aws_client("cloudwatch"), now=now
         )
-        s3 = boto3.client("s3", config=CLIENT_CONFIG)
-        now = datetime.now(UTC)
-        try:
-            summary = run_quality_monitor(
-                source,
-                load_packaged_config(),
-                settings,
-                s3=s3,
-                cloudwatch=boto3.client("cloudwatch", config=CLIENT_CONFIG),
-                now=now,
-            )
-        except GroundTruthFormatError as error:
-            # The file will not read better on a retry: record why and finish.
-            summary = record_rejection(source, error, settings, s3=s3, now=now)
-            logger.warning("ground_truth_rejected", extra={"check": error.check, "reason": str(error)})
-            return summary
-    except PipelineError as error:
-        logger.error("quality_monitor_failed", extra={"error_type": type(error).__name__, "reason": str(error)})
-        raise
+    except GroundTruthFormatError as error:
+        # The file will not read better on a retry: record why and finish.
+        summary = record_rejection(source, error, settings, s3=s3, now=now)
+        logger.warning("ground_truth_rejected", extra={"check": error.check, "reason": str(error)})
+        return summary
     logger.info(
         "quality_monitored",
         extra={key: summary.get(key) for key in ("status", "reason", "labelled_rows", "unjoined_rows", "metrics",

@@ -31,6 +31,7 @@ from functions.monitor_quality.quality import (
     join_labels,
     live_metrics,
 )
+from functions.monitor_quality.settings import QualityMonitorSettings
 
 QUALITY_REPORTS_PREFIX = f"{s3_layout.REPORTS_PREFIX}monitoring/quality/"
 REPORT_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
@@ -45,13 +46,6 @@ LABELLED_ROWS_METRIC = "LabelledRows"
 
 class GroundTruthUnavailableError(PipelineError):
     """The ground-truth object named by the event cannot be read."""
-
-
-@dataclass(frozen=True)
-class QualityMonitorSettings:
-    data_bucket: str
-    endpoint_name: str
-    metrics_namespace: str
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ serves, then decide. Receives its SageMaker client as an argument."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,15 +18,10 @@ from functions.prepare_deployment.deployment_plan import (
     plan_deployment,
     require_group,
 )
+from functions.prepare_deployment.settings import DeploymentSettings
 
 # SageMaker answers a describe of a missing resource with ValidationException.
 NOT_FOUND_ERROR_CODE = "ValidationException"
-
-
-@dataclass(frozen=True)
-class DeploymentSettings:
-    model_package_group: str
-    endpoint_name: str
 
 
 def describe_package(sagemaker: Any, package_arn: str) -> dict[str, Any]:

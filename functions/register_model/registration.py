@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +23,7 @@ from functions.common.model_package import (
     result_for_package,
 )
 from functions.common.s3_layout import curated_prefix, s3_uri
+from functions.register_model.settings import RegistrationSettings
 
 SUPPORTED_CONTENT_TYPES = ["text/csv", "application/json"]
 SUPPORTED_RESPONSE_MIME_TYPES = ["application/json"]
@@ -41,14 +41,6 @@ SAGEMAKER_HYPERPARAMETER_PREFIX = "sagemaker_"
 
 class RegistrationInputError(PipelineError):
     """The request lacks what a registry entry needs (e.g. the dataset version)."""
-
-
-@dataclass(frozen=True)
-class RegistrationSettings:
-    data_bucket: str
-    model_package_group: str
-    inference_image_uri: str
-    code_version: str
 
 
 def execution_name_of(execution_arn: str) -> str:

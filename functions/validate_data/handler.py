@@ -1,20 +1,21 @@
-"""Lambda entry point of the "Validate data" state: parse, read env, build clients, delegate."""
+"""Lambda entry point of the "Validate data" state: parse the request, get clients, delegate."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import ValidateDataRequest, ValidateDataResult, ValidationJobRequest
-from functions.common.environment import require_env
+from functions.common.handler import pipeline_handler
 from functions.validate_data.service import conclude_validation_job, plan_validation_job, validate_upload
+from functions.validate_data.settings import ValidateDataSettings
 
 logger = Logger()
 tracer = Tracer()
@@ -25,19 +26,28 @@ OUTCOME_METRICS = {"accepted": "DataAccepted", "data_rejected": "DataRejected", 
 ValidateDataEvent = Annotated[ValidationJobRequest | ValidateDataRequest, Field(union_mode="left_to_right")]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@pipeline_handler(
+    settings_model=ValidateDataSettings,
+    logger=logger,
+    tracer=tracer,
+    metrics=metrics,
+    failure_log_message="validation_failed",
+)
 @event_parser(model=ValidateDataEvent)
-def lambda_handler(event: ValidationJobRequest | ValidateDataRequest, context: LambdaContext) -> dict[str, Any]:
-    data_bucket = require_env("DATA_BUCKET")
-    model_package_group = require_env("MODEL_PACKAGE_GROUP")
+def lambda_handler(
+    event: ValidationJobRequest | ValidateDataRequest, context: LambdaContext, settings: ValidateDataSettings
+) -> dict[str, Any]:
     config = load_packaged_config()
-    s3 = boto3.client("s3")
+    s3 = aws_client("s3")
     mode = event.mode if isinstance(event, ValidationJobRequest) else "validate"
     if mode == "plan":
         plan = plan_validation_job(
-            event, config, s3=s3, sagemaker=boto3.client("sagemaker"), data_bucket=data_bucket, model_package_group=model_package_group
+            event,
+            config,
+            s3=s3,
+            sagemaker=aws_client("sagemaker"),
+            data_bucket=settings.data_bucket,
+            model_package_group=settings.model_package_group,
         )
         logger.info("validation job planned", extra={"job_name": plan.job_name, "source_missing": plan.result is not None})
         if plan.result is None:
@@ -46,15 +56,15 @@ def lambda_handler(event: ValidationJobRequest | ValidateDataRequest, context: L
             _record(plan.result, mode)
         return plan.model_dump(mode="json")
     if mode == "conclude":
-        result = conclude_validation_job(event, config, s3=s3, data_bucket=data_bucket)
+        result = conclude_validation_job(event, config, s3=s3, data_bucket=settings.data_bucket)
     else:
         result = validate_upload(
             event,
             config,
             s3=s3,
-            sagemaker=boto3.client("sagemaker"),
-            data_bucket=data_bucket,
-            model_package_group=model_package_group,
+            sagemaker=aws_client("sagemaker"),
+            data_bucket=settings.data_bucket,
+            model_package_group=settings.model_package_group,
         )
     _record(result, mode)
     return result.model_dump(mode="json")

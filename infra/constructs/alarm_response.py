@@ -8,6 +8,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aw
 from aws_cdk import ArnFormat, aws_s3 as s3, aws_sns as sns, aws_sqs as sqs
 from constructs import Construct
 
+from functions.alarm_responder.settings import ResponderSettings
 from functions.common import s3_layout
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.monitoring import monitoring_namespace
@@ -74,16 +75,16 @@ class AlarmResponse(Construct):
                 description="Acts on pipeline alarms: rollback, retrain or notify",
                 memory_mb=RESPONDER_MEMORY_MB,
                 timeout=RESPONDER_TIMEOUT,
-                environment={
-                    "DATA_BUCKET": data_bucket.bucket_name,
-                    "MODEL_PACKAGE_GROUP": model_package_group,
-                    "ENDPOINT_NAME": endpoint_name,
-                    "TOPIC_ARN": topic.topic_arn,
-                    "STATE_MACHINE_ARN": state_machine_arn,
-                    "MODEL_ROLE_ARN": model_role.role_arn,
-                    "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                    "METRICS_NAMESPACE": metrics_namespace,
-                },
+                environment=ResponderSettings(
+                    data_bucket=data_bucket.bucket_name,
+                    model_package_group=model_package_group,
+                    endpoint_name=endpoint_name,
+                    topic_arn=topic.topic_arn,
+                    state_machine_arn=state_machine_arn,
+                    model_role_arn=model_role.role_arn,
+                    idempotency_table=self.idempotency_table.table_name,
+                    metrics_namespace=metrics_namespace,
+                ).to_environment(),
                 failure_queue=dead_letter_queue,
                 async_retry_attempts=RESPONDER_ASYNC_RETRY_ATTEMPTS,
                 async_max_event_age=RESPONDER_MAX_EVENT_AGE,

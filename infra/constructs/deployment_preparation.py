@@ -6,6 +6,7 @@ from __future__ import annotations
 from aws_cdk import Duration, aws_iam as iam
 from constructs import Construct
 
+from functions.prepare_deployment.settings import DeploymentSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
@@ -39,7 +40,9 @@ class DeploymentPreparationStage(Construct):
                 description="Decides whether an approved model version is deployed and names its resources",
                 memory_mb=PREPARE_MEMORY_MB,
                 timeout=PREPARE_TIMEOUT,
-                environment={"MODEL_PACKAGE_GROUP": model_package_group, "ENDPOINT_NAME": endpoint_name},
+                environment=DeploymentSettings(
+                    model_package_group=model_package_group, endpoint_name=endpoint_name
+                ).to_environment(),
                 synchronous_invoker=invoker,
             ),
         )

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from functions.common import s3_layout
 from functions.common.config import PipelineConfig
+from functions.monitor_drift.settings import DriftMonitorSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.monitoring import DRIFT_KIND, alarm_name, monitoring_namespace, notify_on_state_changes
 from infra.constructs.nag import acknowledge
@@ -72,11 +73,11 @@ class DriftMonitoring(Construct):
                 description="Measures drift of captured endpoint traffic from the serving version's training data",
                 memory_mb=DRIFT_MEMORY_MB,
                 timeout=DRIFT_TIMEOUT,
-                environment={
-                    "DATA_BUCKET": data_bucket.bucket_name,
-                    "ENDPOINT_NAME": self._endpoint_name,
-                    "METRICS_NAMESPACE": self._namespace,
-                },
+                environment=DriftMonitorSettings(
+                    data_bucket=data_bucket.bucket_name,
+                    endpoint_name=self._endpoint_name,
+                    metrics_namespace=self._namespace,
+                ).to_environment(),
                 failure_queue=failure_queue,
             ),
         )

@@ -7,6 +7,7 @@ from aws_cdk import Duration, aws_iam as iam, aws_kms as kms, aws_s3 as s3
 from constructs import Construct
 
 from functions.common import s3_layout
+from functions.evaluate_model.settings import EvaluationSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
@@ -48,11 +49,11 @@ class EvaluationStage(Construct):
                 memory_mb=EVALUATE_MEMORY_MB,
                 ephemeral_storage_mb=EVALUATE_EPHEMERAL_STORAGE_MB,
                 timeout=EVALUATE_TIMEOUT,
-                environment={
-                    "DATA_BUCKET": data_bucket.bucket_name,
-                    "ENDPOINT_NAME": endpoint_name,
-                    "MODEL_PACKAGE_GROUP": model_package_group,
-                },
+                environment=EvaluationSettings(
+                    data_bucket=data_bucket.bucket_name,
+                    endpoint_name=endpoint_name,
+                    model_package_group=model_package_group,
+                ).to_environment(),
                 synchronous_invoker=invoker,
             ),
         )

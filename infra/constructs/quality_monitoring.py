@@ -10,6 +10,7 @@ from constructs import Construct
 
 from functions.common import s3_layout
 from functions.common.config import LOWER_IS_BETTER_METRICS, PipelineConfig
+from functions.monitor_quality.settings import QualityMonitorSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.monitoring import QUALITY_KIND, alarm_name, monitoring_namespace, notify_on_state_changes
 from infra.constructs.nag import acknowledge
@@ -64,11 +65,11 @@ class QualityMonitoring(Construct):
                 description="Measures live model quality from ground-truth labels and captured predictions",
                 memory_mb=QUALITY_MEMORY_MB,
                 timeout=QUALITY_TIMEOUT,
-                environment={
-                    "DATA_BUCKET": data_bucket.bucket_name,
-                    "ENDPOINT_NAME": self._endpoint_name,
-                    "METRICS_NAMESPACE": self._namespace,
-                },
+                environment=QualityMonitorSettings(
+                    data_bucket=data_bucket.bucket_name,
+                    endpoint_name=self._endpoint_name,
+                    metrics_namespace=self._namespace,
+                ).to_environment(),
                 failure_queue=failure_queue,
             ),
         )

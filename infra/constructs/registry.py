@@ -8,6 +8,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from functions.common import s3_layout
+from functions.register_model.settings import RegistrationSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
@@ -58,12 +59,12 @@ class RegistryStage(Construct):
                 description="Registers an evaluated model version in the model registry",
                 memory_mb=REGISTER_MEMORY_MB,
                 timeout=REGISTER_TIMEOUT,
-                environment={
-                    "DATA_BUCKET": data_bucket.bucket_name,
-                    "MODEL_PACKAGE_GROUP": model_package_group,
-                    "INFERENCE_IMAGE_URI": inference_image_uri,
-                    "CODE_VERSION": code_version,
-                },
+                environment=RegistrationSettings(
+                    data_bucket=data_bucket.bucket_name,
+                    model_package_group=model_package_group,
+                    inference_image_uri=inference_image_uri,
+                    code_version=code_version,
+                ).to_environment(),
                 synchronous_invoker=invoker,
             ),
         )

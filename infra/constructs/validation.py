@@ -10,6 +10,7 @@ from aws_cdk import Duration, aws_kms as kms, aws_s3 as s3
 from constructs import Construct
 
 from functions.common import s3_layout
+from functions.validate_data.settings import ValidateDataSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 from infra.constructs.permissions import (
     grant_bucket_prefixes,
@@ -48,7 +49,9 @@ class ValidationStage(Construct):
                 memory_mb=VALIDATE_MEMORY_MB,
                 ephemeral_storage_mb=VALIDATE_EPHEMERAL_STORAGE_MB,
                 timeout=VALIDATE_TIMEOUT,
-                environment={"DATA_BUCKET": data_bucket.bucket_name, "MODEL_PACKAGE_GROUP": model_package_group},
+                environment=ValidateDataSettings(
+                    data_bucket=data_bucket.bucket_name, model_package_group=model_package_group
+                ).to_environment(),
                 synchronous_invoker=invoker,
             ),
         )

@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms, aws_s3 as s3, aws_sqs as sqs, aws_stepfuncti
 from constructs import Construct
 
 from functions.common import s3_layout
+from functions.start_pipeline.settings import StartPipelineSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 
 TRIGGER_EVENT_MAX_AGE = Duration.hours(2)
@@ -74,7 +75,7 @@ class WorkflowTriggers(Construct):
                 description="Starts the training state machine once per event, named after the event's id",
                 memory_mb=START_PIPELINE_MEMORY_MB,
                 timeout=START_PIPELINE_TIMEOUT,
-                environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
+                environment=StartPipelineSettings(state_machine_arn=state_machine.state_machine_arn).to_environment(),
                 failure_queue=dead_letter_queue,
             ),
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.common.aws_clients import clear_clients
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 # Set by the Lambda runtime itself, not by the template.
@@ -118,6 +119,9 @@ class InProcessLambdaRuntime:
         # Handlers read os.environ at invocation; one invocation at a time keeps them apart.
         self._lock = threading.RLock()
         self.invocations: list[InvocationRecord] = []
+        # A new local cloud's functions start cold, as a new deployment's do: no boto3 client
+        # the handlers kept from an earlier cloud in this process (another moto) is reused.
+        clear_clients()
 
     def invoke(self, function: Any, payload: bytes | str | None) -> tuple[bytes, str | None]:
         """Returns (response payload, function error type or None)."""

@@ -150,8 +150,6 @@ class EvaluationScenario:
 
     def serve_with(self, model) -> None:
         """Answer InvokeEndpoint with `model`'s predictions, the way the inference container does."""
-        import functions.evaluate_model.handler as handler_module
-
         invocations = self.invocations
         real_client = boto3.client
 
@@ -173,7 +171,7 @@ class EvaluationScenario:
                 created.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", answer)
             return created
 
-        self.monkeypatch.setattr(handler_module.boto3, "client", client)
+        self.monkeypatch.setattr(boto3, "client", client)
 
 
 @pytest.fixture

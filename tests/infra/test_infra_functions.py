@@ -2,28 +2,61 @@
 
 from __future__ import annotations
 
+from aws_cdk.assertions import Match, Matcher
+
 from infra.constructs.lambda_factory import LambdaFactory
 
+PROJECT = "mlops"  # pipeline.json's project
+ENDPOINT_NAME = "mlops-endpoint"
+MODEL_PACKAGE_GROUP = "mlops-models"
+MONITORING_NAMESPACE = "mlops/monitoring"
+
+
+def _ref(logical_id_prefix: str) -> Matcher:
+    return Match.object_equals({"Ref": Match.string_like_regexp(f"^{logical_id_prefix}[0-9A-F]{{8}}$")})
+
+
+DATA_BUCKET = _ref("DataStoreDataBucket")
+STATE_MACHINE_ARN = _ref("TrainingWorkflowStateMachine")
+# Every variable each function is given, beyond the factory's Powertools ones: the whole
+# environment, so a variable the code reads cannot go missing from the template unnoticed.
 ENVIRONMENT = {
-    "validate_data": {"DATA_BUCKET", "MODEL_PACKAGE_GROUP"},
-    "evaluate_model": {"DATA_BUCKET", "ENDPOINT_NAME", "MODEL_PACKAGE_GROUP"},
-    "register_model": {"DATA_BUCKET", "MODEL_PACKAGE_GROUP", "INFERENCE_IMAGE_URI", "CODE_VERSION"},
-    "alarm_responder": {
-        "DATA_BUCKET",
-        "MODEL_PACKAGE_GROUP",
-        "ENDPOINT_NAME",
-        "TOPIC_ARN",
-        "STATE_MACHINE_ARN",
-        "MODEL_ROLE_ARN",
-        "IDEMPOTENCY_TABLE",
+    "validate_data": {"DATA_BUCKET": DATA_BUCKET, "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP},
+    "evaluate_model": {
+        "DATA_BUCKET": DATA_BUCKET,
+        "ENDPOINT_NAME": ENDPOINT_NAME,
+        "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
     },
-    "prepare_deployment": {"MODEL_PACKAGE_GROUP", "ENDPOINT_NAME"},
-    "monitor_drift": {"DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"},
-    "monitor_quality": {"DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"},
-    "start_pipeline": {"STATE_MACHINE_ARN"},
+    "register_model": {
+        "DATA_BUCKET": DATA_BUCKET,
+        "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
+        "INFERENCE_IMAGE_URI": {"Fn::FindInMap": ["SklearnImages", {"Ref": "AWS::Region"}, "image"]},
+        "CODE_VERSION": Match.string_like_regexp("^[0-9a-f]{64}$"),
+    },
+    "alarm_responder": {
+        "DATA_BUCKET": DATA_BUCKET,
+        "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
+        "ENDPOINT_NAME": ENDPOINT_NAME,
+        "TOPIC_ARN": _ref("NotificationsTopic"),
+        "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        "MODEL_ROLE_ARN": {"Fn::GetAtt": [Match.string_like_regexp("^TrainingModelRole[0-9A-F]{8}$"), "Arn"]},
+        "IDEMPOTENCY_TABLE": _ref("AlarmResponseIdempotencyTable"),
+        "METRICS_NAMESPACE": MONITORING_NAMESPACE,
+    },
+    "prepare_deployment": {"MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP, "ENDPOINT_NAME": ENDPOINT_NAME},
+    "monitor_drift": {"DATA_BUCKET": DATA_BUCKET, "ENDPOINT_NAME": ENDPOINT_NAME, "METRICS_NAMESPACE": MONITORING_NAMESPACE},
+    "monitor_quality": {
+        "DATA_BUCKET": DATA_BUCKET,
+        "ENDPOINT_NAME": ENDPOINT_NAME,
+        "METRICS_NAMESPACE": MONITORING_NAMESPACE,
+    },
+    "start_pipeline": {"STATE_MACHINE_ARN": STATE_MACHINE_ARN},
 }
 ASYNCHRONOUS = {"alarm_responder", "monitor_drift", "monitor_quality", "start_pipeline"}
-POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+
+def _powertools(name: str) -> dict[str, str]:
+    return {"POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": PROJECT, "POWERTOOLS_LOG_LEVEL": "INFO"}
 
 
 def _functions(synthesized):
@@ -60,11 +93,16 @@ def test_functions_log_to_their_own_retained_encrypted_group(synthesized):
     assert len(used) == len(ENVIRONMENT)
 
 
-def test_functions_get_the_contract_environment(synthesized):
-    for name, function in _functions(synthesized).items():
-        variables = function["Properties"]["Environment"]["Variables"]
-        assert ENVIRONMENT[name] | POWERTOOLS <= set(variables), name
-        assert variables["POWERTOOLS_SERVICE_NAME"] == name
+def test_functions_get_exactly_the_contract_environment(synthesized):
+    assert sorted(_functions(synthesized)) == sorted(ENVIRONMENT)
+    for name, variables in ENVIRONMENT.items():
+        synthesized.template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": f"functions.{name}.handler.lambda_handler",
+                "Environment": {"Variables": Match.object_equals({**_powertools(name), **variables})},
+            },
+        )
 
 
 def test_register_function_gets_the_regional_image_and_the_source_bundle_version(synthesized):

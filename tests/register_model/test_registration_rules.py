@@ -24,7 +24,9 @@ from functions.register_model.registration import (
 )
 
 EVENT = json.loads((Path(__file__).resolve().parents[1] / "events" / "register_model.json").read_text())
-SETTINGS = RegistrationSettings("data-bucket", "mlops-models", "image:1", "3e1f0c2")
+SETTINGS = RegistrationSettings(
+    data_bucket="data-bucket", model_package_group="mlops-models", inference_image_uri="image:1", code_version="3e1f0c2"
+)
 
 
 def _shape_metadata(operation: str, *members: str) -> dict:

@@ -1,0 +1,63 @@
+"""The one decorator every Lambda handler wears, so each handler body is only: parse the event,
+get its clients, call the pure function.
+
+It owns, from the outside in: the Lambda context in every log line, the X-Ray trace of the
+invocation, flushing the handler's metrics, logging and counting a typed pipeline error, and
+the function's settings, read from the environment and checked before any other work (the
+event is not even parsed with a variable missing). The settings reach the body as its
+`settings` keyword argument.
+
+    @pipeline_handler(settings_model=EvaluationSettings, logger=logger, tracer=tracer, metrics=metrics,
+                      failure_log_message="evaluation_failed", failure_metric="EvaluationErrors")
+    @event_parser(model=EvaluateModelRequest)
+    def lambda_handler(event: EvaluateModelRequest, context: LambdaContext, settings: EvaluationSettings): ...
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.environment import FunctionEnvironment
+from functions.common.errors import PipelineError
+
+
+@lambda_handler_decorator
+def pipeline_handler(
+    handler: Callable[..., Any],
+    event: Any,
+    context: LambdaContext,
+    *,
+    settings_model: type[FunctionEnvironment],
+    logger: Logger,
+    tracer: Tracer,
+    failure_log_message: str,
+    metrics: Metrics | None = None,
+    failure_metric: str | None = None,
+) -> Any:
+    """Run `handler` instrumented; a PipelineError is logged, counted and raised again, so the
+    state machine's Retry and Catch (or Lambda's retries) see the error's own name."""
+    if failure_metric is not None and metrics is None:
+        raise TypeError(f"failure metric {failure_metric} needs the handler's Metrics")
+
+    @functools.wraps(handler)
+    def checked(event: Any, context: LambdaContext) -> Any:
+        try:
+            settings = settings_model.from_environment()
+            return handler(event, context, settings=settings)
+        except PipelineError as error:
+            logger.error(failure_log_message, extra={"error_type": type(error).__name__, "reason": str(error)})
+            if metrics is not None and failure_metric is not None:
+                metrics.add_metric(name=failure_metric, unit=MetricUnit.Count, value=1)
+            raise
+
+    instrumented = checked if metrics is None else metrics.log_metrics(checked)
+    instrumented = tracer.capture_lambda_handler(instrumented)
+    instrumented = logger.inject_lambda_context(log_event=False)(instrumented)
+    return instrumented(event, context)
