@@ -6,7 +6,7 @@ progress, and the last one to finish would win whether or not it is the better m
 
 Item: ``endpoint_name`` (partition key), ``owner`` (the holding execution's ARN) and
 ``acquired_at`` (when it took the lock). The training state machine acquires, releases and
-takes over the item; see infra/constructs/training_workflow.py.
+takes over the item; see infra/constructs/training_workflow/lock.py.
 """
 
 from __future__ import annotations

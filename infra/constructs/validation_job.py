@@ -4,7 +4,7 @@ validation.max_lambda_file_bytes, in the scikit-learn framework image the traini
 Its code bundle (infra/assets.py) is an asset; its execution role reads the upload and the
 job's plan, writes the job's output, and nothing else. The job runs with network isolation:
 SageMaker moves its inputs and output, the code calls no AWS API. The state machine starts it
-(infra/constructs/training_workflow.py) with the paths below.
+(infra/constructs/training_workflow/validation.py) with the paths below.
 """
 
 from __future__ import annotations

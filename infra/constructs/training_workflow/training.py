@@ -1,0 +1,124 @@
+"""Training: a SageMaker training job in the framework image, script mode, on the channels
+validation wrote, waited on until it completes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack, aws_kms as kms, aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from functions.common import s3_layout
+from functions.common.config import DatasetSchema, TrainingConfig
+from infra.constructs.training import TrainingResources
+from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
+
+SOURCE_CHANNEL = "code"
+DATA_CHANNELS = ("train", "validation", "test")
+SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
+
+
+def train(
+    scope: Construct,
+    states: WorkflowStates,
+    *,
+    config: TrainingConfig,
+    dataset: DatasetSchema,
+    training: TrainingResources,
+    artifacts_bucket: s3.IBucket,
+    key: kms.IKey,
+    after: Sequence[Exit],
+) -> Exit:
+    """Train where `after` leads; returns the branch a completed training job takes."""
+    start_training = _start_training(
+        scope, states, config=config, dataset=dataset, training=training, artifacts_bucket=artifacts_bucket, key=key
+    )
+    for leads_here in after:
+        leads_here(start_training)
+    return states.wait_for_job(
+        start_training,
+        SageMakerJobWait(
+            step="training",
+            job="training job",
+            api="TrainingJob",
+            name_path="$.validation.training_job_name",
+            result_path="$.training",
+            poll_interval_seconds=config.poll_interval_seconds,
+        ),
+    )
+
+
+def _start_training(
+    scope: Construct,
+    states: WorkflowStates,
+    *,
+    config: TrainingConfig,
+    dataset: DatasetSchema,
+    training: TrainingResources,
+    artifacts_bucket: s3.IBucket,
+    key: kms.IKey,
+) -> tasks.CallAwsService:
+    bundle_key = training.source_bundle.s3_object_key
+    hyperparameters = {
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": f"/opt/ml/input/data/{SOURCE_CHANNEL}/{bundle_key}",
+        "sagemaker_region": Stack.of(scope).region,
+        "sagemaker_container_log_level": SAGEMAKER_CONTAINER_LOG_LEVEL,
+        **{name: str(value) for name, value in config.hyperparameters.items()},
+        "target": dataset.target,
+        "problem_type": dataset.problem_type,
+    }
+    channels = [
+        {
+            "ChannelName": channel,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": sfn.JsonPath.string_at(f"$.validation.channels.{channel}"),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "ContentType": "text/csv",
+        }
+        for channel in DATA_CHANNELS
+    ]
+    channels.append(
+        {
+            "ChannelName": SOURCE_CHANNEL,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": training.source_bundle_uri,
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+    )
+    return states.sagemaker_call(
+        "Start training",
+        "createTrainingJob",
+        {
+            "TrainingJobName": sfn.JsonPath.string_at("$.validation.training_job_name"),
+            "AlgorithmSpecification": {
+                "TrainingImage": training.training_image_uri,
+                "TrainingInputMode": "File",
+            },
+            "RoleArn": training.training_role.role_arn,
+            "HyperParameters": hyperparameters,
+            "InputDataConfig": channels,
+            "OutputDataConfig": {
+                "S3OutputPath": artifacts_bucket.s3_url_for_object(s3_layout.TRAINING_OUTPUT_PREFIX),
+                "KmsKeyId": key.key_arn,
+            },
+            "ResourceConfig": {
+                "InstanceType": config.instance_type,
+                "InstanceCount": config.instance_count,
+                "VolumeSizeInGB": config.volume_size_gb,
+                "VolumeKmsKeyId": key.key_arn,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
+            "EnableNetworkIsolation": config.network_isolation,
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )

@@ -1,0 +1,199 @@
+"""Validation of an upload: "Validate data" (Lambda) for an upload up to
+validation.max_lambda_file_bytes, a SageMaker Processing job running the same validation for a
+larger one. Both leave the same result in $.validation, which ends a duplicate or a rejected
+upload here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_kms as kms, aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from functions.common.config import ValidationConfig
+from infra.constructs import validation_job as job_paths
+from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
+from infra.constructs.validation_job import ValidationJobResources
+
+JOB_PLAN_PATH = "$.validation_job"
+
+
+def validate_upload(
+    scope: Construct,
+    states: WorkflowStates,
+    *,
+    config: ValidationConfig,
+    validate: lambda_.IFunction,
+    job: ValidationJobResources,
+    key: kms.IKey,
+    after: Sequence[Exit],
+) -> Exit:
+    """Validate the upload where `after` leads; returns the branch accepted data takes."""
+    validate_data = states.invoke(
+        "Validate data",
+        validate,
+        {
+            "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
+            "key": sfn.JsonPath.string_at("$.detail.object.key"),
+            "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+            "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+        },
+        "$.validation",
+    )
+    data_rejected = states.notify(
+        "Notify data rejected",
+        "Data rejected: {} ({}). A copy is kept in {}.",
+        "$.validation.source_uri",
+        "$.validation.reason",
+        "$.validation.quarantine_uri",
+        subject="data rejected",
+    ).next(
+        states.record("Record data rejected", "data_rejected", sfn.JsonPath.string_at("$.validation.reason"))
+    ).next(sfn.Succeed(scope, "Data rejected"))
+    duplicate = states.record(
+        "Record duplicate", "duplicate", sfn.JsonPath.string_at("$.validation.reason")
+    ).next(sfn.Succeed(scope, "Duplicate upload"))
+    data_accepted = (
+        sfn.Choice(scope, "Data accepted?")
+        .when(sfn.Condition.string_equals("$.validation.outcome", "duplicate"), duplicate)
+        .when(sfn.Condition.string_equals("$.validation.outcome", "data_rejected"), data_rejected)
+    )
+    validate_data.next(data_accepted)
+    validation_route = (
+        sfn.Choice(scope, "Which validation route?")
+        .when(
+            # A Choice on a missing field fails the execution; without a size, the Lambda route decides.
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.detail.object.size"),
+                sfn.Condition.number_greater_than("$.detail.object.size", config.max_lambda_file_bytes),
+            ),
+            _validation_job_route(
+                scope, states, config=config, validate=validate, job=job, key=key, then=data_accepted
+            ),
+        )
+        .otherwise(validate_data)
+    )
+    for leads_here in after:
+        leads_here(validation_route)
+    return data_accepted.otherwise
+
+
+def _validation_job_route(
+    scope: Construct,
+    states: WorkflowStates,
+    *,
+    config: ValidationConfig,
+    validate: lambda_.IFunction,
+    job: ValidationJobResources,
+    key: kms.IKey,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """Plan, a SageMaker Processing job that runs the same validation, then conclude, which
+    leaves the result "Validate data" would leave in $.validation."""
+
+    def job_request(mode: str) -> dict[str, object]:
+        return {
+            "mode": mode,
+            "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
+            "key": sfn.JsonPath.string_at("$.detail.object.key"),
+            "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+            "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+        }
+
+    plan = states.invoke("Plan validation job", validate, job_request("plan"), JOB_PLAN_PATH)
+    # The upload is gone: the plan carries the rejection the Lambda route gives.
+    take_planning_result = sfn.Pass(
+        scope, "Take planning result", input_path=f"{JOB_PLAN_PATH}.result", result_path="$.validation"
+    )
+    start_job = _start_validation_job(states, config=config, job=job, key=key)
+    conclude = states.invoke("Conclude validation job", validate, job_request("conclude"), "$.validation")
+
+    plan.next(
+        sfn.Choice(scope, "Validation job needed?")
+        .when(sfn.Condition.is_not_null(f"{JOB_PLAN_PATH}.result"), take_planning_result)
+        .otherwise(start_job)
+    )
+    take_planning_result.next(then)
+    job_completed = states.wait_for_job(
+        start_job,
+        SageMakerJobWait(
+            step="validation job",
+            job="validation job",
+            api="ProcessingJob",
+            name_path=f"{JOB_PLAN_PATH}.job_name",
+            result_path="$.processing",
+            poll_interval_seconds=config.processing.poll_interval_seconds,
+        ),
+    )
+    job_completed(conclude)
+    conclude.next(then)
+    return plan
+
+
+def _start_validation_job(
+    states: WorkflowStates, *, config: ValidationConfig, job: ValidationJobResources, key: kms.IKey
+) -> tasks.CallAwsService:
+    settings = config.processing
+
+    def s3_input(name: str, uri: str, local_path: str, data_type: str) -> dict[str, object]:
+        return {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": local_path,
+                "S3DataType": data_type,
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
+
+    return states.sagemaker_call(
+        "Start validation job",
+        "createProcessingJob",
+        {
+            "ProcessingJobName": sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.job_name"),
+            "RoleArn": job.role.role_arn,
+            "AppSpecification": {
+                "ImageUri": job.image_uri,
+                "ContainerEntrypoint": job.entrypoint,
+                "ContainerArguments": job.arguments,
+            },
+            "ProcessingInputs": [
+                s3_input("code", job.code_bundle_uri, job_paths.CODE_DIR, "S3Prefix"),
+                s3_input("plan", sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.plan_uri"), job_paths.PLAN_DIR, "S3Prefix"),
+                # The manifest names exactly the uploaded object.
+                s3_input(
+                    "data",
+                    sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.source_manifest_uri"),
+                    job_paths.DATA_DIR,
+                    "ManifestFile",
+                ),
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "validation",
+                        "S3Output": {
+                            "S3Uri": sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.output_uri"),
+                            "LocalPath": job_paths.OUTPUT_DIR,
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ],
+                "KmsKeyId": key.key_arn,
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": settings.instance_count,
+                    "InstanceType": settings.instance_type,
+                    "VolumeSizeInGB": settings.volume_size_gb,
+                    "VolumeKmsKeyId": key.key_arn,
+                }
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+            # The job only reads its inputs and writes its output, which SageMaker moves.
+            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
