@@ -1,6 +1,6 @@
 """What the state machine hands each Lambda function and what each returns.
 
-The state machine (infra/constructs/training_workflow.py) builds these payloads with JSONPath;
+The state machine (infra/constructs/training_workflow/) builds these payloads with JSONPath;
 the field names here are the contract between the two. States pass S3 URIs, never data.
 """
 

@@ -363,11 +363,12 @@ def _rollback_target(
 
 def _roll_back(command: str, target: AwsTarget, to_version: int | None, reason: str | None) -> int:
     from functions.alarm_responder import actions, responder
+    from functions.common.serving_model import read_serving_model
     from mlops.audit_log import operator_audit_record, write_operator_record
 
     bucket = _audit_bucket(command, target)
     sagemaker = target.client("sagemaker")
-    serving = actions.read_serving_model(sagemaker, target.endpoint_name)
+    serving = read_serving_model(sagemaker, target.endpoint_name)
     if serving is None:
         print(f"{command}: endpoint {target.endpoint_name} does not exist; nothing to roll back", file=sys.stderr)
         return EXIT_FAILED
