@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="same as the default (one run of 10,000 rows)")
     args = parser.parse_args(argv)
 
+    from functions.common.outcome import Outcome
     from mlops.local.cloud import LocalCloud
     from mlops.local.runner import run_upload
     from mlops.schema_inference import infer_config
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             training = sum(run.seconds for run in cloud.standins.training.runs.values())
         command_cold, outcome_cold = _time_command(data_file, config_file, Path(folder) / "synth-cache")
         command_warm, outcome_warm = _time_command(data_file, config_file, Path(folder) / "synth-cache")
-    if result.outcome != "deployed":
+    if result.outcome is not Outcome.DEPLOYED:
         print(f"The upload did not deploy ({result.outcome}): {result.reason}; the figures below are not an overhead.")
     print_table(
         f"Local pipeline, one upload of {args.rows:,} rows (outcome: {result.outcome})",

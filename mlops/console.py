@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from mlops.local.results import UploadResult
-
-OUTCOME_LABELS = {
-    "deployed": "DEPLOYED",
-    "pending_approval": "PENDING APPROVAL",
-    "data_rejected": "DATA REJECTED",
-    "model_rejected": "MODEL REJECTED",
-    "duplicate": "DUPLICATE",
-    "failed": "FAILED",
-}
+if TYPE_CHECKING:
+    from mlops.local.results import UploadResult
 
 
 def print_result(result: UploadResult, index: int, total: int, stream: TextIO = sys.stdout) -> None:
-    label = OUTCOME_LABELS.get(result.outcome, result.outcome.upper())
+    label = result.outcome.name.replace("_", " ")
     print(f"[{index}/{total}] {result.file}: {label}", file=stream)
     if result.reason:
         print(f"      why: {result.reason}", file=stream)

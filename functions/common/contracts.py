@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Outcome = Literal["deployed", "pending_approval", "data_rejected", "model_rejected", "duplicate", "failed"]
+
+
 ApprovalStatus = Literal["Approved", "PendingManualApproval", "Rejected"]
 
 

@@ -34,6 +34,8 @@ from mlops.console import print_result
 if TYPE_CHECKING:
     import pandas as pd
 
+    from functions.common.outcome import Outcome
+
     from mlops.local.cloud import LocalCloud
 
 DEMO_SEED = 7
@@ -56,7 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 class Chapter:
     title: str
     file: Path
-    expected_outcome: str
+    expected_outcome: Outcome
     key: str | None = None
 
 
@@ -69,6 +71,7 @@ def breast_cancer_frame() -> pd.DataFrame:
 
 
 def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
+    from functions.common.outcome import Outcome
     from mlops.schema_inference import infer_config
 
     frame = breast_cancer_frame()
@@ -88,10 +91,10 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
     config_file = folder / "pipeline.json"
     config_file.write_text(config.to_json(), encoding="utf-8")
     chapters = [
-        Chapter("A first dataset arrives: validate, train, evaluate, register, deploy", first_file, "deployed"),
-        Chapter("More data of the same kind: the challenger must match or beat the champion", full_file, "deployed"),
-        Chapter("The first file is delivered again under another name", first_file, "duplicate", "incoming/resend_2024_01.csv"),
-        Chapter("A broken export: quarantined with its reason, nothing lost", broken_file, "data_rejected"),
+        Chapter("A first dataset arrives: validate, train, evaluate, register, deploy", first_file, Outcome.DEPLOYED),
+        Chapter("More data of the same kind: the challenger must match or beat the champion", full_file, Outcome.DEPLOYED),
+        Chapter("The first file is delivered again under another name", first_file, Outcome.DUPLICATE, "incoming/resend_2024_01.csv"),
+        Chapter("A broken export: quarantined with its reason, nothing lost", broken_file, Outcome.DATA_REJECTED),
     ]
     return config_file, chapters
 

@@ -24,6 +24,7 @@ def register(local_commands: argparse._SubParsersAction) -> None:
 
 def local_run(files: list[Path], config_path: Path, as_json: bool) -> int:
     from functions.common.config import ConfigError, load_config
+    from functions.common.outcome import Outcome
     from mlops.local.cloud import LocalCloud
     from mlops.local.runner import run_uploads
 
@@ -40,7 +41,7 @@ def local_run(files: list[Path], config_path: Path, as_json: bool) -> int:
         print(f"Starting the local cloud from {config_path} (synth + deploy into moto)...", file=sys.stderr)
     with LocalCloud(config_path) as cloud:
         results = run_uploads(cloud, files, on_result=_printer(len(files), as_json))
-    return EXIT_OK if all(result.outcome != "failed" for result in results) else EXIT_FAILED
+    return EXIT_OK if all(result.outcome is not Outcome.FAILED for result in results) else EXIT_FAILED
 
 
 def _printer(total: int, as_json: bool):

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from functions.common.outcome import Outcome
+
 FAILED_EXECUTION_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -21,7 +23,7 @@ class StateTiming:
 @dataclass
 class UploadResult:
     file: str
-    outcome: str
+    outcome: Outcome
     reason: str | None
     execution: dict[str, Any] | None
     validation: dict[str, Any] | None = None
@@ -77,14 +79,11 @@ def upload_result(
     document = state_document(described, history)
     status = described["status"]
     if status in FAILED_EXECUTION_STATUSES:
-        outcome = "failed"
+        outcome = Outcome.FAILED
         reason = _failure_reason(described, document)
     else:
         result = document.get("result") or {}
-        outcome = result.get("outcome", "failed")
-        reason = result.get("reason") if outcome != "deployed" else None
-        if outcome == "failed" and not reason:
-            reason = "The execution ended without recording an outcome."
+        outcome, reason = _recorded_outcome(result)
     validation = document.get("validation") or None
     evaluation = document.get("evaluation") or None
     registration = document.get("registration") or {}
@@ -106,8 +105,24 @@ def upload_result(
     )
 
 
+def _recorded_outcome(result: dict[str, Any]) -> tuple[Outcome, str | None]:
+    """The outcome and reason a succeeded execution recorded in `$.result`."""
+    try:
+        outcome = Outcome(result.get("outcome"))
+    except ValueError:
+        recorded = result.get("outcome")
+        if recorded is None:
+            return Outcome.FAILED, "The execution ended without recording an outcome."
+        return Outcome.FAILED, f"The execution recorded an outcome this version does not know: {recorded!r}."
+    if outcome is Outcome.DEPLOYED:
+        return outcome, None
+    if outcome is Outcome.FAILED and not result.get("reason"):
+        return outcome, "The execution ended without recording an outcome."
+    return outcome, result.get("reason")
+
+
 def not_started_result(file: str, reason: str) -> UploadResult:
-    return UploadResult(file=file, outcome="failed", reason=reason, execution=None)
+    return UploadResult(file=file, outcome=Outcome.FAILED, reason=reason, execution=None)
 
 
 def _validation_summary(validation: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from functions.common.outcome import Outcome
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, run_upload
 from tests.e2e.conftest import init_config, write_csv
@@ -29,7 +30,7 @@ def test_throttling_and_capacity_errors_on_training_are_retried(cancer_files):
         result = run_upload(cloud, first)
 
         # Then the state machine retried and the pipeline completed
-        assert result.outcome == "deployed", result.reason
+        assert result.outcome == Outcome.DEPLOYED, result.reason
         assert cloud.standins.injected_faults["CreateTrainingJob"] == []
         assert len(cloud.standins.training.runs) == 1
 
@@ -37,13 +38,13 @@ def test_throttling_and_capacity_errors_on_training_are_retried(cancer_files):
 def test_a_failed_endpoint_update_leaves_the_previous_version_serving(cancer_files):
     first, more, config = cancer_files
     with LocalCloud(config) as cloud:
-        assert run_upload(cloud, first).outcome == "deployed"
+        assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
         # Given the endpoint update fails with an error that is not transient
         cloud.standins.inject_fault("UpdateEndpoint", "ResourceNotFound", "Cannot update endpoint: config not found")
 
         result = run_upload(cloud, more)
 
-        assert result.outcome == "failed"
+        assert result.outcome == Outcome.FAILED
         assert "Cannot update endpoint" in result.reason
         assert endpoint_status(cloud)["model_version"] == 1
 
@@ -51,12 +52,12 @@ def test_a_failed_endpoint_update_leaves_the_previous_version_serving(cancer_fil
 def test_an_update_sagemaker_rolled_back_is_reported_as_a_rollback(cancer_files):
     first, more, config = cancer_files
     with LocalCloud(config) as cloud:
-        assert run_upload(cloud, first).outcome == "deployed"
+        assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
         # Given an auto-rollback alarm goes off while the new fleet bakes
         cloud.standins.endpoints.alarms_during_next_update.append("mlops-latency")
 
         result = run_upload(cloud, more)
 
-        assert result.outcome == "failed"
+        assert result.outcome == Outcome.FAILED
         assert result.reason.startswith("DeploymentRolledBack")
         assert endpoint_status(cloud)["model_version"] == 1

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from functions.common.outcome import Outcome
 from mlops.commands.monitoring import run_scheduled_monitors, send_rows
 from mlops.local import moto_access
 from mlops.local.cloud import LocalCloud
@@ -71,7 +72,7 @@ def _learned_traffic(cloud) -> None:
 def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cancer_config, breast_cancer_frame):
     first, config = cancer_config
     with LocalCloud(config) as cloud:
-        assert run_upload(cloud, first).outcome == "deployed"
+        assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
         traffic = breast_cancer_frame.drop(columns=["target"]).iloc[300:].copy()
         for feature in RECALIBRATED_FEATURES:
             traffic[feature] += 1.5 * breast_cancer_frame[feature].std()
@@ -94,7 +95,7 @@ def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cance
         # Then exactly one retraining execution started, and it reached an outcome
         retrains = cloud.standins.started_executions[started:]
         assert len(retrains) == 1
-        assert execution_result(cloud, retrains[0], "retraining").outcome in {"deployed", "model_rejected"}
+        assert execution_result(cloud, retrains[0], "retraining").outcome in {Outcome.DEPLOYED, Outcome.MODEL_REJECTED}
         decisions = [d for d in _decisions(cloud, delivered) if d["alarm_name"] == "mlops-drift"]
         assert [d["action"] for d in decisions] == ["retrain", "retrain", "retrain"]
         assert len({json.dumps(d, sort_keys=True) for d in decisions}) == 1  # the repeats got the first answer
@@ -115,8 +116,8 @@ def test_a_burst_of_5xx_errors_after_a_deployment_rolls_back(cancer_config, brea
     first, config = cancer_config
     more = write_csv(breast_cancer_frame, tmp_path / "cancer_2024_02.csv")
     with LocalCloud(config) as cloud:
-        assert run_upload(cloud, first).outcome == "deployed"
-        assert run_upload(cloud, more).outcome == "deployed"
+        assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
+        assert run_upload(cloud, more).outcome == Outcome.DEPLOYED
         assert endpoint_status(cloud)["model_version"] == 2
         delivered = len(cloud.standins.deliveries)
 
@@ -140,7 +141,7 @@ def test_a_burst_of_5xx_errors_after_a_deployment_rolls_back(cancer_config, brea
 def test_a_burst_far_above_the_learned_traffic_is_announced_to_a_person(cancer_config, breast_cancer_frame):
     first, config = cancer_config
     with LocalCloud(config) as cloud:
-        assert run_upload(cloud, first).outcome == "deployed"
+        assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
         cloudwatch = cloud.client("cloudwatch")
         [detector] = cloudwatch.describe_anomaly_detectors(Namespace="AWS/SageMaker")["AnomalyDetectors"]
         assert detector["SingleMetricAnomalyDetector"]["MetricName"] == "Invocations"

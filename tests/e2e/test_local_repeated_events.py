@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from functions.common.outcome import Outcome
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import execution_result
 from tests.e2e.conftest import init_config, write_csv
@@ -50,4 +51,4 @@ def test_an_upload_event_delivered_three_times_starts_one_execution(tmp_path, br
         executions = sfn.list_executions(stateMachineArn=cloud.outputs.state_machine_arn)["executions"]
         assert [e["executionArn"] for e in executions] == [execution_arn]
         assert cloud.standins.started_executions == [execution_arn]
-        assert outcome == "deployed"
+        assert outcome == Outcome.DEPLOYED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from functions.common.outcome import Outcome
 from tests.e2e.conftest import init_config, local_run, write_csv
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +28,13 @@ def test_the_pipeline_story_on_breast_cancer(tmp_path, capsys, breast_cancer_fra
 
     # Then each reaches the outcome its content deserves
     assert exit_code == 0
-    assert [r["outcome"] for r in results] == ["deployed", "duplicate", "data_rejected", "model_rejected", "deployed"]
+    assert [r["outcome"] for r in results] == [
+        Outcome.DEPLOYED,
+        Outcome.DUPLICATE,
+        Outcome.DATA_REJECTED,
+        Outcome.MODEL_REJECTED,
+        Outcome.DEPLOYED,
+    ]
     deployed, duplicate, rejected, shuffled_result, second = results
 
     assert deployed["model_version"] == 1 and deployed["approval_status"] == "Approved"

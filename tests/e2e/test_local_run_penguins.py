@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from functions.common.outcome import Outcome
 from mlops.cli import main
 from tests.e2e.conftest import init_config, local_run, write_csv
 
@@ -22,7 +23,7 @@ def test_penguins_with_manual_approval_wait_for_a_person(tmp_path, capsys, pengu
 
     # Then the version is registered, pending, and nothing is deployed
     assert exit_code == 0
-    assert result["outcome"] == "pending_approval"
+    assert result["outcome"] == Outcome.PENDING_APPROVAL
     assert result["approval_status"] == "PendingManualApproval"
     assert result["endpoint"] is None
     assert result["evaluation"]["passed"] is True
@@ -39,7 +40,7 @@ def test_penguins_deploy_and_reject_broken_data(tmp_path, capsys, penguins_frame
     exit_code, results = local_run(capsys, config, first, broken)
 
     assert exit_code == 0
-    assert [r["outcome"] for r in results] == ["deployed", "data_rejected"]
+    assert [r["outcome"] for r in results] == [Outcome.DEPLOYED, Outcome.DATA_REJECTED]
     assert results[0]["evaluation"]["metrics"]["accuracy"] > 0.9
     assert any(e["column"] == "bill_length_mm" for e in results[1]["validation"]["errors"])
     assert results[1]["endpoint"]["model_version"] == 1
@@ -53,7 +54,7 @@ def test_a_training_failure_is_a_failed_outcome_with_the_jobs_reason(tmp_path, c
     exit_code, [result] = local_run(capsys, config, data)
 
     assert exit_code == 1
-    assert result["outcome"] == "failed"
+    assert result["outcome"] == Outcome.FAILED
     assert "quantum_forest" in result["reason"]
     assert result["model_version"] is None
     failed_states = [s["name"] for s in result["execution"]["states"] if s["status"] == "failed"]
@@ -94,7 +95,7 @@ def test_a_manual_approval_deploys_the_pending_version(tmp_path, capsys, penguin
     config = init_config(data, "species", tmp_path / "pipeline.json", approval="manual")
     with LocalCloud(config) as cloud:
         pending = run_upload(cloud, data)
-        assert pending.outcome == "pending_approval" and pending.endpoint is None
+        assert pending.outcome == Outcome.PENDING_APPROVAL and pending.endpoint is None
         started_before = len(cloud.standins.started_executions)
 
         # When a person approves it with the CLI (against this account)
@@ -104,5 +105,5 @@ def test_a_manual_approval_deploys_the_pending_version(tmp_path, capsys, penguin
         [deployment] = cloud.standins.started_executions[started_before:]
         described = cloud.wait(deployment)
         assert described["status"] == "SUCCEEDED"
-        assert json.loads(described["output"])["result"]["outcome"] == "deployed"
+        assert json.loads(described["output"])["result"]["outcome"] == Outcome.DEPLOYED
         assert endpoint_status(cloud)["model_version"] == pending.model_version

@@ -11,6 +11,7 @@ import time
 import boto3
 import pytest
 
+from functions.common.outcome import Outcome
 from mlops.cli import main
 from tests.e2e.conftest import init_config, write_csv
 
@@ -74,7 +75,7 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(
 
         # Then the upload deploys, the registry lists the version and the endpoint answers
         assert execution["status"] == "SUCCEEDED", execution.get("cause")
-        assert json.loads(execution["output"])["result"]["outcome"] == "deployed"
+        assert json.loads(execution["output"])["result"]["outcome"] == Outcome.DEPLOYED
         sagemaker = boto3.client("sagemaker", endpoint_url=url)
         packages = sagemaker.list_model_packages(ModelPackageGroupName=outputs["ModelPackageGroupName"])
         assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["Approved"]

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from functions.common.outcome import Outcome
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import run_upload
 from tests.e2e.conftest import init_config, write_csv
@@ -49,7 +50,7 @@ def test_large_uploads_are_validated_by_the_job_deployed_or_quarantined_as_on_th
         rejected_by_lambda = run_upload(cloud, broken_small)
 
         # Then the good file went through the job and was trained on and deployed
-        assert deployed.outcome == "deployed", deployed.reason
+        assert deployed.outcome == Outcome.DEPLOYED, deployed.reason
         assert set(JOB_ROUTE) <= set(_states(deployed))
         assert "Validate data" not in _states(deployed)
         assert deployed.validation["passed"] is True
@@ -58,7 +59,7 @@ def test_large_uploads_are_validated_by_the_job_deployed_or_quarantined_as_on_th
         assert len(runs) == 2 and all(run.succeeded for run in runs)
 
         # And the broken large file was rejected by the job's findings, with a quarantine copy and reason
-        assert rejected_by_job.outcome == "data_rejected"
+        assert rejected_by_job.outcome == Outcome.DATA_REJECTED
         assert set(JOB_ROUTE) <= set(_states(rejected_by_job))
         assert any(error["column"] == "mean_radius" for error in rejected_by_job.validation["errors"])
         copy, reason = _quarantine(cloud, rejected_by_job)
@@ -68,7 +69,7 @@ def test_large_uploads_are_validated_by_the_job_deployed_or_quarantined_as_on_th
 
         # Exactly as the Lambda route rejects the same problem in a small file
         assert "Validate data" in _states(rejected_by_lambda) and "Start validation job" not in _states(rejected_by_lambda)
-        assert rejected_by_lambda.outcome == "data_rejected"
+        assert rejected_by_lambda.outcome == Outcome.DATA_REJECTED
         small_copy, small_reason = _quarantine(cloud, rejected_by_lambda)
         assert small_copy == broken_small.read_bytes()
         assert sorted(reason) == sorted(small_reason)

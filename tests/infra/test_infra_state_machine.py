@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from functions.common.config import TrainingConfig
+from functions.common.outcome import Outcome
 
 CONTRACT_STATES = {
     "Which event?",
@@ -151,7 +152,7 @@ def test_an_approval_event_prepares_deployment_and_anything_else_validates_data(
     assert needed["Default"] == "Release deployment lock (deployment not needed)"
     assert states["Release deployment lock (deployment not needed)"]["Next"] == "Record deployment not needed"
     assert states["Record deployment not needed"]["Parameters"] == {
-        "outcome": "duplicate",
+        "outcome": Outcome.DUPLICATE,
         "reason.$": "$.registration.reason",
     }
 
@@ -548,7 +549,7 @@ def test_deployment_not_needed_records_the_reason_in_the_local_interpreter(state
     output, entered = _run_fragment(fragment, "Deployment needed?", {"registration": {"deploy": False, "reason": reason}})
 
     assert entered[-1] == "Deployment not needed"
-    assert output["result"] == {"outcome": "duplicate", "reason": reason}
+    assert output["result"] == {"outcome": Outcome.DUPLICATE, "reason": reason}
 
 
 def test_training_volumes_and_output_endpoint_storage_and_capture_use_the_key(synthesized, states):

@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.common.outcome import Outcome
 from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, WorkflowStates
 
@@ -39,7 +40,7 @@ def prepare_deployment(
     for leads_here in after:
         leads_here(prepare_deployment_task)
     deployment_not_needed = lock.release("Release deployment lock (deployment not needed)").next(
-        states.record("Record deployment not needed", "duplicate", sfn.JsonPath.string_at("$.registration.reason"))
+        states.record("Record deployment not needed", Outcome.DUPLICATE, sfn.JsonPath.string_at("$.registration.reason"))
     ).next(sfn.Succeed(scope, "Deployment not needed"))
     deployment_needed = sfn.Choice(scope, "Deployment needed?").otherwise(deployment_not_needed)
     prepare_deployment_task.next(deployment_needed)

@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.common.outcome import Outcome
 from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, WorkflowStates, approval_event
 
@@ -68,7 +69,7 @@ def decide(
             subject="model rejected",
         )
     ).next(
-        states.record("Record model rejected", "model_rejected", sfn.JsonPath.string_at("$.evaluation.summary"))
+        states.record("Record model rejected", Outcome.MODEL_REJECTED, sfn.JsonPath.string_at("$.evaluation.summary"))
     ).next(sfn.Succeed(scope, "Model rejected"))
     pending_approval = lock.release("Release deployment lock (pending approval)").next(
         states.notify(
@@ -82,7 +83,7 @@ def decide(
     ).next(
         states.record(
             "Record pending approval",
-            "pending_approval",
+            Outcome.PENDING_APPROVAL,
             sfn.JsonPath.format(
                 "model version {} is waiting for manual approval",
                 sfn.JsonPath.string_at("$.registration.model_version"),

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from functions.common import s3_layout
 from functions.common.config import DeploymentConfig
+from functions.common.outcome import Outcome
 from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, WorkflowStates
 
@@ -124,7 +125,7 @@ def deploy(
     ).next(
         states.record(
             "Record deployed",
-            "deployed",
+            Outcome.DEPLOYED,
             sfn.JsonPath.format(
                 f"model version {{}} is serving on endpoint {endpoint_name}",
                 sfn.JsonPath.string_at("$.registration.model_version"),

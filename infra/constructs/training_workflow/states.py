@@ -12,6 +12,7 @@ from aws_cdk import Duration, aws_lambda as lambda_, aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from functions.common.outcome import Outcome
 from infra.constructs.training_workflow.permissions import WorkflowArns
 
 Exit = Callable[[sfn.IChainable], object]
@@ -162,8 +163,10 @@ class WorkflowStates:
             self.catch_all(task)
         return task
 
-    def record(self, name: str, outcome: str, reason: str) -> sfn.Pass:
-        return sfn.Pass(self._scope, name, parameters={"outcome": outcome, "reason": reason}, result_path="$.result")
+    def record(self, name: str, outcome: Outcome, reason: str) -> sfn.Pass:
+        return sfn.Pass(
+            self._scope, name, parameters={"outcome": outcome.value, "reason": reason}, result_path="$.result"
+        )
 
     def catch_all(self, task: sfn.TaskStateBase) -> None:
         """Send every error of `task` that no other catch takes to the failure path."""

@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.common.config import ValidationConfig
+from functions.common.outcome import Outcome
 from infra.constructs import validation_job as job_paths
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
 from infra.constructs.validation_job import ValidationJobResources
@@ -49,10 +50,10 @@ def validate_upload(
         "$.validation.quarantine_uri",
         subject="data rejected",
     ).next(
-        states.record("Record data rejected", "data_rejected", sfn.JsonPath.string_at("$.validation.reason"))
+        states.record("Record data rejected", Outcome.DATA_REJECTED, sfn.JsonPath.string_at("$.validation.reason"))
     ).next(sfn.Succeed(scope, "Data rejected"))
     duplicate = states.record(
-        "Record duplicate", "duplicate", sfn.JsonPath.string_at("$.validation.reason")
+        "Record duplicate", Outcome.DUPLICATE, sfn.JsonPath.string_at("$.validation.reason")
     ).next(sfn.Succeed(scope, "Duplicate upload"))
     data_accepted = (
         sfn.Choice(scope, "Data accepted?")
