@@ -3,6 +3,8 @@ curated data and past decisions come in as arguments; nothing here talks to AWS.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,10 @@ RETRAIN_WINDOW = timedelta(days=1)
 AUDIT_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 RETRAIN_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 ROLLBACK_NAME_TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
+# An audit key's name segment: S3 allows 1,024 bytes a key, and a reader's file system 255 a name.
+AUDIT_NAME_MAX_CHARS = 64
+AUDIT_NAME_DIGEST_CHARS = 16
+UNSAFE_AUDIT_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 MAX_SNS_SUBJECT_CHARS = 100
 MAX_APPROVAL_DESCRIPTION_CHARS = 1024
 
@@ -259,7 +265,21 @@ def failed(decision: Decision, outcome: str) -> Decision:
 
 
 def audit_key(alarm_name: str, now: datetime) -> str:
-    return f"{AUDIT_PREFIX}{now:%Y/%m/%d}/{now.strftime(AUDIT_TIMESTAMP_FORMAT)}-{alarm_name}.json"
+    """audit/<day>/<timestamp>-<name>.json, with the name made one bounded key segment: a name
+    from outside (an alarm's, a command's) can hold "/", "..", control characters or 255
+    characters, any of which would put the record where `audit_key_time` cannot read it back."""
+    return f"{AUDIT_PREFIX}{now:%Y/%m/%d}/{now.strftime(AUDIT_TIMESTAMP_FORMAT)}-{audit_name_segment(alarm_name)}.json"
+
+
+def audit_name_segment(name: str) -> str:
+    """`name` itself when it is short and made of letters, digits, ".", "_" and "-" only;
+    otherwise those characters of it (others become "_"), cut to AUDIT_NAME_MAX_CHARS, then "~"
+    and the start of its SHA-256, so two names never share a segment."""
+    safe = UNSAFE_AUDIT_NAME_CHARS.sub("_", name)
+    if safe == name and 0 < len(name) <= AUDIT_NAME_MAX_CHARS and name.strip(".") != "":
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:AUDIT_NAME_DIGEST_CHARS]
+    return f"{safe[:AUDIT_NAME_MAX_CHARS]}~{digest}"
 
 
 def audit_day_prefixes(now: datetime) -> list[str]:

@@ -337,3 +337,32 @@ def test_notification_is_one_sentence_with_a_valid_sns_subject():
 
 def test_approval_description_fits_the_registry_limit():
     assert len(responder.approval_description("x" * 5000)) == 1024
+
+
+HOSTILE_ALARM_NAMES = [
+    "mlops-drift/../../retrain",
+    "..",
+    "a/b",
+    "x" * 255,
+    "naïve alarm\x1b[31m\n",
+    "mlops drift",
+]
+
+
+@pytest.mark.parametrize("alarm_name", HOSTILE_ALARM_NAMES)
+def test_audit_key_of_any_alarm_name_is_one_bounded_segment_whose_time_reads_back(alarm_name):
+    # Given an alarm name from outside the stack, with separators, dots, control characters or length
+    key = responder.audit_key(alarm_name, NOW)
+
+    # Then the record lands in the day's folder, as one safe segment, and its time reads back
+    folder, segment = key.rsplit("/", 1)
+    assert folder == "audit/2024/06/03"
+    assert re.fullmatch(r"[A-Za-z0-9._~-]+\.json", segment)
+    assert len(segment) <= 40 + responder.AUDIT_NAME_MAX_CHARS + 1 + responder.AUDIT_NAME_DIGEST_CHARS
+    assert responder.audit_key_time(key) == NOW
+
+
+def test_audit_keys_of_names_that_clean_alike_stay_distinct():
+    assert responder.audit_key("a/b", NOW) != responder.audit_key("a_b", NOW)
+    assert responder.audit_key("a/b", NOW) != responder.audit_key("a?b", NOW)
+    assert responder.audit_key("x" * 300, NOW) != responder.audit_key("x" * 301, NOW)
