@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from mlops.cli_support import EXIT_FAILED, EXIT_USAGE, OneLineErrorParser, UsageError
 from mlops.commands import audit, demo, init, local, registry
+from mlops.terminal_text import escaped_standard_streams
 
 # In the order `mlops --help` lists them.
 COMMAND_MODULES = (init, local, demo, registry, audit)
@@ -22,14 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        arguments = build_parser().parse_args(argv)
-        return arguments.handler(arguments)
-    except UsageError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return EXIT_FAILED
+    with escaped_standard_streams():
+        try:
+            arguments = build_parser().parse_args(argv)
+            return arguments.handler(arguments)
+        except UsageError as error:
+            print(str(error), file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from mlops.terminal_text import for_terminal
+
 if TYPE_CHECKING:
     from mlops.local.results import UploadResult
 
 
 def print_result(result: UploadResult, index: int, total: int, stream: TextIO = sys.stdout) -> None:
     label = result.outcome.name.replace("_", " ")
-    print(f"[{index}/{total}] {result.file}: {label}", file=stream)
+    print(f"[{index}/{total}] {for_terminal(result.file)}: {label}", file=stream)
     if result.reason:
-        print(f"      why: {result.reason}", file=stream)
+        print(f"      why: {for_terminal(result.reason)}", file=stream)
     if result.execution:
         for state in result.execution["states"]:
             marker = "x" if state["status"] == "failed" else " "
@@ -29,7 +31,7 @@ def print_result(result: UploadResult, index: int, total: int, stream: TextIO = 
     if result.model_version is not None:
         print(f"      model version {result.model_version} ({result.approval_status})", file=stream)
     if result.quarantine_uri:
-        print(f"      quarantined at {result.quarantine_uri}", file=stream)
+        print(f"      quarantined at {for_terminal(result.quarantine_uri)}", file=stream)
     if result.endpoint:
         endpoint = result.endpoint
         print(

@@ -9,6 +9,11 @@ the data as it is.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
 
 def for_terminal(text: object) -> str:
     """`text` as a string in which every character Python does not count as printable (controls,
@@ -29,3 +34,39 @@ def _escaped(character: str) -> str:
     if code <= 0xFFFF:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def for_terminal_lines(text: str) -> str:
+    """`text` with its line breaks kept and every other unprintable character escaped: for
+    output the CLI lays out in lines itself, where data inside a line went through
+    `for_terminal` already."""
+    if text.isprintable():
+        return text
+    return "\n".join(for_terminal(line) for line in text.split("\n"))
+
+
+class EscapingStream:
+    """A text stream that writes through `for_terminal_lines`, so no escape sequence from data
+    reaches the terminal even where a message forgot `for_terminal`. JSON lines pass unchanged:
+    JSON escapes every control character itself."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(for_terminal_lines(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def escaped_standard_streams() -> Iterator[None]:
+    """stdout and stderr escaped for the duration, then restored."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(sys.stdout), EscapingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
