@@ -28,6 +28,7 @@ from functions.common.config import (
     PipelineConfig,
 )
 from functions.common.errors import MissingEnvironmentError
+from tests.support.lambda_handlers import LambdaContextStub
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -43,15 +44,12 @@ FEATURES = ["mean_radius", "mean_texture", "mean_perimeter"]
 SPLIT_ROWS = {"train": 40, "validation": 10, "test": 12}
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "mlops-alarm-responder"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mlops-alarm-responder"
-    aws_request_id: str = "0f5c2b8e-1d7a-4e55-9a0c-3b2f6d1e8a77"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+CONTEXT = LambdaContextStub(
+    function_name="mlops-alarm-responder",
+    memory_limit_in_mb=512,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:mlops-alarm-responder",
+    aws_request_id="0f5c2b8e-1d7a-4e55-9a0c-3b2f6d1e8a77",
+)
 
 
 @dataclass
@@ -74,7 +72,7 @@ def with_state_timestamp(event: dict[str, Any], timestamp: str) -> dict[str, Any
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     from functions.alarm_responder.handler import lambda_handler
 
-    return lambda_handler(event, FakeLambdaContext())
+    return lambda_handler(event, CONTEXT)
 
 
 def pipeline_config() -> PipelineConfig:
@@ -315,7 +313,7 @@ def test_error_alarm_rolls_back_to_the_previous_approved_version(deployment):
     [record] = audit_records(s3)
     assert record["what"] == {"action": "rollback", "outcome": decision["outcome"], "status": "acted"}
     assert record["versions"] == {"before": 2, "after": 1}
-    assert record["who"]["responder"] == FakeLambdaContext.invoked_function_arn
+    assert record["who"]["responder"] == CONTEXT.invoked_function_arn
     assert record["who"]["alarm_arn"].endswith(":alarm:mlops-errors")
     assert record["details"]["rejected_model_package_arn"] == deployment.package_arns[2]
     [message] = notifications(boto3.client("sqs"), deployment.queue_url)

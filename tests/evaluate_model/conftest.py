@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
-from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
+from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"

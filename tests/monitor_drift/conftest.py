@@ -20,7 +20,7 @@ from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import PipelineConfig
 from functions.validate_data.drift import build_profile
-from tests.conftest import LambdaContextStub, lambda_context
+from tests.support.lambda_handlers import LambdaContextStub, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"

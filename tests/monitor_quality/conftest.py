@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
-from tests.conftest import LambdaContextStub, lambda_context
+from tests.support.lambda_handlers import LambdaContextStub, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
+from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"

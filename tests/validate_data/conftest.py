@@ -16,6 +16,7 @@ from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
 from functions.validate_data.schema_inference import infer_config
+from tests.support.lambda_handlers import LambdaContextStub
 from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP
 
 @pytest.fixture(scope="session")
@@ -105,13 +106,11 @@ def _aws_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breast_can
         yield environment
 
 
-class LambdaContextStub:
-    function_name = "mlops-validate-data"
-    memory_limit_in_mb = 3008
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-validate-data"
-    aws_request_id = "5b1c2d3e-0000-4000-8000-000000000001"
-
-
 @pytest.fixture
 def lambda_context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return LambdaContextStub(
+        function_name="mlops-validate-data",
+        memory_limit_in_mb=3008,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:mlops-validate-data",
+        aws_request_id="5b1c2d3e-0000-4000-8000-000000000001",
+    )
