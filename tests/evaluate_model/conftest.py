@@ -20,9 +20,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
+from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 DATA_BUCKET = "data-bucket"
 ARTIFACTS_BUCKET = "artifacts-bucket"
@@ -190,7 +190,7 @@ def scenario(aws, monkeypatch, tmp_path, breast_cancer) -> EvaluationScenario:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    event = json.loads((EVENTS_DIR / "evaluate_model.json").read_text())
+    event = load_event("evaluate_model")
     monkeypatch.setenv("DATA_BUCKET", DATA_BUCKET)
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT_NAME)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", MODEL_PACKAGE_GROUP)

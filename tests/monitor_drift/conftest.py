@@ -20,9 +20,9 @@ from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import PipelineConfig
 from functions.validate_data.drift import build_profile
+from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, lambda_context
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 DATA_BUCKET = "data-bucket"
 ENDPOINT_NAME = "mlops-endpoint"
@@ -232,7 +232,7 @@ def scenario(aws, monkeypatch, tmp_path, breast_cancer, baseline_profile) -> Dri
 
 @pytest.fixture
 def scheduled_event() -> dict[str, Any]:
-    return json.loads((EVENTS_DIR / "monitor_drift_scheduled_event.json").read_text())
+    return load_event("monitor_drift_scheduled_event")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,9 +18,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
+from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, lambda_context
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 DATA_BUCKET = "data-bucket"
 ENDPOINT_NAME = "mlops-endpoint"
@@ -146,7 +145,7 @@ def scenario(monkeypatch, tmp_path, served) -> QualityScenario:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=DATA_BUCKET)
-        event = json.loads((EVENTS_DIR / "monitor_quality_ground_truth_created.json").read_text())
+        event = load_event("monitor_quality_ground_truth_created")
         yield QualityScenario(served, s3, boto3.client("cloudwatch", region_name=REGION), event)
 
 

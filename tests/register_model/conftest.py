@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,9 @@ import boto3
 import pytest
 
 from functions.common.config import PipelineConfig
+from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 MODEL_PACKAGE_GROUP = "mlops-models"
 INFERENCE_IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -45,7 +44,7 @@ class RegistryScenario:
     task_root: Path
 
     def event(self, **changes: Any) -> dict[str, Any]:
-        event = json.loads((EVENTS_DIR / "register_model.json").read_text())
+        event = load_event("register_model")
         for dotted, value in changes.items():
             target = event
             *parents, leaf = dotted.split("__")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import botocore.session
 import pytest
@@ -24,8 +23,9 @@ from functions.register_model.registration import (
     parse_hyperparameters_value,
     resource_name,
 )
+from tests.support.events import load_event
 
-EVENT = json.loads((Path(__file__).resolve().parents[1] / "events" / "register_model.json").read_text())
+EVENT = load_event("register_model")
 SETTINGS = RegistrationSettings("data-bucket", "mlops-models", "image:1", "3e1f0c2")
 
 

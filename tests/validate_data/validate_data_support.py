@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+from tests.support.events import load_event
+
 DATA_BUCKET = "mlops-data-test"
 MODEL_PACKAGE_GROUP = "mlops-models"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS_DIR / name).read_text())
-
-
 def request_for(key: str, execution_name: str = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9") -> dict[str, Any]:
-    event = load_event("validate_data_request.json")
+    event = load_event("validate_data_request")
     event.update(
         key=key,
         execution_name=execution_name,
