@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from mlops.cli import main
+from tests.support import datasets
 
 E2E_SEED = 11
 
@@ -26,9 +26,7 @@ def isolated_synth_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def breast_cancer_frame() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [str(column).replace(" ", "_") for column in frame.columns]
-    return frame.sample(frac=1.0, random_state=E2E_SEED).reset_index(drop=True)
+    return datasets.breast_cancer().sample(frac=1.0, random_state=E2E_SEED).reset_index(drop=True)
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
-from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
+from tests.support import datasets
 from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
@@ -46,8 +46,7 @@ class BreastCancer:
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> BreastCancer:
-    dataset = load_breast_cancer(as_frame=True)
-    frame = dataset.frame.rename(columns=lambda c: c.replace(" ", "_"))
+    frame = datasets.breast_cancer()
     features = [c for c in frame.columns if c != "target"]
     shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
     half = len(shuffled) // 2

@@ -8,9 +8,9 @@ import boto3
 import pandas as pd
 import pytest
 from moto import mock_aws
-from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
+from tests.support import datasets
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SOURCE = REPOSITORY_ROOT / "functions" / "training"
@@ -35,9 +35,7 @@ def moto_s3(aws_environment):
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [str(c).replace(" ", "_") for c in frame.columns]
-    return frame
+    return datasets.breast_cancer()
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from moto import mock_aws
-from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import PipelineConfig
 from functions.validate_data.drift import build_profile
+from tests.support import datasets
 from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, lambda_context
 
@@ -51,7 +51,7 @@ class BreastCancer:
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> BreastCancer:
-    frame = load_breast_cancer(as_frame=True).frame.rename(columns=lambda c: c.replace(" ", "_"))
+    frame = datasets.breast_cancer()
     return BreastCancer(frame, [c for c in frame.columns if c != "target"])
 
 

@@ -12,12 +12,12 @@ import boto3
 import pandas as pd
 import pytest
 from moto import mock_aws
-from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import PipelineConfig
+from tests.support import datasets
 from tests.support.events import load_event
 from tests.support.lambda_handlers import LambdaContextStub, lambda_context
 
@@ -40,7 +40,7 @@ class ServedTraffic:
 
 @pytest.fixture(scope="session")
 def served() -> ServedTraffic:
-    frame = load_breast_cancer(as_frame=True).frame.rename(columns=lambda c: c.replace(" ", "_"))
+    frame = datasets.breast_cancer()
     features = [c for c in frame.columns if c != "target"]
     shuffled = frame.sample(frac=1.0, random_state=4).reset_index(drop=True)
     train, live = shuffled.iloc[:300], shuffled.iloc[300:400].reset_index(drop=True)

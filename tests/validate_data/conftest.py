@@ -12,18 +12,16 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 from palmerpenguins import load_penguins
-from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
 from functions.validate_data.schema_inference import infer_config
+from tests.support import datasets
 from tests.support.lambda_handlers import LambdaContextStub
 from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [str(name).replace(" ", "_") for name in frame.columns]
-    return frame
+    return datasets.breast_cancer()
 
 
 @pytest.fixture(scope="session")
