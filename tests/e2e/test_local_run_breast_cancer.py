@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import init_config, local_run, write_csv
+from tests.support.local_pipeline_runs import init_config, local_run, write_csv
 
 pytestmark = pytest.mark.e2e
 

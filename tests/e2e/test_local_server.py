@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from mlops.cli import main
-from tests.e2e.conftest import init_config, write_csv
+from tests.support.local_pipeline_runs import init_config, write_csv
 
 pytestmark = pytest.mark.e2e
 
