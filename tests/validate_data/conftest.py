@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pandas as pd
@@ -13,11 +10,11 @@ import pytest
 from moto import mock_aws
 from palmerpenguins import load_penguins
 
-from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
+from functions.common.config import PipelineConfig
 from functions.validate_data.schema_inference import infer_config
 from tests.support import datasets
 from tests.support.lambda_handlers import LambdaContextStub
-from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP
+from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, Aws
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:
@@ -37,30 +34,6 @@ def breast_cancer_config(breast_cancer: pd.DataFrame) -> PipelineConfig:
 @pytest.fixture(scope="session")
 def penguins_config(penguins: pd.DataFrame) -> PipelineConfig:
     return infer_config(penguins, "species")
-
-
-@dataclass
-class Aws:
-    s3: Any
-    sagemaker: Any
-    task_root: Path
-    monkeypatch: pytest.MonkeyPatch
-
-    def use_config(self, config: PipelineConfig) -> None:
-        (self.task_root / CONFIG_FILE_NAME).write_text(config.to_json())
-
-    def put(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
-
-    def get(self, key: str) -> bytes:
-        return self.s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read()
-
-    def get_json(self, key: str) -> Any:
-        return json.loads(self.get(key))
-
-    def keys(self, prefix: str = "") -> list[str]:
-        listing = self.s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix=prefix)
-        return sorted(item["Key"] for item in listing.get("Contents", []))
 
 
 @pytest.fixture
