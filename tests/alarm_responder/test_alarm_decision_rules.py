@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -26,8 +25,8 @@ from functions.common.config import (
     PipelineConfig,
 )
 from functions.common.serving_model import ServingModel
+from tests.support.events import load_event
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
 NOW = datetime(2024, 6, 3, 11, 0, 30, 123456, tzinfo=UTC)
 PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/{}"
 
@@ -46,7 +45,7 @@ def make_config(**monitoring: object) -> PipelineConfig:
 
 
 def load_change(name: str) -> AlarmStateChangeDetail:
-    event = json.loads((EVENTS / f"alarm_state_change_{name}.json").read_text())
+    event = load_event(f"alarm_state_change_{name}")
     return AlarmStateChangeEvent.model_validate(event).detail
 
 
@@ -93,7 +92,7 @@ def test_sample_events_parse_into_the_alarm_state_change_model():
 
 
 def test_an_event_from_another_source_is_refused():
-    event = json.loads((EVENTS / "alarm_state_change_errors_alarm.json").read_text())
+    event = load_event("alarm_state_change_errors_alarm")
     event["source"] = "aws.s3"
 
     with pytest.raises(ValidationError):

@@ -8,7 +8,6 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,8 +27,9 @@ from functions.common.config import (
     PipelineConfig,
 )
 from functions.common.errors import MissingEnvironmentError
+from tests.support.events import load_event
+from tests.support.lambda_handlers import LambdaContextStub
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 DATA_BUCKET = "mlops-data-123456789012"
 ENDPOINT_NAME = "mlops-endpoint"
@@ -43,15 +43,12 @@ FEATURES = ["mean_radius", "mean_texture", "mean_perimeter"]
 SPLIT_ROWS = {"train": 40, "validation": 10, "test": 12}
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "mlops-alarm-responder"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mlops-alarm-responder"
-    aws_request_id: str = "0f5c2b8e-1d7a-4e55-9a0c-3b2f6d1e8a77"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+CONTEXT = LambdaContextStub(
+    function_name="mlops-alarm-responder",
+    memory_limit_in_mb=512,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:mlops-alarm-responder",
+    aws_request_id="0f5c2b8e-1d7a-4e55-9a0c-3b2f6d1e8a77",
+)
 
 
 @dataclass
@@ -59,10 +56,6 @@ class Deployment:
     package_arns: dict[int, str]
     queue_url: str
     update_endpoint_calls: list[dict[str, Any]] = field(default_factory=list)
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"alarm_state_change_{name}.json").read_text())
 
 
 def with_state_timestamp(event: dict[str, Any], timestamp: str) -> dict[str, Any]:
@@ -74,7 +67,7 @@ def with_state_timestamp(event: dict[str, Any], timestamp: str) -> dict[str, Any
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     from functions.alarm_responder.handler import lambda_handler
 
-    return lambda_handler(event, FakeLambdaContext())
+    return lambda_handler(event, CONTEXT)
 
 
 def pipeline_config() -> PipelineConfig:
@@ -278,7 +271,7 @@ def test_error_alarm_rolls_back_to_the_previous_approved_version(deployment):
     sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
 
     # When the errors alarm enters ALARM
-    decision = invoke(load_event("errors_alarm"))
+    decision = invoke(load_event("alarm_state_change_errors_alarm"))
 
     # Then the endpoint is updated to a new config serving version 1, with the same capture settings
     assert decision["action"] == "rollback"
@@ -315,7 +308,7 @@ def test_error_alarm_rolls_back_to_the_previous_approved_version(deployment):
     [record] = audit_records(s3)
     assert record["what"] == {"action": "rollback", "outcome": decision["outcome"], "status": "acted"}
     assert record["versions"] == {"before": 2, "after": 1}
-    assert record["who"]["responder"] == FakeLambdaContext.invoked_function_arn
+    assert record["who"]["responder"] == CONTEXT.invoked_function_arn
     assert record["who"]["alarm_arn"].endswith(":alarm:mlops-errors")
     assert record["details"]["rejected_model_package_arn"] == deployment.package_arns[2]
     [message] = notifications(boto3.client("sqs"), deployment.queue_url)
@@ -324,19 +317,19 @@ def test_error_alarm_rolls_back_to_the_previous_approved_version(deployment):
 
 
 def test_a_rollback_publishes_the_restored_version_for_the_dashboard(deployment):
-    invoke(load_event("errors_alarm"))
+    invoke(load_event("alarm_state_change_errors_alarm"))
 
     assert deployed_versions(boto3.client("cloudwatch")) == [1.0]
 
 
 def test_a_decision_that_changes_no_version_publishes_none(deployment):
-    invoke(load_event("drift_alarm"))
+    invoke(load_event("alarm_state_change_drift_alarm"))
 
     assert deployed_versions(boto3.client("cloudwatch")) == []
 
 
 def test_an_invocation_anomaly_is_announced_and_changes_nothing(deployment):
-    event = load_event("errors_alarm")
+    event = load_event("alarm_state_change_errors_alarm")
     event["detail"]["alarmName"] = "mlops-invocation-anomaly"
 
     decision = invoke(event)
@@ -357,7 +350,7 @@ def test_rollback_without_an_older_approved_version_is_skipped_and_announced(dep
         ModelPackageArn=deployment.package_arns[1], ModelApprovalStatus="Rejected"
     )
 
-    decision = invoke(load_event("errors_alarm"))
+    decision = invoke(load_event("alarm_state_change_errors_alarm"))
 
     assert decision["outcome"] == "skipped: no previous approved version"
     assert deployment.update_endpoint_calls == []
@@ -371,7 +364,7 @@ def test_rollback_without_an_older_approved_version_is_skipped_and_announced(dep
 def test_drift_alarm_writes_a_retraining_dataset_of_the_curated_rows(deployment):
     s3 = boto3.client("s3")
 
-    decision = invoke(load_event("drift_alarm"))
+    decision = invoke(load_event("alarm_state_change_drift_alarm"))
 
     assert decision["action"] == "retrain"
     assert decision["outcome"].startswith("retraining started with incoming/retrain-")
@@ -397,7 +390,7 @@ def test_retraining_dataset_adds_newer_incoming_csvs_with_the_same_header(deploy
                   Body=csv_text([[1, 2]], ["a", "b"]).encode())
     s3.put_object(Bucket=DATA_BUCKET, Key="incoming/fresh.parquet", Body=b"PAR1")
 
-    decision = invoke(load_event("drift_alarm"))
+    decision = invoke(load_event("alarm_state_change_drift_alarm"))
 
     key = decision["outcome"].removeprefix("retraining started with ")
     rows = read_csv(s3, key)
@@ -413,7 +406,7 @@ def test_unreadable_curated_dataset_is_recorded_as_a_failed_retrain(deployment):
     s3 = boto3.client("s3")
     s3.delete_object(Bucket=DATA_BUCKET, Key=f"curated/{DATASET_VERSION}/validation/data.csv")
 
-    decision = invoke(load_event("drift_alarm"))
+    decision = invoke(load_event("alarm_state_change_drift_alarm"))
 
     assert (decision["action"], decision["outcome"]) == ("retrain", "failed: curated dataset unreadable")
     assert "Contents" not in s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="incoming/retrain-")
@@ -425,11 +418,11 @@ def test_unreadable_curated_dataset_is_recorded_as_a_failed_retrain(deployment):
 
 def test_second_drift_alarm_inside_the_cooldown_is_skipped(deployment):
     # Given a retrain started for an earlier drift transition
-    first = invoke(load_event("drift_alarm"))
+    first = invoke(load_event("alarm_state_change_drift_alarm"))
     assert first["outcome"].startswith("retraining started")
 
     # When the alarm goes into ALARM again within the cooldown
-    second = invoke(with_state_timestamp(load_event("drift_alarm"), "2024-06-03T11:20:07.000+0000"))
+    second = invoke(with_state_timestamp(load_event("alarm_state_change_drift_alarm"), "2024-06-03T11:20:07.000+0000"))
 
     # Then nothing new is written to incoming/, and the skip is recorded
     assert second["outcome"] == "skipped: cooldown"
@@ -441,7 +434,7 @@ def test_second_drift_alarm_inside_the_cooldown_is_skipped(deployment):
 
 
 def test_the_same_event_delivered_twice_acts_once(deployment):
-    event = load_event("errors_alarm")
+    event = load_event("alarm_state_change_errors_alarm")
 
     first = invoke(event)
     second = invoke(event)
@@ -453,7 +446,7 @@ def test_the_same_event_delivered_twice_acts_once(deployment):
 
 
 def test_ok_transition_takes_no_action_and_is_recorded(deployment):
-    decision = invoke(load_event("errors_ok"))
+    decision = invoke(load_event("alarm_state_change_errors_ok"))
 
     assert (decision["action"], decision["outcome"], decision["state"]) == ("none", "none", "OK")
     assert decision["model_version_before"] == decision["model_version_after"] == 2
@@ -465,7 +458,7 @@ def test_ok_transition_takes_no_action_and_is_recorded(deployment):
 
 
 def test_unmapped_alarm_notifies_only(deployment):
-    event = load_event("errors_alarm")
+    event = load_event("alarm_state_change_errors_alarm")
     event["detail"]["alarmName"] = "mlops-pipeline-failures"
 
     decision = invoke(event)
@@ -479,7 +472,7 @@ def test_missing_environment_variable_is_a_clear_error(deployment, monkeypatch):
     monkeypatch.delenv("TOPIC_ARN")
 
     with pytest.raises(MissingEnvironmentError) as raised:
-        invoke(load_event("errors_alarm"))
+        invoke(load_event("alarm_state_change_errors_alarm"))
 
     assert raised.value.name == "TOPIC_ARN"
     assert deployment.update_endpoint_calls == []
@@ -493,7 +486,7 @@ def test_retraining_dataset_does_not_repeat_rows_a_resent_file_carries(deploymen
     resent = breast_cancer_rows(0, 5) + breast_cancer_rows(300, 2) + breast_cancer_rows(300, 1)
     s3.put_object(Bucket=DATA_BUCKET, Key="incoming/resent.csv", Body=csv_text(resent, header).encode())
 
-    decision = invoke(load_event("drift_alarm"))
+    decision = invoke(load_event("alarm_state_change_drift_alarm"))
 
     # Then only its two new rows are added, once each
     rows = read_csv(s3, decision["outcome"].removeprefix("retraining started with "))

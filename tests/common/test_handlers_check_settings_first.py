@@ -17,7 +17,7 @@ from functions.prepare_deployment.settings import DeploymentSettings
 from functions.register_model.settings import RegistrationSettings
 from functions.start_pipeline.settings import StartPipelineSettings
 from functions.validate_data.settings import ValidateDataSettings
-from tests.conftest import lambda_context
+from tests.support.lambda_handlers import lambda_context
 
 SETTINGS_BY_FUNCTION: dict[str, type[FunctionEnvironment]] = {
     "alarm_responder": ResponderSettings,

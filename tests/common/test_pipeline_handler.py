@@ -17,7 +17,7 @@ from pydantic import Field
 from functions.common.environment import EnvironmentValue, FunctionEnvironment
 from functions.common.errors import MissingEnvironmentError, PipelineError
 from functions.common.handler import pipeline_handler
-from tests.conftest import lambda_context
+from tests.support.lambda_handlers import lambda_context
 
 FAILURE_LOG_MESSAGE = "example_failed"
 FAILURE_METRIC = "ExampleErrors"

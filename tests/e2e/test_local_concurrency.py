@@ -22,7 +22,7 @@ import pytest
 
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, execution_result
-from tests.e2e.conftest import init_config, write_csv
+from tests.support.local_pipeline_runs import init_config, write_csv
 
 pytestmark = pytest.mark.e2e
 

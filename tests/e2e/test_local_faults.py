@@ -8,7 +8,7 @@ import pytest
 from functions.common.outcome import Outcome
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, run_upload
-from tests.e2e.conftest import init_config, write_csv
+from tests.support.local_pipeline_runs import init_config, write_csv
 
 pytestmark = pytest.mark.e2e
 

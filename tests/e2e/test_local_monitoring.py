@@ -16,7 +16,7 @@ from mlops.local import moto_access
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, execution_result, run_upload
 from mlops.local.standins import ALARM_STATE_CHANGE
-from tests.e2e.conftest import init_config, write_csv
+from tests.support.local_pipeline_runs import init_config, write_csv
 
 pytestmark = pytest.mark.e2e
 

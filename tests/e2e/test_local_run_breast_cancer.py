@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from functions.common.outcome import Outcome
-from tests.e2e.conftest import init_config, local_run, write_csv
+from tests.support.local_pipeline_runs import init_config, local_run, write_csv
 
 pytestmark = pytest.mark.e2e
 

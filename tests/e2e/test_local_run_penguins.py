@@ -9,7 +9,7 @@ import pytest
 
 from functions.common.outcome import Outcome
 from mlops.cli import main
-from tests.e2e.conftest import init_config, local_run, write_csv
+from tests.support.local_pipeline_runs import init_config, local_run, write_csv
 
 pytestmark = pytest.mark.e2e
 

@@ -4,16 +4,14 @@ machine's role may do with it, and the lock protocol run in moto's Step Function
 from __future__ import annotations
 
 import copy
-import json
-import time
 import uuid
 
 import boto3
 import pytest
 from aws_cdk.assertions import Match
-from moto import mock_aws
 
 from mlops.local.standins import aws_sdk_casing_patches
+from tests.support.state_machine_fragments import FragmentInterpreter, fragment_interpreter
 
 HOLDING_STATES = ("Acquire deployment lock", "Take over deployment lock")
 FAILURE_RELEASE = "Release deployment lock (pipeline failed)"
@@ -36,8 +34,6 @@ DYNAMODB_TRANSIENT_ERRORS = {
     "DynamoDB.AmazonDynamoDBException",
 }
 CONFLICT = "DynamoDB.ConditionalCheckFailedException"
-EXECUTION_POLL_SECONDS = 0.05
-EXECUTION_POLLS = 400
 
 
 @pytest.fixture(scope="module")
@@ -326,28 +322,12 @@ def _fragment(states, names: tuple[str, ...], table_name: str) -> dict:
     return {"StartAt": names[0], "States": fragment}
 
 
-def _entered(client, execution_arn: str) -> list[str]:
-    return [
-        event["stateEnteredEventDetails"]["name"]
-        for event in client.get_execution_history(executionArn=execution_arn)["events"]
-        if "stateEnteredEventDetails" in event
-    ]
-
-
-def _wait_until(predicate) -> None:
-    for _ in range(EXECUTION_POLLS):
-        if predicate():
-            return
-        time.sleep(EXECUTION_POLL_SECONDS)
-    raise AssertionError("the execution did not get there")
-
-
 class LockProtocol:
     """A lock table and the synthesized acquisition states as a state machine, in moto."""
 
-    def __init__(self, states) -> None:
+    def __init__(self, states, interpreter: FragmentInterpreter) -> None:
         self.dynamodb = boto3.client("dynamodb")
-        self.sfn = boto3.client("stepfunctions")
+        self.interpreter = interpreter
         self.table = "deployment-lock"
         self.dynamodb.create_table(
             TableName=self.table,
@@ -355,13 +335,10 @@ class LockProtocol:
             AttributeDefinitions=[{"AttributeName": "endpoint_name", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        self.role = boto3.client("iam").create_role(RoleName="machine", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         self.machine = self.machine_for("lock", _fragment(states, ACQUISITION_STATES, self.table))
 
     def machine_for(self, name: str, definition: dict) -> str:
-        return self.sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=self.role)[
-            "stateMachineArn"
-        ]
+        return self.interpreter.create_machine(name, definition)
 
     def hold(self, owner: str) -> None:
         self.dynamodb.put_item(
@@ -373,13 +350,10 @@ class LockProtocol:
         return item["owner"]["S"] if item else None
 
     def start(self, name: str | None = None, machine: str | None = None) -> str:
-        return self.sfn.start_execution(
-            stateMachineArn=machine or self.machine, name=name or uuid.uuid4().hex, input="{}"
-        )["executionArn"]
+        return self.interpreter.start(machine or self.machine, name)
 
     def finish(self, execution_arn: str) -> tuple[str, list[str]]:
-        _wait_until(lambda: self.sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING")
-        return self.sfn.describe_execution(executionArn=execution_arn)["status"], _entered(self.sfn, execution_arn)
+        return self.interpreter.finish(execution_arn)["status"], self.interpreter.entered(execution_arn)
 
     def execution_arn(self, name: str) -> str:
         return self.machine.replace(":stateMachine:", ":execution:") + f":{name}"
@@ -396,8 +370,8 @@ def protocol(states, monkeypatch):
     # The local runtime's translation of aws-sdk casing, which moto's interpreter lacks.
     for target, attribute, replacement in aws_sdk_casing_patches():
         monkeypatch.setattr(target, attribute, replacement)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield LockProtocol(states)
+    with fragment_interpreter() as interpreter:
+        yield LockProtocol(states, interpreter)
 
 
 def test_a_free_lock_is_acquired_and_names_the_execution(protocol):
@@ -447,11 +421,11 @@ def test_a_running_owner_is_waited_for_and_taken_over_once_it_stops_without_rele
 
     # When another execution wants the lock, it waits
     contender = protocol.start()
-    _wait_until(lambda: "Wait for deployment lock" in _entered(protocol.sfn, contender))
+    protocol.interpreter.wait_until(lambda: "Wait for deployment lock" in protocol.interpreter.entered(contender))
     assert protocol.owner() == owner
 
     # And once the owner is aborted without releasing, the contender takes the lock over
-    protocol.sfn.stop_execution(executionArn=owner)
+    protocol.interpreter.sfn.stop_execution(executionArn=owner)
     status, entered = protocol.finish(contender)
 
     assert status == "SUCCEEDED"

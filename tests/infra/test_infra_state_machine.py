@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.common.config import TrainingConfig
 from functions.common.outcome import Outcome
+from tests.support.state_machine_fragments import fragment_interpreter, run_fragment
 
 CONTRACT_STATES = {
     "Which event?",
@@ -428,14 +426,8 @@ def test_state_machine_is_standard_traced_and_logs_everything_encrypted(synthesi
         (["mlops-endpoint-shadow", "mlops-endpoint"], "Update endpoint"),
     ],
 )
-def test_endpoint_exists_decision_runs_in_the_local_interpreter(states, monkeypatch, existing, expected_state):
+def test_endpoint_exists_decision_runs_in_the_local_interpreter(states, local_credentials, existing, expected_state):
     # Given the synthesized Find endpoint -> Match -> Endpoint exists? states, run against moto
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     fragment = {name: json.loads(json.dumps(states[name])) for name in ("Find endpoint", "Match endpoint name", "Endpoint exists?")}
     fragment["Find endpoint"]["Resource"] = "arn:aws:states:::aws-sdk:sagemaker:listEndpoints"
     del fragment["Find endpoint"]["Catch"]
@@ -446,11 +438,10 @@ def test_endpoint_exists_decision_runs_in_the_local_interpreter(states, monkeypa
     endpoint_name = states["Find endpoint"]["Parameters"]["NameContains"]
     assert endpoint_name == "mlops-endpoint"
 
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with fragment_interpreter() as interpreter:
         sagemaker = boto3.client("sagemaker")
-        role = boto3.client("iam").create_role(RoleName="machine", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         if existing:
-            sagemaker.create_model(ModelName="model", ExecutionRoleArn=role, PrimaryContainer={"Image": "image"})
+            sagemaker.create_model(ModelName="model", ExecutionRoleArn=interpreter.role_arn, PrimaryContainer={"Image": "image"})
             sagemaker.create_endpoint_config(
                 EndpointConfigName="config",
                 ProductionVariants=[
@@ -459,53 +450,13 @@ def test_endpoint_exists_decision_runs_in_the_local_interpreter(states, monkeypa
             )
         for name in existing:
             sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="config")
-        client = boto3.client("stepfunctions")
-        machine = client.create_state_machine(
-            name="endpoint-decision", definition=json.dumps({"StartAt": "Find endpoint", "States": fragment}), roleArn=role
-        )["stateMachineArn"]
 
         # When
-        execution = client.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex, input="{}")["executionArn"]
-        for _ in range(200):
-            if client.describe_execution(executionArn=execution)["status"] != "RUNNING":
-                break
-            time.sleep(0.05)
+        output, entered = interpreter.run(fragment, "Find endpoint", {})
 
-        # Then
-        result = client.describe_execution(executionArn=execution)
-        assert result["status"] == "SUCCEEDED", result
-        entered = [
-            event["stateEnteredEventDetails"]["name"]
-            for event in client.get_execution_history(executionArn=execution)["events"]
-            if "stateEnteredEventDetails" in event
-        ]
-        assert entered[-1] == expected_state
-        assert json.loads(result["output"])["existing_endpoints"]["exists"] is (expected_state == "Update endpoint")
-
-
-def _run_fragment(fragment: dict, start_at: str, machine_input: dict) -> tuple[dict, list[str]]:
-    """Run states of the synthesized definition in moto's interpreter; returns (output, entered states)."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        role = boto3.client("iam").create_role(RoleName="machine", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        client = boto3.client("stepfunctions")
-        machine = client.create_state_machine(
-            name="fragment", definition=json.dumps({"StartAt": start_at, "States": fragment}), roleArn=role
-        )["stateMachineArn"]
-        execution = client.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex, input=json.dumps(machine_input))[
-            "executionArn"
-        ]
-        for _ in range(200):
-            if client.describe_execution(executionArn=execution)["status"] != "RUNNING":
-                break
-            time.sleep(0.05)
-        result = client.describe_execution(executionArn=execution)
-        assert result["status"] == "SUCCEEDED", result
-        entered = [
-            event["stateEnteredEventDetails"]["name"]
-            for event in client.get_execution_history(executionArn=execution)["events"]
-            if "stateEnteredEventDetails" in event
-        ]
-        return json.loads(result["output"]), entered
+    # Then
+    assert entered[-1] == expected_state
+    assert output["existing_endpoints"]["exists"] is (expected_state == "Update endpoint")
 
 
 @pytest.fixture
@@ -532,7 +483,7 @@ def test_which_event_decision_runs_in_the_local_interpreter(states, local_creden
     fragment["Acquire deployment lock"] = {"Type": "Succeed"}
     fragment["Which validation route?"] = {"Type": "Succeed"}
 
-    _, entered = _run_fragment(fragment, "Which event?", machine_input)
+    _, entered = run_fragment(fragment, "Which event?", machine_input)
 
     assert entered == ["Which event?", expected_state]
 
@@ -546,7 +497,7 @@ def test_deployment_not_needed_records_the_reason_in_the_local_interpreter(state
     fragment["Release deployment lock (deployment not needed)"] = {"Type": "Pass", "Next": "Record deployment not needed"}
     reason = "Endpoint mlops-endpoint already serves model version 3."
 
-    output, entered = _run_fragment(fragment, "Deployment needed?", {"registration": {"deploy": False, "reason": reason}})
+    output, entered = run_fragment(fragment, "Deployment needed?", {"registration": {"deploy": False, "reason": reason}})
 
     assert entered[-1] == "Deployment not needed"
     assert output["result"] == {"outcome": Outcome.DUPLICATE, "reason": reason}

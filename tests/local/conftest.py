@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-import io
-import tarfile
-from pathlib import Path
-
 import boto3
 import pandas as pd
 import pytest
 from moto import mock_aws
-from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
-
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-TRAINING_SOURCE = REPOSITORY_ROOT / "functions" / "training"
+from tests.support import datasets
 
 
 @pytest.fixture
@@ -35,9 +28,7 @@ def moto_s3(aws_environment):
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [str(c).replace(" ", "_") for c in frame.columns]
-    return frame
+    return datasets.breast_cancer()
 
 
 @pytest.fixture(scope="session")
@@ -50,16 +41,3 @@ def breast_cancer_config(breast_cancer) -> PipelineConfig:
         dataset=DatasetSchema(target="target", problem_type="binary", columns=columns),
         gates=GateConfig(primary_metric="roc_auc", thresholds={"roc_auc": 0.8}),
     )
-
-
-def source_bundle(config: PipelineConfig) -> bytes:
-    """The training source bundle as the CDK app builds it: train.py, inference.py, the config."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name in ("train.py", "inference.py"):
-            archive.add(TRAINING_SOURCE / name, arcname=name)
-        data = config.to_json().encode()
-        info = tarfile.TarInfo("pipeline_config.json")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from mlops.local.training_jobs import LocalTrainingJobRunner
-from tests.local.conftest import source_bundle
+from tests.support.training_source import source_bundle
 
 BUCKET = "data"
 ARTIFACTS = "artifacts"

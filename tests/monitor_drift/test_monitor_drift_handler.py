@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.monitor_drift.conftest import DATA_BUCKET, ENDPOINT_NAME, capture_line
+from tests.support.drift_scenario import DATA_BUCKET, ENDPOINT_NAME, capture_line
 
 from functions.common.errors import MissingEnvironmentError
 from functions.monitor_drift.drift_monitor import MIN_ROWS_FOR_DRIFT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.monitor_quality.conftest import DATA_BUCKET, ENDPOINT_NAME
+from tests.support.quality_scenario import DATA_BUCKET, ENDPOINT_NAME
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from functions.common.errors import MissingEnvironmentError

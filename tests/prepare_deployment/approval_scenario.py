@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from functions.common.config import PipelineConfig
+from tests.support.events import load_event
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 MODEL_PACKAGE_GROUP = "mlops-models"
 ENDPOINT_NAME = "mlops-endpoint"
@@ -97,7 +96,7 @@ class ApprovalScenario:
 
 def request_for(package_arn: str, **changes: Any) -> dict[str, Any]:
     """The payload the "Prepare deployment" state builds from the approval event."""
-    request = json.loads((EVENTS_DIR / "prepare_deployment_request.json").read_text())
+    request = load_event("prepare_deployment_request")
     request["detail"]["ModelPackageArn"] = package_arn
     request["detail"]["ModelPackageVersion"] = int(package_arn.rsplit("/", 1)[1])
     request.update(changes)

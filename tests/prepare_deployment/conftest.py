@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from approval_scenario import ENDPOINT_NAME, MODEL_PACKAGE_GROUP, REGION, ApprovalScenario, write_config
-from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
+from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import botocore.session
 import pytest
@@ -22,8 +21,9 @@ from functions.register_model.registration import (
     metadata_value,
     parse_hyperparameters_value,
 )
+from tests.support.events import load_event
 
-EVENT = json.loads((Path(__file__).resolve().parents[1] / "events" / "register_model.json").read_text())
+EVENT = load_event("register_model")
 SETTINGS = RegistrationSettings(
     data_bucket="data-bucket", model_package_group="mlops-models", inference_image_uri="image:1", code_version="3e1f0c2"
 )

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.conftest import LambdaContextStub, handler_under_moto, lambda_context
+from tests.support.lambda_handlers import LambdaContextStub, handler_under_moto, lambda_context
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "mlops-training-pipeline"
 # moto records executions of this definition without running them, so they stay RUNNING.
 DEFINITION = {"StartAt": "Train", "States": {"Train": {"Type": "Pass", "End": True}}}
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS_DIR / name).read_text())
 
 
 @pytest.fixture

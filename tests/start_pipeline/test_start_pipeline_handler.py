@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from functions.common.errors import MissingEnvironmentError
 from functions.start_pipeline.handler import lambda_handler
 from functions.start_pipeline.starter import PipelineStartError
-from tests.start_pipeline.conftest import load_event
+from tests.support.events import load_event
 
-UPLOAD_EVENT = "start_pipeline_object_created.json"
-APPROVAL_EVENT = "start_pipeline_model_package_approved.json"
+UPLOAD_EVENT = "start_pipeline_object_created"
+APPROVAL_EVENT = "start_pipeline_model_package_approved"
 
 
 def _executions(sfn, state_machine_arn):

@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from palmerpenguins import load_penguins
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_diabetes
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 
 from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
 from functions.training import train as training_script
+from tests.support import datasets
 
 TRAINING_SOURCE_DIR = Path(__file__).resolve().parents[2] / "functions" / "training"
 SPLIT_SEED = 20240601
@@ -67,8 +68,7 @@ def _config(columns: list[ColumnSchema], target: str, problem_type: str, primary
 
 
 def breast_cancer() -> tuple[pd.DataFrame, PipelineConfig]:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [name.replace(" ", "_") for name in frame.columns]
+    frame = datasets.breast_cancer()
     columns = [ColumnSchema(name=name, type="float") for name in frame.columns if name != "target"]
     columns.append(ColumnSchema(name="target", type="category", categories=["0", "1"]))
     return frame, _config(columns, "target", "binary", "roc_auc")

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pandas as pd
 import pytest
 from moto import mock_aws
 from palmerpenguins import load_penguins
-from sklearn.datasets import load_breast_cancer
 
 from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
 from mlops.schema_inference import infer_config
-from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP
+from tests.support import datasets
+from tests.support.lambda_handlers import LambdaContextStub
+from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, Aws
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [str(name).replace(" ", "_") for name in frame.columns]
-    return frame
+    return datasets.breast_cancer()
 
 
 @pytest.fixture(scope="session")
@@ -38,30 +34,6 @@ def breast_cancer_config(breast_cancer: pd.DataFrame) -> PipelineConfig:
 @pytest.fixture(scope="session")
 def penguins_config(penguins: pd.DataFrame) -> PipelineConfig:
     return infer_config(penguins, "species")
-
-
-@dataclass
-class Aws:
-    s3: Any
-    sagemaker: Any
-    task_root: Path
-    monkeypatch: pytest.MonkeyPatch
-
-    def use_config(self, config: PipelineConfig) -> None:
-        (self.task_root / CONFIG_FILE_NAME).write_text(config.to_json())
-
-    def put(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
-
-    def get(self, key: str) -> bytes:
-        return self.s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read()
-
-    def get_json(self, key: str) -> Any:
-        return json.loads(self.get(key))
-
-    def keys(self, prefix: str = "") -> list[str]:
-        listing = self.s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix=prefix)
-        return sorted(item["Key"] for item in listing.get("Contents", []))
 
 
 @pytest.fixture
@@ -105,13 +77,11 @@ def _aws_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breast_can
         yield environment
 
 
-class LambdaContextStub:
-    function_name = "mlops-validate-data"
-    memory_limit_in_mb = 3008
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlops-validate-data"
-    aws_request_id = "5b1c2d3e-0000-4000-8000-000000000001"
-
-
 @pytest.fixture
 def lambda_context() -> LambdaContextStub:
-    return LambdaContextStub()
+    return LambdaContextStub(
+        function_name="mlops-validate-data",
+        memory_limit_in_mb=3008,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:mlops-validate-data",
+        aws_request_id="5b1c2d3e-0000-4000-8000-000000000001",
+    )

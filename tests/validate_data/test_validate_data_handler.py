@@ -14,12 +14,13 @@ from functions.common.errors import MissingEnvironmentError
 from functions.validate_data.handler import lambda_handler
 from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data.storage import DataStore
-from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, load_event, request_for, to_csv_bytes
+from tests.support.events import load_event
+from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, request_for, to_csv_bytes
 
 
 def test_accepted_upload_writes_splits_manifest_profile_and_reports(aws, lambda_context, breast_cancer):
     # Given the breast cancer data uploaded under incoming/
-    event = load_event("validate_data_request.json")
+    event = load_event("validate_data_request")
     body = to_csv_bytes(breast_cancer)
     aws.put(event["key"], body)
 
@@ -108,7 +109,7 @@ def test_same_bytes_under_another_key_is_a_duplicate(aws, lambda_context, breast
 
 
 def test_retry_of_the_same_execution_returns_its_own_result(aws, lambda_context, breast_cancer):
-    event = load_event("validate_data_request.json")
+    event = load_event("validate_data_request")
     aws.put(event["key"], to_csv_bytes(breast_cancer))
 
     first = lambda_handler(event, lambda_context)
@@ -150,7 +151,7 @@ def test_racing_executions_on_the_same_bytes_train_once(aws, lambda_context, bre
 
 def test_an_invocation_cut_short_while_writing_splits_is_retried_to_complete_data(aws, lambda_context, breast_cancer, monkeypatch):
     # Given an invocation that stops (a Lambda timeout) after writing one split
-    event = load_event("validate_data_request.json")
+    event = load_event("validate_data_request")
     aws.put(event["key"], to_csv_bytes(breast_cancer))
     upload_file = DataStore.upload_file
     uploads = []
@@ -177,7 +178,7 @@ def test_an_invocation_cut_short_while_writing_splits_is_retried_to_complete_dat
 
 
 def test_missing_environment_variable_is_a_clear_error(aws, lambda_context, breast_cancer):
-    event = load_event("validate_data_request.json")
+    event = load_event("validate_data_request")
     aws.put(event["key"], to_csv_bytes(breast_cancer))
     aws.monkeypatch.delenv("MODEL_PACKAGE_GROUP")
 
@@ -263,7 +264,7 @@ def test_severe_drift_rejects_the_data(aws, lambda_context, breast_cancer):
 
 def test_result_is_json_serialisable_for_the_state_machine(aws, lambda_context, penguins, penguins_config):
     aws.use_config(penguins_config)
-    event = load_event("validate_data_request_versioned.json")
+    event = load_event("validate_data_request_versioned")
     aws.put(event["key"], to_csv_bytes(penguins))
 
     result = lambda_handler(event, lambda_context)
