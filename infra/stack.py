@@ -35,7 +35,7 @@ from infra.constructs.deployment_preparation import DeploymentPreparationStage
 from infra.constructs.drift_monitoring import DriftMonitoring
 from infra.constructs.evaluation import EvaluationStage
 from infra.constructs.lambda_factory import LambdaFactory
-from infra.constructs.monitoring import Monitoring, alarm_name, rollback_alarm_names
+from infra.constructs.monitoring import Monitoring, alarm_arn, alarm_name, rollback_alarm_names, routed_alarm_names
 from infra.constructs.notifications import Notifications
 from infra.constructs.quality_monitoring import QualityMonitoring
 from infra.constructs.registry import RegistryStage
@@ -143,6 +143,8 @@ class PipelineStack(Stack):
             state_machine=workflow.state_machine,
             dead_letter_queue=notifications.dead_letter_queue,
             encryption_key=store.key,
+            data_bucket=store.data_bucket,
+            model_package_group=group,
         )
         triggers.add_rule(
             "UploadRule",
@@ -168,6 +170,7 @@ class PipelineStack(Stack):
             state_machine_arn=workflow.state_machine.state_machine_arn,
             model_role=training.model_role,
             alarm_name_pattern=alarm_name(project, "*"),
+            alarm_arns=[alarm_arn(self, name) for name in routed_alarm_names(project)],
         )
         monitoring = Monitoring(
             self,

@@ -20,7 +20,8 @@ from functions.alarm_responder.responder import AlarmStateChangeEvent
 from functions.alarm_responder.settings import ResponderSettings
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
-from functions.common.handler import pipeline_handler
+from functions.common.event_ownership import StackScope, alarm_mismatch
+from functions.common.handler import ignore_foreign_event, pipeline_handler
 
 logger = Logger()
 tracer = Tracer()
@@ -42,6 +43,16 @@ IDEMPOTENCY_RECORD_TTL_SECONDS = 7 * 24 * 60 * 60
 )
 @event_parser(model=AlarmStateChangeEvent)
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, settings: ResponderSettings) -> dict[str, Any]:
+    mismatch = alarm_mismatch(
+        StackScope.of_function(context.invoked_function_arn),
+        account=event.account,
+        region=event.region,
+        resources=event.resources,
+        alarm_name=event.detail.alarm_name,
+        stack_alarm_arns=settings.stack_alarm_arns,
+    )
+    if mismatch:
+        return ignore_foreign_event(logger, metrics, mismatch, event_id=event.id)
     config = load_packaged_config()
 
     idempotency_config = IdempotencyConfig(

@@ -20,3 +20,9 @@ class ResponderSettings(FunctionEnvironment):
     idempotency_table: EnvironmentValue = Field(alias="IDEMPOTENCY_TABLE")
     # Where a rollback publishes the version it restored (DeployedModelVersion).
     metrics_namespace: EnvironmentValue = Field(alias="METRICS_NAMESPACE")
+    # The stack's alarms, comma-separated ARNs: the responder acts on no other alarm's events.
+    alarm_arns: EnvironmentValue = Field(alias="ALARM_ARNS")
+
+    @property
+    def stack_alarm_arns(self) -> frozenset[str]:
+        return frozenset(arn for arn in self.alarm_arns.split(",") if arn)

@@ -28,6 +28,18 @@ from functions.common.environment import FunctionEnvironment
 from functions.common.errors import PipelineError
 
 
+FOREIGN_EVENTS_METRIC = "ForeignEventsIgnored"
+
+
+def ignore_foreign_event(logger: Logger, metrics: Metrics | None, reason: str, **keys: Any) -> dict[str, Any]:
+    """What a handler returns for an event that is not its stack's (functions.common.event_ownership):
+    nothing is done and nothing is sent; a log line and a metric say it was ignored."""
+    logger.warning("foreign_event_ignored", extra={"reason": reason, **keys})
+    if metrics is not None:
+        metrics.add_metric(name=FOREIGN_EVENTS_METRIC, unit=MetricUnit.Count, value=1)
+    return {"ignored": True, "reason": reason}
+
+
 @lambda_handler_decorator
 def pipeline_handler(
     handler: Callable[..., Any],

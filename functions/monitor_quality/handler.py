@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
-from functions.common.handler import pipeline_handler
+from functions.common.event_ownership import StackScope, object_mismatch
+from functions.common.handler import ignore_foreign_event, pipeline_handler
+from functions.common.s3_layout import GROUND_TRUTH_PREFIX
 from functions.monitor_quality.ground_truth import GroundTruthFormatError
 from functions.monitor_quality.service import (
     GroundTruthObject,
@@ -46,6 +48,8 @@ class _Detail(_Lenient):
 class GroundTruthCreatedEvent(_Lenient):
     """The EventBridge event S3 sends when an object is created (detail-type "Object Created")."""
 
+    account: str = ""
+    region: str = ""
     detail: _Detail
 
 
@@ -55,6 +59,17 @@ class GroundTruthCreatedEvent(_Lenient):
 )
 @event_parser(model=GroundTruthCreatedEvent)
 def lambda_handler(event: GroundTruthCreatedEvent, context: LambdaContext, settings: QualityMonitorSettings) -> dict[str, Any]:
+    mismatch = object_mismatch(
+        StackScope.of_function(context.invoked_function_arn),
+        account=event.account,
+        region=event.region,
+        bucket=event.detail.bucket.name,
+        key=event.detail.object.key,
+        stack_bucket=settings.data_bucket,
+        prefixes=[GROUND_TRUTH_PREFIX],
+    )
+    if mismatch:
+        return ignore_foreign_event(logger, None, mismatch)
     source = GroundTruthObject(event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id)
     logger.append_keys(ground_truth_uri=source.uri)
     s3 = aws_client("s3")

@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
-from functions.common.handler import pipeline_handler
+from functions.common.event_ownership import StackScope
+from functions.common.handler import ignore_foreign_event, pipeline_handler
 from functions.start_pipeline.settings import StartPipelineSettings
-from functions.start_pipeline.starter import PipelineTrigger, start_pipeline
+from functions.start_pipeline.starter import PipelineTrigger, foreign_event_reason, start_pipeline
 
 logger = Logger()
 tracer = Tracer()
@@ -38,6 +39,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, settings: Star
     # input is the event exactly as EventBridge delivered it.
     parsed = parse(event=event, model=EventBridgeModel)
     logger.append_keys(event_id=parsed.id, event_source=parsed.source, detail_type=parsed.detail_type)
+    mismatch = foreign_event_reason(
+        event,
+        StackScope.of_function(context.invoked_function_arn),
+        data_bucket=settings.data_bucket,
+        model_package_group=settings.model_package_group,
+    )
+    if mismatch:
+        return ignore_foreign_event(logger, metrics, mismatch)
     trigger = PipelineTrigger(event_id=parsed.id, source=parsed.source, execution_input=json.dumps(event))
     start = start_pipeline(aws_client("stepfunctions"), settings.state_machine_arn, trigger)
     logger.info(

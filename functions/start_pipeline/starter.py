@@ -18,12 +18,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from functions.common.errors import PipelineError
+from functions.common.event_ownership import StackScope, model_package_mismatch, object_mismatch
+from functions.common.s3_layout import INCOMING_PREFIX
 
 MAX_EXECUTION_NAME_CHARS = 80
 EXECUTION_NAME_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 # The kind follows the id: the pipeline's job and model names keep the first characters of
 # the execution name, which the id makes distinct.
-KIND_BY_SOURCE = {"aws.s3": "upload", "aws.sagemaker": "approval"}
+UPLOAD_SOURCE = "aws.s3"
+UPLOAD_DETAIL_TYPE = "Object Created"
+APPROVAL_SOURCE = "aws.sagemaker"
+APPROVAL_DETAIL_TYPE = "SageMaker Model Package State Change"
+KIND_BY_SOURCE = {UPLOAD_SOURCE: "upload", APPROVAL_SOURCE: "approval"}
 OTHER_KIND = "event"
 EXECUTION_ALREADY_EXISTS = "ExecutionAlreadyExists"
 
@@ -52,6 +58,33 @@ class ExecutionStart(BaseModel):
     execution_arn: str
     execution_name: str
     event_id: str
+
+
+def foreign_event_reason(
+    event: dict[str, Any], scope: StackScope, *, data_bucket: str, model_package_group: str
+) -> str | None:
+    """Why `event` is not one this stack starts an execution for, or None when it is: an
+    "Object Created" under incoming/ of the data bucket, or an approval in the stack's model
+    package group, from the stack's own account and region."""
+    source = event.get("source")
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    origin = {"account": str(event.get("account", "")), "region": str(event.get("region", ""))}
+    if source == UPLOAD_SOURCE and event.get("detail-type") == UPLOAD_DETAIL_TYPE:
+        bucket = detail.get("bucket") if isinstance(detail.get("bucket"), dict) else {}
+        obj = detail.get("object") if isinstance(detail.get("object"), dict) else {}
+        return object_mismatch(
+            scope,
+            **origin,
+            bucket=str(bucket.get("name", "")),
+            key=str(obj.get("key", "")),
+            stack_bucket=data_bucket,
+            prefixes=[INCOMING_PREFIX],
+        )
+    if source == APPROVAL_SOURCE and event.get("detail-type") == APPROVAL_DETAIL_TYPE:
+        return model_package_mismatch(
+            scope, **origin, group=str(detail.get("ModelPackageGroupName", "")), stack_group=model_package_group
+        )
+    return f"the pipeline starts on no event of source {source!r} and type {event.get('detail-type')!r}"
 
 
 def execution_name(event_id: str, source: str) -> str:

@@ -50,6 +50,7 @@ class AlarmResponse(Construct):
         state_machine_arn: str,
         model_role: iam.IRole,
         alarm_name_pattern: str,
+        alarm_arns: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
         metrics_namespace = monitoring_namespace(project)
@@ -84,6 +85,7 @@ class AlarmResponse(Construct):
                     model_role_arn=model_role.role_arn,
                     idempotency_table=self.idempotency_table.table_name,
                     metrics_namespace=metrics_namespace,
+                    alarm_arns=",".join(alarm_arns),
                 ).to_environment(),
                 failure_queue=dead_letter_queue,
                 async_retry_attempts=RESPONDER_ASYNC_RETRY_ATTEMPTS,

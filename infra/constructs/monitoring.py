@@ -72,6 +72,22 @@ def rollback_alarm_names(project: str) -> list[str]:
     return [alarm_name(project, ERRORS_KIND), alarm_name(project, LATENCY_KIND)]
 
 
+def routed_alarm_names(project: str) -> list[str]:
+    """The alarms whose state changes reach the alarm responder."""
+    return [
+        alarm_name(project, kind)
+        for kind in (
+            ERRORS_KIND,
+            LATENCY_KIND,
+            INVOCATION_ANOMALY_KIND,
+            DRIFT_KIND,
+            QUALITY_KIND,
+            PIPELINE_FAILURES_KIND,
+            DEAD_LETTERS_KIND,
+        )
+    ]
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -138,18 +154,7 @@ class Monitoring(Construct):
         for alarm in self.alarms:
             notify_on_state_changes(alarm, topic)
 
-        self.routed_alarm_names = [
-            alarm_name(project, kind)
-            for kind in (
-                ERRORS_KIND,
-                LATENCY_KIND,
-                INVOCATION_ANOMALY_KIND,
-                DRIFT_KIND,
-                QUALITY_KIND,
-                PIPELINE_FAILURES_KIND,
-                DEAD_LETTERS_KIND,
-            )
-        ]
+        self.routed_alarm_names = routed_alarm_names(project)
         self.alarm_rule = events.Rule(
             self,
             "AlarmStateChangeRule",

@@ -57,15 +57,24 @@ class WorkflowTriggers(Construct):
         state_machine: sfn.IStateMachine,
         dead_letter_queue: sqs.IQueue,
         encryption_key: kms.IKey,
+        data_bucket: s3.IBucket,
+        model_package_group: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self._dead_letter_queue = dead_letter_queue
-        self.function = self._start_pipeline_function(factory, state_machine, dead_letter_queue)
+        self.function = self._start_pipeline_function(
+            factory, state_machine, dead_letter_queue, data_bucket, model_package_group
+        )
         self._grant_start_execution(state_machine)
         self._grant_dead_letter_queue_key(encryption_key)
 
     def _start_pipeline_function(
-        self, factory: LambdaFactory, state_machine: sfn.IStateMachine, dead_letter_queue: sqs.IQueue
+        self,
+        factory: LambdaFactory,
+        state_machine: sfn.IStateMachine,
+        dead_letter_queue: sqs.IQueue,
+        data_bucket: s3.IBucket,
+        model_package_group: str,
     ) -> PipelineFunction:
         return factory.create(
             self,
@@ -75,7 +84,11 @@ class WorkflowTriggers(Construct):
                 description="Starts the training state machine once per event, named after the event's id",
                 memory_mb=START_PIPELINE_MEMORY_MB,
                 timeout=START_PIPELINE_TIMEOUT,
-                environment=StartPipelineSettings(state_machine_arn=state_machine.state_machine_arn).to_environment(),
+                environment=StartPipelineSettings(
+                    state_machine_arn=state_machine.state_machine_arn,
+                    data_bucket=data_bucket.bucket_name,
+                    model_package_group=model_package_group,
+                ).to_environment(),
                 failure_queue=dead_letter_queue,
             ),
         )

@@ -39,6 +39,10 @@ MODEL_ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-model"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-training"
 IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 DATASET_VERSION = "5" * 64
+STACK_ALARM_ARNS = [
+    f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:mlops-{kind}"
+    for kind in ("errors", "latency", "invocation-anomaly", "drift", "quality", "pipeline-failures", "dead-letters")
+]
 FEATURES = ["mean_radius", "mean_texture", "mean_perimeter"]
 SPLIT_ROWS = {"train": 40, "validation": 10, "test": 12}
 
@@ -62,6 +66,12 @@ def with_state_timestamp(event: dict[str, Any], timestamp: str) -> dict[str, Any
     changed = copy.deepcopy(event)
     changed["detail"]["state"]["timestamp"] = timestamp
     return changed
+
+
+def renamed_alarm(event: dict[str, Any], alarm_name: str) -> None:
+    """The event as CloudWatch sends it for another of the stack's alarms: its name and its ARN."""
+    event["detail"]["alarmName"] = alarm_name
+    event["resources"] = [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm_name}"]
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +170,7 @@ def environment(monkeypatch, tmp_path):
         "MODEL_ROLE_ARN": MODEL_ROLE_ARN,
         "IDEMPOTENCY_TABLE": "mlops-idempotency",
         "METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "ALARM_ARNS": ",".join(STACK_ALARM_ARNS),
         "LAMBDA_TASK_ROOT": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)
@@ -330,7 +341,7 @@ def test_a_decision_that_changes_no_version_publishes_none(deployment):
 
 def test_an_invocation_anomaly_is_announced_and_changes_nothing(deployment):
     event = load_event("alarm_state_change_errors_alarm")
-    event["detail"]["alarmName"] = "mlops-invocation-anomaly"
+    renamed_alarm(event, "mlops-invocation-anomaly")
 
     decision = invoke(event)
 
@@ -459,7 +470,7 @@ def test_ok_transition_takes_no_action_and_is_recorded(deployment):
 
 def test_unmapped_alarm_notifies_only(deployment):
     event = load_event("alarm_state_change_errors_alarm")
-    event["detail"]["alarmName"] = "mlops-pipeline-failures"
+    renamed_alarm(event, "mlops-pipeline-failures")
 
     decision = invoke(event)
 
@@ -492,3 +503,37 @@ def test_retraining_dataset_does_not_repeat_rows_a_resent_file_carries(deploymen
     rows = read_csv(s3, decision["outcome"].removeprefix("retraining started with "))
     assert len(rows) - 1 == sum(SPLIT_ROWS.values()) + 2
     assert rows[-2:] == [[str(value) for value in row] for row in breast_cancer_rows(300, 2)]
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda event: event.update(account="999999999999"), id="another account"),
+        pytest.param(lambda event: event.update(region="ap-southeast-2"), id="another region"),
+        pytest.param(
+            lambda event: event.update(resources=["arn:aws:cloudwatch:us-east-1:999999999999:alarm:mlops-errors"]),
+            id="another account's alarm",
+        ),
+        pytest.param(lambda event: event.update(resources=[]), id="no alarm"),
+        pytest.param(
+            lambda event: (
+                event["detail"].update(alarmName="other-errors"),
+                event.update(resources=["arn:aws:cloudwatch:us-east-1:123456789012:alarm:other-errors"]),
+            ),
+            id="an alarm of another stack",
+        ),
+    ],
+)
+def test_a_forged_or_foreign_alarm_event_does_nothing_and_says_nothing(deployment, forge):
+    # Given an errors ALARM event that claims another account, region or alarm
+    event = load_event("alarm_state_change_errors_alarm")
+    forge(event)
+
+    # When it reaches the responder
+    decision = invoke(event)
+
+    # Then nothing is rolled back, recorded or published
+    assert decision["ignored"] is True
+    assert deployment.update_endpoint_calls == []
+    assert audit_records(boto3.client("s3")) == []
+    assert notifications(boto3.client("sqs"), deployment.queue_url) == []

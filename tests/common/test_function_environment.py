@@ -64,6 +64,7 @@ def test_the_written_environment_reads_back_as_the_same_settings(monkeypatch):
         model_role_arn="arn:aws:iam::123456789012:role/model",
         idempotency_table="alarm-transitions",
         metrics_namespace="mlops/monitoring",
+        alarm_arns="arn:aws:cloudwatch:us-east-1:123456789012:alarm:mlops-errors",
     )
     for name, value in settings.to_environment().items():
         monkeypatch.setenv(name, value)

@@ -42,6 +42,8 @@ ENVIRONMENT = {
         "MODEL_ROLE_ARN": {"Fn::GetAtt": [Match.string_like_regexp("^TrainingModelRole[0-9A-F]{8}$"), "Arn"]},
         "IDEMPOTENCY_TABLE": _ref("AlarmResponseIdempotencyTable"),
         "METRICS_NAMESPACE": MONITORING_NAMESPACE,
+        # Built from the partition, region and account; test_the_responder_knows_the_stacks_alarms reads it.
+        "ALARM_ARNS": Match.object_like({"Fn::Join": Match.any_value()}),
     },
     "prepare_deployment": {"MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP, "ENDPOINT_NAME": ENDPOINT_NAME},
     "monitor_drift": {"DATA_BUCKET": DATA_BUCKET, "ENDPOINT_NAME": ENDPOINT_NAME, "METRICS_NAMESPACE": MONITORING_NAMESPACE},
@@ -50,7 +52,11 @@ ENVIRONMENT = {
         "ENDPOINT_NAME": ENDPOINT_NAME,
         "METRICS_NAMESPACE": MONITORING_NAMESPACE,
     },
-    "start_pipeline": {"STATE_MACHINE_ARN": STATE_MACHINE_ARN},
+    "start_pipeline": {
+        "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        "DATA_BUCKET": DATA_BUCKET,
+        "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
+    },
 }
 ASYNCHRONOUS = {"alarm_responder", "monitor_drift", "monitor_quality", "start_pipeline"}
 
@@ -134,3 +140,32 @@ def test_only_event_driven_functions_are_invoked_asynchronously_with_a_failure_d
     )
     for config in configs:
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def _resolved(value, references):
+    """An Fn::Join of strings and pseudo-parameter Refs, as CloudFormation would join it."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return references[value["Ref"]]
+    separator, parts = value["Fn::Join"]
+    return separator.join(_resolved(part, references) for part in parts)
+
+
+def test_the_responder_knows_exactly_the_stacks_routed_alarms(synthesized):
+    # The responder ignores any alarm event whose ARN is not in ALARM_ARNS, so the list must be
+    # the alarms the state change rule routes to it, in this stack's partition, region and account.
+    responder = _functions(synthesized)["alarm_responder"]
+    joined = responder["Properties"]["Environment"]["Variables"]["ALARM_ARNS"]
+    references = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
+
+    arns = _resolved(joined, references).split(",")
+
+    [rule] = [
+        rule
+        for rule in synthesized.resources("AWS::Events::Rule").values()
+        if rule["Properties"].get("EventPattern", {}).get("detail-type") == ["CloudWatch Alarm State Change"]
+    ]
+    routed = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
+    assert sorted(arns) == sorted(f"arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{name}" for name in routed)
+    assert len(routed) == 7

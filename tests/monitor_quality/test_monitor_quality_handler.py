@@ -121,9 +121,32 @@ def test_blank_and_repeated_rows_are_counted_not_fatal():
     assert (labels.rows, labels.invalid_rows, labels.duplicate_ids) == (5, 2, 1)
 
 
-def test_objects_outside_ground_truth_are_skipped(scenario, context):
+def test_objects_outside_ground_truth_are_ignored(scenario, context):
     summary = lambda_handler(scenario.upload_ground_truth("inference_id,label\n", key="incoming/data.csv"), context)
-    assert summary["status"] == "skipped"
+    assert summary["ignored"] is True
+    assert scenario.keys("reports/") == []
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda event: event.update(account="999999999999"), id="another account"),
+        pytest.param(lambda event: event.update(region="eu-west-1"), id="another region"),
+        pytest.param(lambda event: event["detail"]["bucket"].update(name="other-bucket"), id="another bucket"),
+    ],
+)
+def test_a_forged_ground_truth_event_publishes_nothing(scenario, context, forge):
+    # Given labels under ground-truth/, announced by an event that is not this stack's
+    event = scenario.upload_ground_truth(labels_csv(scenario.served, range(LABELLED)))
+    forge(event)
+
+    # When the quality monitor receives it
+    summary = lambda_handler(event, context)
+
+    # Then no metric is published and no report written
+    assert summary["ignored"] is True
+    assert scenario.metric_names() == set()
+    assert scenario.keys("reports/") == []
 
 
 def test_missing_environment_variable_is_a_typed_error(scenario, context, monkeypatch):

@@ -38,6 +38,8 @@ def state_machine_arn(sfn, monkeypatch) -> str:
         type="STANDARD",
     )["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("DATA_BUCKET", "data-bucket")
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", "mlops-models")
     return arn
 
 

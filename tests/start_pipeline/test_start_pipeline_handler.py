@@ -115,3 +115,39 @@ def test_an_event_without_an_id_is_refused(sfn, state_machine_arn, context):
         lambda_handler(event, context)
 
     assert _executions(sfn, state_machine_arn) == []
+
+
+@pytest.mark.parametrize(
+    ("event_name", "forge"),
+    [
+        pytest.param(UPLOAD_EVENT, lambda event: event.update(account="999999999999"), id="upload from another account"),
+        pytest.param(UPLOAD_EVENT, lambda event: event.update(region="eu-west-1"), id="upload in another region"),
+        pytest.param(UPLOAD_EVENT, lambda event: event["detail"]["bucket"].update(name="other"), id="another bucket"),
+        pytest.param(UPLOAD_EVENT, lambda event: event["detail"]["object"].update(key="curated/x.csv"), id="not incoming"),
+        pytest.param(UPLOAD_EVENT, lambda event: event.update(source="aws.sagemaker"), id="the upload's id as an approval"),
+        pytest.param(UPLOAD_EVENT, lambda event: event.update(source="evil.example"), id="another source"),
+        pytest.param(
+            APPROVAL_EVENT,
+            lambda event: event["detail"].update(ModelPackageGroupName="other-models"),
+            id="approval in another group",
+        ),
+    ],
+)
+def test_an_event_that_is_not_the_stacks_starts_nothing(sfn, state_machine_arn, context, event_name, forge):
+    # Given an event forged to look like an upload or an approval, but not of this stack
+    event = load_event(event_name)
+    forge(event)
+
+    # When it reaches Start pipeline
+    result = lambda_handler(copy.deepcopy(event), context)
+
+    # Then no execution starts
+    assert result["ignored"] is True
+    assert _executions(sfn, state_machine_arn) == []
+
+
+def test_the_stacks_own_approval_event_starts_an_execution(sfn, state_machine_arn, context):
+    lambda_handler(load_event(APPROVAL_EVENT), context)
+
+    [execution] = _executions(sfn, state_machine_arn)
+    assert execution["name"].endswith("-approval")
