@@ -2,8 +2,9 @@
 
 Default: the caller's own boto3 session (profile, environment, instance role) and the outputs of
 the deployed stack, read with CloudFormation. `--local`: the local server started by
-`mlops local up`, with its endpoint URL, region and stack outputs from its state file and dummy
-credentials. Either way a command gets one AwsTarget and builds every client from it.
+`mlops local up`, with its endpoint URL, region, stack outputs and the credentials it generated
+at its start, all from its state file. Either way a command gets one AwsTarget and builds every
+client from it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from infra.outputs import (
 )
 from mlops.cli_support import DEFAULT_CONFIG, LOCAL_SERVER_STATE_FILE, UsageError
 
-LOCAL_CREDENTIAL = "local"
 LOCAL_CONNECT_TIMEOUT_SECONDS = 1.0
 
 
@@ -105,6 +105,8 @@ def local_server_target(command: str, config_path: Path | None, state_file: Path
         endpoint_url = state["endpoint_url"]
         region = state["region"]
         outputs = dict(state.get("outputs") or {})
+        access_key_id = state["access_key_id"]
+        secret_access_key = state["secret_access_key"]
     except FileNotFoundError:
         raise UsageError(f"{command}: no local server is running here (start one with `mlops local up`)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -117,7 +119,7 @@ def local_server_target(command: str, config_path: Path | None, state_file: Path
     # The server's own config names the project it deployed, unless the caller chose one.
     config = _load(command, config_path or Path(state.get("config") or DEFAULT_CONFIG))
     session = boto3.Session(
-        aws_access_key_id=LOCAL_CREDENTIAL, aws_secret_access_key=LOCAL_CREDENTIAL, region_name=region
+        aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
     )
     return AwsTarget(
         session=session,

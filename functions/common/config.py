@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CONFIG_FILE_NAME = "pipeline_config.json"
 
 ColumnType = Literal["integer", "float", "category", "boolean"]
 ProblemType = Literal["binary", "multiclass", "regression"]
+
+# No "-": it separates the project from the rest of every resource name (see PipelineConfig).
+PROJECT_NAME = re.compile(r"[a-z][a-z0-9]{1,20}")
 
 # Metrics where a larger value is worse; every other metric is "higher is better".
 LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
@@ -173,7 +177,7 @@ class MonitoringConfig(_Strict):
 
 
 class PipelineConfig(_Strict):
-    project: str = Field(default="mlops", pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    project: str = "mlops"
     dataset: DatasetSchema
     split: SplitConfig = Field(default_factory=SplitConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
@@ -183,6 +187,17 @@ class PipelineConfig(_Strict):
     approval: Literal["automatic", "manual"] = "automatic"
     deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    @field_validator("project")
+    @classmethod
+    def _project_name_is_unambiguous(cls, project: str) -> str:
+        if not PROJECT_NAME.fullmatch(project):
+            raise ValueError(
+                f"project {project!r} must be 2 to 21 lowercase letters and digits, starting with a "
+                "letter; no '-', as the stack's IAM policies allow '<project>-*' and a project "
+                "'mlops' would then reach the resources of a project 'mlops-foo'"
+            )
+        return project
 
     @property
     def model_package_group(self) -> str:

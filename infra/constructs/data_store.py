@@ -16,7 +16,20 @@ Artifacts bucket: ``training-jobs/`` (SageMaker training output).
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+import jsii
+from aws_cdk import (
+    ArnFormat,
+    Aws,
+    Duration,
+    IStableListProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    aws_iam as iam,
+    aws_kms as kms,
+    aws_logs as logs,
+    aws_s3 as s3,
+)
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
@@ -155,8 +168,8 @@ class DataStore(Construct):
             "kms:GenerateDataKeyWithoutPlaintext",
             "kms:DescribeKey",
         ]
-        # CloudWatch Logs encrypts the pipeline's log groups with the key, limited to log
-        # groups of this account and region.
+        # CloudWatch Logs encrypts the pipeline's log groups with the key, and no other log
+        # group of the account: the condition names each of the stack's log groups.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
@@ -164,9 +177,7 @@ class DataStore(Construct):
                 resources=["*"],
                 conditions={
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-                        )
+                        "kms:EncryptionContext:aws:logs:arn": Lazy.list(_StackLogGroupArns(stack, self.key)),
                     }
                 },
             )
@@ -185,3 +196,29 @@ class DataStore(Construct):
             )
         )
 
+
+@jsii.implements(IStableListProducer)
+class _StackLogGroupArns:
+    """The ARNs of the stack's log groups encrypted with `key`, read when the template is
+    written, after every construct has added its log groups.
+
+    A log group without a LogGroupName is named by CloudFormation
+    "<stack name>-<logical id>-<random suffix>"; the suffix is the one wildcard."""
+
+    def __init__(self, stack: Stack, key: kms.IKey) -> None:
+        self._stack = stack
+        self._key = key
+
+    def produce(self) -> list[str]:
+        key_arn = self._stack.resolve(self._key.key_arn)
+        arns_by_logical_id = {}
+        for construct in self._stack.node.find_all():
+            if isinstance(construct, logs.CfnLogGroup) and self._stack.resolve(construct.kms_key_id) == key_arn:
+                logical_id = self._stack.get_logical_id(construct)
+                # The L2 LogGroup sets the name to a token that resolves to nothing when unnamed.
+                named = self._stack.resolve(construct.log_group_name) is not None
+                name = construct.log_group_name if named else f"{Aws.STACK_NAME}-{logical_id}-*"
+                arns_by_logical_id[logical_id] = self._stack.format_arn(
+                    service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+                )
+        return [arns_by_logical_id[logical_id] for logical_id in sorted(arns_by_logical_id)]

@@ -75,7 +75,9 @@ def sagemaker_arn(scope: IConstruct, resource: str, name: str) -> str:
 
 
 def project_pattern(project: str) -> str:
-    """Names of the SageMaker training jobs, models and endpoint configs the pipeline creates."""
+    """Names of the SageMaker jobs, models and endpoint configs the pipeline creates:
+    "<project>-" and the rest. The config refuses a "-" in project names, so no other
+    project's names start with "<project>-" (project "mlops" cannot reach "mlops-foo-...")."""
     return f"{project}-*"
 
 

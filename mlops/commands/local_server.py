@@ -58,18 +58,33 @@ def local_up(config_path: Path, port: int) -> int:
             return EXIT_FAILED
         time.sleep(0.2)
     state = json.loads(LOCAL_SERVER_STATE_FILE.read_text())
-    outputs = state["outputs"]
-    url = state["endpoint_url"]
-    print(f"Local cloud listening on {url} (pid {process.pid}).")
-    print(f"  data bucket:  {outputs.get('DataBucketName')}")
-    print(f"  endpoint:     {outputs.get('EndpointName')}")
-    print(f"  model group:  {outputs.get('ModelPackageGroupName')}")
-    print("Use it as AWS, with dummy credentials and the endpoint URL, for example:")
-    print(f"  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={state['region']}")
-    print(f"  aws --endpoint-url {url} s3 cp data.csv s3://{outputs.get('DataBucketName')}/incoming/data.csv")
-    print(f"  aws --endpoint-url {url} sagemaker list-model-packages --model-package-group-name {outputs.get('ModelPackageGroupName')}")
+    print(f"Local cloud listening on {state['endpoint_url']} (pid {process.pid}).")
+    for line in connection_instructions(state):
+        print(line)
     print("Stop it with `mlops local down`.")
     return EXIT_OK
+
+
+def connection_instructions(state: dict) -> list[str]:
+    """How the AWS CLI and boto3 reach the server: its endpoint URL and the credentials it
+    generated at this start (it refuses any others, and unsigned requests)."""
+    outputs = state["outputs"]
+    url = state["endpoint_url"]
+    bucket = outputs.get("DataBucketName")
+    group = outputs.get("ModelPackageGroupName")
+    return [
+        f"  data bucket:  {bucket}",
+        f"  endpoint:     {outputs.get('EndpointName')}",
+        f"  model group:  {group}",
+        "Use it as AWS with these credentials (new at every start; the server refuses any others) "
+        "and the endpoint URL, for example:",
+        f"  export AWS_ACCESS_KEY_ID={state['access_key_id']} "
+        f"AWS_SECRET_ACCESS_KEY={state['secret_access_key']} AWS_DEFAULT_REGION={state['region']}",
+        f"  aws --endpoint-url {url} s3 cp data.csv s3://{bucket}/incoming/data.csv",
+        f"  aws --endpoint-url {url} sagemaker list-model-packages --model-package-group-name {group}",
+        f'  boto3.client("s3", endpoint_url="{url}")    # in Python, after the export above',
+        f"The credentials are also in {LOCAL_SERVER_STATE_FILE} (readable by you only), where the --local commands read them.",
+    ]
 
 
 def local_down() -> int:

@@ -1,5 +1,6 @@
 """The local cloud as a server on 127.0.0.1: the same moto backends, stand-ins and deployed
-stack as `mlops local run`, reachable by the AWS CLI and boto3 with an endpoint URL.
+stack as `mlops local run`, reachable by the AWS CLI and boto3 with an endpoint URL and the
+credentials generated for this start (see mlops/local/server_access.py for what it refuses).
 
 Run by `mlops local up` as a background process; `mlops local down` stops it.
 """
@@ -8,40 +9,99 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.local.cloud import LocalCloud
+from mlops.local.moto_access import LOCAL_REGION
+from mlops.local.server_access import GuardedApplication, LocalCredentials, own_hosts
 
 LOOPBACK = "127.0.0.1"
+# The state file holds the secret access key: readable by its owner only.
+STATE_FILE_MODE = 0o600
+
+
+class LocalServer:
+    """moto's server application behind the access guard, on 127.0.0.1 in a background thread.
+
+    Port 0 picks a free port; `port` is the one bound."""
+
+    def __init__(self, port: int, credentials: LocalCredentials) -> None:
+        self._requested_port = port
+        self._credentials = credentials
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LocalServer:
+        moto_application = DomainDispatcherApplication(create_backend_app)
+        server = make_server(LOOPBACK, self._requested_port, moto_application, threaded=True, request_handler=MotoRequestHandler)
+        # The guard needs the bound port to know the server's own Host header values.
+        server.app = GuardedApplication(
+            moto_application,
+            allowed_hosts=own_hosts(server.server_address[1]),
+            credentials=self._credentials,
+        )
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="mlops-local-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the server is not started"
+        return self._server.server_address[1]
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def state(self, config_path: Path, outputs: dict[str, str]) -> dict[str, Any]:
+        """What `mlops local up` prints and the `--local` commands read."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": LOCAL_REGION,
+            "access_key_id": self._credentials.access_key_id,
+            "secret_access_key": self._credentials.secret_access_key,
+            "config": str(config_path),
+            "outputs": outputs,
+        }
+
+
+def write_state_file(state_file: Path, state: dict[str, Any]) -> None:
+    """Write the state readable by its owner only, and in one step: `mlops local up` takes the
+    file's appearance as the sign that the server is ready, and reads it at once."""
+    partial = state_file.with_name(f".{state_file.name}.partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STATE_FILE_MODE)
+    # The umask may have taken bits away, never added any; set the mode exactly.
+    os.fchmod(descriptor, STATE_FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        json.dump(state, stream, indent=2)
+    os.replace(partial, state_file)
 
 
 def serve(config_path: Path, port: int, state_file: Path) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    with LocalCloud(config_path) as cloud:
-        server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
-        server.start()
+    with LocalCloud(config_path) as cloud, LocalServer(port, LocalCredentials.generate()) as server:
         try:
-            state_file.write_text(
-                json.dumps(
-                    {
-                        "endpoint_url": f"http://{LOOPBACK}:{port}",
-                        "region": "us-east-1",
-                        "config": str(config_path),
-                        "outputs": cloud.deployed.outputs if cloud.deployed else {},
-                    },
-                    indent=2,
-                )
-            )
+            write_state_file(state_file, server.state(config_path, cloud.deployed.outputs if cloud.deployed else {}))
             stopped.wait()
         finally:
-            server.stop()
             state_file.unlink(missing_ok=True)
 
 

@@ -9,10 +9,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from mlops.cli import main
 from mlops.cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from mlops.local.server import LocalServer, write_state_file
+from mlops.local.server_access import LocalCredentials
 from registry_cli_support import (
     CODE_VERSION,
     DATA_BUCKET,
@@ -266,29 +267,25 @@ def free_port() -> int:
 
 @pytest.fixture
 def local_server(environment, tmp_path):
-    """A moto server on 127.0.0.1 and the state file `mlops local up` writes for it."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    url = f"http://127.0.0.1:{port}"
+    """The local server on 127.0.0.1, the state file `mlops local up` writes for it, and a client
+    factory signing with the credentials the server generated."""
+    credentials = LocalCredentials.generate()
     (tmp_path / ".mlops").mkdir()
-    (tmp_path / ".mlops" / "local-server.json").write_text(json.dumps({
-        "endpoint_url": url,
-        "region": "us-east-1",
-        "config": str(tmp_path / "pipeline.json"),
-        "outputs": {"ModelPackageGroupName": "local-models", "EndpointName": "local-endpoint"},
-    }))
     # mock_aws leaves requests to 127.0.0.1 alone and resets the backends the server shares on exit.
-    with mock_aws():
-        server.start()
-        try:
-            yield url
-        finally:
-            server.stop()
+    with mock_aws(), LocalServer(0, credentials) as server:
+        outputs = {"ModelPackageGroupName": "local-models", "EndpointName": "local-endpoint"}
+        write_state_file(tmp_path / ".mlops" / "local-server.json", server.state(tmp_path / "pipeline.json", outputs))
+        session = boto3.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            region_name="us-east-1",
+        )
+        yield lambda service: session.client(service, endpoint_url=server.endpoint_url)
 
 
 def test_versions_reaches_the_local_server(local_server, capsys):
     # Given the local server holds one approved version
-    sagemaker = boto3.client("sagemaker", endpoint_url=local_server, region_name="us-east-1")
+    sagemaker = local_server("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="local-models")
     sagemaker.create_model_package(
         ModelPackageGroupName="local-models",
@@ -310,11 +307,31 @@ def test_versions_reaches_the_local_server(local_server, capsys):
 
 def test_local_server_that_does_not_answer_is_a_usage_error(environment, tmp_path, capsys):
     port = free_port()
+    credentials = LocalCredentials.generate()
     (tmp_path / ".mlops").mkdir()
-    (tmp_path / ".mlops" / "local-server.json").write_text(json.dumps(
-        {"endpoint_url": f"http://127.0.0.1:{port}", "region": "us-east-1", "outputs": {}}))
+    (tmp_path / ".mlops" / "local-server.json").write_text(json.dumps({
+        "endpoint_url": f"http://127.0.0.1:{port}",
+        "region": "us-east-1",
+        "access_key_id": credentials.access_key_id,
+        "secret_access_key": credentials.secret_access_key,
+        "outputs": {},
+    }))
 
     status, _, err = run(capsys, "versions", "--local")
 
     assert status == EXIT_USAGE
     assert "does not answer" in err
+
+
+def test_local_server_state_without_credentials_is_a_usage_error(local_server, tmp_path, capsys):
+    # A state file written before the server generated credentials: it must be restarted.
+    state_file = tmp_path / ".mlops" / "local-server.json"
+    state = json.loads(state_file.read_text())
+    del state["access_key_id"], state["secret_access_key"]
+    state_file.write_text(json.dumps(state))
+
+    status, out, err = run(capsys, "versions", "--local")
+
+    assert status == EXIT_USAGE
+    assert out == ""
+    assert "mlops local up" in err

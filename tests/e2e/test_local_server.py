@@ -5,6 +5,7 @@ invoke the endpoint)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -32,16 +33,6 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture
-def aws_credentials(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-
-
 def _wait_for_execution(stepfunctions, state_machine_arn: str) -> dict:
     deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -52,9 +43,7 @@ def _wait_for_execution(stepfunctions, state_machine_arn: str) -> dict:
     raise AssertionError("the upload's execution did not finish")
 
 
-def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(
-    tmp_path, monkeypatch, capsys, aws_credentials, breast_cancer_frame
-):
+def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(tmp_path, monkeypatch, capsys, breast_cancer_frame):
     # Given a config, and a local cloud started as a server
     monkeypatch.chdir(tmp_path)
     data = write_csv(breast_cancer_frame, tmp_path / "breast_cancer.csv")
@@ -62,28 +51,44 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(
     port = _free_port()
     try:
         assert main(["local", "up", "--config", str(config), "--port", str(port)]) == 0
+        printed = capsys.readouterr().out
         state = json.loads((tmp_path / ".mlops" / "local-server.json").read_text())
         url = state["endpoint_url"]
         outputs = state["outputs"]
         assert url == f"http://127.0.0.1:{port}"
+        assert f"--endpoint-url {url} " in printed
 
-        # When a user uploads data with boto3, as they would to the data bucket in AWS
-        s3 = boto3.client("s3", endpoint_url=url)
+        # When a user uploads data with boto3 and the credentials `local up` printed, as they
+        # would to the data bucket in AWS
+        exported = re.search(r"export AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_DEFAULT_REGION=(\S+)", printed)
+        assert exported, printed
+        access_key_id, secret_access_key, region = exported.groups()
+        session = boto3.Session(
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
+        )
+        s3 = session.client("s3", endpoint_url=url)
         s3.upload_file(str(data), outputs["DataBucketName"], "incoming/breast_cancer.csv")
-        stepfunctions = boto3.client("stepfunctions", endpoint_url=url)
+        stepfunctions = session.client("stepfunctions", endpoint_url=url)
         execution = _wait_for_execution(stepfunctions, outputs["StateMachineArn"])
 
         # Then the upload deploys, the registry lists the version and the endpoint answers
         assert execution["status"] == "SUCCEEDED", execution.get("cause")
         assert json.loads(execution["output"])["result"]["outcome"] == Outcome.DEPLOYED
-        sagemaker = boto3.client("sagemaker", endpoint_url=url)
+        sagemaker = session.client("sagemaker", endpoint_url=url)
         packages = sagemaker.list_model_packages(ModelPackageGroupName=outputs["ModelPackageGroupName"])
         assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["Approved"]
         rows = breast_cancer_frame.drop(columns=["target"]).head(3).to_csv(index=False, header=False)
-        response = boto3.client("sagemaker-runtime", endpoint_url=url).invoke_endpoint(
+        response = session.client("sagemaker-runtime", endpoint_url=url).invoke_endpoint(
             EndpointName=outputs["EndpointName"], ContentType="text/csv", Body=rows
         )
         assert len(json.loads(response["Body"].read())["predictions"]) == 3
+
+        # And the commands that work on the local server sign with the same credentials
+        capsys.readouterr()
+        assert main(["versions", "--local"]) == 0
+        assert main(["local", "invoke", str(data)]) == 0
+        assert main(["local", "monitor"]) == 0
+        assert f"Sent {len(breast_cancer_frame)} rows" in capsys.readouterr().out
     finally:
         # When the user stops it
         assert main(["local", "down"]) == 0

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 
+import pytest
 from infra_template import render
+from pydantic import ValidationError
+
+from functions.alarm_responder.responder import rollback_resource_name
+from functions.common.config import ConfigError, PipelineConfig, load_config
+from functions.prepare_deployment.deployment_plan import deployment_resource_name
+from functions.register_model.registration import resource_name
+from functions.validate_data.service import training_job_name, validation_job_name
+from infra.constructs.monitoring import alarm_name
+
+# Projects a neighbour in the same account might choose, each starting with the name of the
+# example project ("mlops").
+NEIGHBOUR_PROJECTS = ("mlops-foo", "mlops-v2", "mlopsfoo", "mlops2")
+ARN_PREFIX = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
+EXECUTION_NAME = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 HANDLERS = {
     "validate_data",
@@ -168,3 +186,81 @@ def test_prepare_deployment_reads_only_the_group_versions_and_the_endpoint_chain
     assert [r.rsplit(":", 1)[1] for r in granted["sagemaker:DescribeEndpointConfig"]] == [f"endpoint-config/{config.project}-*"]
     assert [r.rsplit(":", 1)[1] for r in granted["sagemaker:DescribeModel"]] == [f"model/{config.project}-*"]
     assert all(r.startswith("arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:") for rs in granted.values() for r in rs)
+
+
+def _runtime_arns(config: PipelineConfig) -> list[str]:
+    """ARNs of what a pipeline with `config` creates and acts on at run time, named by the
+    pipeline's own name builders, as the stack's policies render them."""
+    project = config.project
+    sagemaker = ARN_PREFIX.format(service="sagemaker")
+    state_machine = f"{project}-training-pipeline"
+    execution_arn = f"arn:aws:states:us-east-1:123456789012:execution:{state_machine}:{EXECUTION_NAME}"
+    return [
+        f"{sagemaker}training-job/{training_job_name(project, 'ab' * 32, EXECUTION_NAME)}",
+        f"{sagemaker}processing-job/{validation_job_name(project, execution_arn, EXECUTION_NAME)}",
+        f"{sagemaker}model/{resource_name(project, 3, EXECUTION_NAME)}",
+        f"{sagemaker}endpoint-config/{resource_name(project, 3, EXECUTION_NAME)}",
+        f"{sagemaker}model/{deployment_resource_name(project, 3, EXECUTION_NAME)}",
+        f"{sagemaker}endpoint-config/{deployment_resource_name(project, 3, EXECUTION_NAME)}",
+        f"{sagemaker}model/{rollback_resource_name(config, 3, datetime(2024, 6, 1, tzinfo=UTC))}",
+        f"{sagemaker}endpoint-config/{rollback_resource_name(config, 3, datetime(2024, 6, 1, tzinfo=UTC))}",
+        f"{sagemaker}model-package/{config.model_package_group}/3",
+        f"{sagemaker}endpoint/{config.deployment.endpoint_name}",
+        f"{ARN_PREFIX.format(service='cloudwatch')}alarm:{alarm_name(project, 'errors')}",
+        f"{ARN_PREFIX.format(service='states')}execution:{state_machine}:{EXECUTION_NAME}",
+    ]
+
+
+def _name_patterns(synthesized) -> list[str]:
+    return sorted({
+        resource
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for resource in _resources(statement)
+        if "*" in resource and resource != "*"
+    })
+
+
+def _neighbour(config: PipelineConfig, project: str) -> PipelineConfig | None:
+    """The example config under another project name, if the config accepts that name."""
+    document = config.model_dump(mode="json", exclude_none=True)
+    document["project"] = project
+    document["deployment"]["endpoint_name"] = f"{project}-endpoint"
+    try:
+        return PipelineConfig.model_validate(document)
+    except ValidationError:
+        return None
+
+
+def test_no_name_pattern_in_the_policies_matches_what_another_valid_project_creates(synthesized):
+    patterns = _name_patterns(synthesized)
+    own = _runtime_arns(synthesized.config)
+    neighbours = [n for n in (_neighbour(synthesized.config, p) for p in NEIGHBOUR_PROJECTS) if n is not None]
+
+    reached = {
+        (neighbour.project, arn, pattern)
+        for neighbour in neighbours
+        for arn in _runtime_arns(neighbour)
+        for pattern in patterns
+        if fnmatchcase(arn, pattern)
+    }
+
+    assert reached == set()
+    assert [n.project for n in neighbours] == ["mlopsfoo", "mlops2"]
+    # The patterns do reach the names the pipeline itself gives (the test compares like with like).
+    for kind in ("training-job/", "processing-job/", ":model/", "endpoint-config/", "alarm:", "execution:"):
+        assert any(fnmatchcase(arn, pattern) for arn in own if kind in arn for pattern in patterns), kind
+
+
+def test_a_project_name_that_would_make_the_patterns_ambiguous_is_refused(synthesized, tmp_path):
+    document = json.loads(synthesized.config.to_json())
+    document["project"] = "mlops-foo"
+    config_path = tmp_path / "pipeline.json"
+    config_path.write_text(json.dumps(document))
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(config_path)
+
+    message = str(refused.value)
+    assert "\nproject\n" in message
+    assert "'mlops-foo'" in message and "no '-'" in message

@@ -111,3 +111,46 @@ def test_the_topic_is_encrypted_with_the_key(synthesized):
     _, topic = synthesized.only("AWS::SNS::Topic")
 
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def _stack_log_group_arn(logical_id: str) -> dict:
+    """The ARN pattern of a log group CloudFormation names "<stack name>-<logical id>-<suffix>"."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":log-group:",
+                {"Ref": "AWS::StackName"},
+                f"-{logical_id}-*",
+            ],
+        ]
+    }
+
+
+def test_the_logs_service_may_use_the_key_for_the_stacks_own_log_groups_only(synthesized):
+    logs_service = {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    stack_log_groups = [_stack_log_group_arn(logical_id) for logical_id in sorted(synthesized.resources("AWS::Logs::LogGroup"))]
+
+    synthesized.template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with([
+                    Match.object_like({
+                        "Principal": {"Service": logs_service},
+                        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack_log_groups}},
+                    })
+                ])
+            }
+        },
+    )
+    (key,) = synthesized.resources("AWS::KMS::Key").values()
+    grants_to_logs = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": logs_service}]
+    assert len(grants_to_logs) == 1
+    assert stack_log_groups

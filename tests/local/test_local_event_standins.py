@@ -20,6 +20,11 @@ from mlops.local.standins import StandIns
 REGION = "us-east-1"
 BUCKET = "data-bucket"
 DEFINITION = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+RUNNING_SECONDS = 2
+RUNNING_DEFINITION = {
+    "StartAt": "Hold",
+    "States": {"Hold": {"Type": "Wait", "Seconds": RUNNING_SECONDS, "Next": "Done"}, "Done": {"Type": "Pass", "End": True}},
+}
 ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-state-machine"
 OBJECT_CREATED = "Object Created"
 
@@ -63,8 +68,13 @@ def test_every_s3_event_has_an_id_of_its_own(standins, s3):
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["time"]) for e in events)
 
 
-def test_an_execution_is_recorded_once_whoever_starts_it_however_often(standins, state_machine_arn):
+def test_an_execution_is_recorded_once_whoever_starts_it_however_often(standins):
+    # Step Functions answers a repeated start with the same execution only while that execution
+    # runs (afterwards, ExecutionAlreadyExists): the machine waits so the repeat finds it running.
     sfn = boto3.client("stepfunctions", region_name=REGION)
+    state_machine_arn = sfn.create_state_machine(
+        name="mlops-training-waits", definition=json.dumps(RUNNING_DEFINITION), roleArn=ROLE_ARN
+    )["stateMachineArn"]
 
     first = sfn.start_execution(stateMachineArn=state_machine_arn, name="event-1-upload", input="{}")
     again = sfn.start_execution(stateMachineArn=state_machine_arn, name="event-1-upload", input="{}")
