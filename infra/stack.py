@@ -68,6 +68,8 @@ class PipelineStack(Stack):
             "Training",
             framework_version=config.training.framework_version,
             training_bundle_file=assets.training_bundle_file,
+            project=project,
+            endpoint_name=endpoint_name,
             data_bucket=store.data_bucket,
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
@@ -82,6 +84,7 @@ class PipelineStack(Stack):
             invoker=STATE_MACHINE_INVOKER,
             job_bundle_file=assets.validation_job_bundle_file,
             job_image_uri=training.training_image_uri,
+            project=project,
         )
         evaluation = EvaluationStage(
             self,

@@ -156,16 +156,18 @@ def grant_put_metric_data(role: iam.Role, namespace: str) -> None:
     )
 
 
-def _sagemaker_log_group_arns(stack: Stack, log_group: str, *, exact_group: bool) -> tuple[str, str]:
-    group_name = log_group if exact_group else f"{log_group}/*"
+def _sagemaker_log_group_arns(stack: Stack, log_group: str, stream_prefix: str) -> tuple[str, str]:
+    """The log group SageMaker writes to and the streams of this stack's jobs or endpoint in it:
+    SageMaker names a job's streams `<job name>/algo-<n>-<time>`, so a prefix of the stack's
+    job names keeps other projects' streams out; an endpoint has a group of its own."""
     group_arn = stack.format_arn(
-        service="logs", resource="log-group", resource_name=group_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        service="logs", resource="log-group", resource_name=log_group, arn_format=ArnFormat.COLON_RESOURCE_NAME
     )
-    return group_arn, f"{group_arn}:log-stream:*"
+    return group_arn, f"{group_arn}:log-stream:{stream_prefix}*"
 
 
-def sagemaker_log_statements(stack: Stack, log_group: str, *, exact_group: bool) -> list[iam.PolicyStatement]:
-    group_arn, stream_arn = _sagemaker_log_group_arns(stack, log_group, exact_group=exact_group)
+def sagemaker_log_statements(stack: Stack, log_group: str, stream_prefix: str) -> list[iam.PolicyStatement]:
+    group_arn, stream_arn = _sagemaker_log_group_arns(stack, log_group, stream_prefix)
     return [
         iam.PolicyStatement(
             sid="CreateLogGroup",
@@ -189,14 +191,14 @@ def sagemaker_metric_statement(namespace: str) -> iam.PolicyStatement:
     )
 
 
-def acknowledge_sagemaker_logs_and_metrics(role: iam.Role, stack: Stack, log_group: str, *, exact_group: bool) -> None:
-    group_arn, stream_arn = _sagemaker_log_group_arns(stack, log_group, exact_group=exact_group)
+def acknowledge_sagemaker_logs_and_metrics(role: iam.Role, stack: Stack, log_group: str, stream_prefix: str) -> None:
+    group_arn, stream_arn = _sagemaker_log_group_arns(stack, log_group, stream_prefix)
     findings = [f"Resource::{nag_text(role, arn)}" for arn in (group_arn, stream_arn) if "*" in arn]
     acknowledge(
         role,
         "AwsSolutions-IAM5",
-        "SageMaker names its log streams (and endpoint log groups) at run time under the "
-        f"fixed {log_group} log group path.",
+        "SageMaker names its log streams at run time after the job; the streams are limited "
+        f"to {stream_prefix or 'the endpoint'}* in the {log_group} log group.",
         findings=findings,
     )
     acknowledge(

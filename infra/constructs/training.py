@@ -41,6 +41,11 @@ def sklearn_image_uris(framework_version: str) -> dict[str, dict[str, str]]:
     }
 
 
+def training_job_prefix(project: str) -> str:
+    """The start of every training job name the pipeline gives (validate_data.service.training_job_name)."""
+    return f"{project}-"
+
+
 class TrainingResources(Construct):
     def __init__(
         self,
@@ -49,6 +54,8 @@ class TrainingResources(Construct):
         *,
         framework_version: str,
         training_bundle_file: Path,
+        project: str,
+        endpoint_name: str,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
@@ -70,7 +77,7 @@ class TrainingResources(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs the pipeline's SageMaker training jobs",
         )
-        self._grant_training(data_bucket, artifacts_bucket, encryption_key)
+        self._grant_training(data_bucket, artifacts_bucket, encryption_key, training_job_prefix(project))
 
         self.model_role = iam.Role(
             self,
@@ -78,13 +85,15 @@ class TrainingResources(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs the pipeline's SageMaker models behind the endpoint",
         )
-        self._grant_model(data_bucket, artifacts_bucket, encryption_key)
+        self._grant_model(data_bucket, artifacts_bucket, encryption_key, endpoint_name)
 
     @property
     def source_bundle_uri(self) -> str:
         return self.source_bundle.s3_object_url
 
-    def _grant_training(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+    def _grant_training(
+        self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey, job_prefix: str
+    ) -> None:
         stack = Stack.of(self)
         role = self.training_role
         bundle_object_arn = stack.format_arn(
@@ -128,7 +137,7 @@ class TrainingResources(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
-            *sagemaker_log_statements(stack, TRAINING_LOG_GROUP, exact_group=True),
+            *sagemaker_log_statements(stack, TRAINING_LOG_GROUP, job_prefix),
             sagemaker_metric_statement("/aws/sagemaker/TrainingJobs"),
         ]
         for statement in statements:
@@ -145,9 +154,11 @@ class TrainingResources(Construct):
                 f"Resource::{artifacts_arn}/{s3_layout.TRAINING_OUTPUT_PREFIX}*",
             ],
         )
-        acknowledge_sagemaker_logs_and_metrics(role, stack, TRAINING_LOG_GROUP, exact_group=True)
+        acknowledge_sagemaker_logs_and_metrics(role, stack, TRAINING_LOG_GROUP, job_prefix)
 
-    def _grant_model(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+    def _grant_model(
+        self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey, endpoint_name: str
+    ) -> None:
         stack = Stack.of(self)
         role = self.model_role
         statements = [
@@ -166,7 +177,7 @@ class TrainingResources(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
-            *sagemaker_log_statements(stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False),
+            *sagemaker_log_statements(stack, f"{ENDPOINT_LOG_GROUP_PREFIX}/{endpoint_name}", ""),
             sagemaker_metric_statement("/aws/sagemaker/Endpoints"),
         ]
         for statement in statements:
@@ -183,7 +194,7 @@ class TrainingResources(Construct):
                 f"Resource::{data_arn}/{s3_layout.CAPTURE_PREFIX}*",
             ],
         )
-        acknowledge_sagemaker_logs_and_metrics(role, stack, ENDPOINT_LOG_GROUP_PREFIX, exact_group=False)
+        acknowledge_sagemaker_logs_and_metrics(role, stack, f"{ENDPOINT_LOG_GROUP_PREFIX}/{endpoint_name}", "")
 
 
 def _cfn(bucket: s3.IBucket) -> s3.CfnBucket:

@@ -38,6 +38,7 @@ class ValidationStage(Construct):
         invoker: str,
         job_bundle_file: Path,
         job_image_uri: str,
+        project: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function: PipelineFunction = factory.create(
@@ -81,4 +82,5 @@ class ValidationStage(Construct):
             image_uri=job_image_uri,
             data_bucket=data_bucket,
             encryption_key=encryption_key,
+            project=project,
         )

@@ -34,6 +34,11 @@ MESSAGE_FILE = "/opt/ml/output/message"
 PLAN_FILE_NAME = "plan.json"
 
 
+def validation_job_prefix(project: str) -> str:
+    """The start of every validation job name the pipeline gives (validate_data.service.validation_job_name)."""
+    return f"{project}-validate-"
+
+
 class ValidationJobResources(Construct):
     def __init__(
         self,
@@ -44,6 +49,7 @@ class ValidationJobResources(Construct):
         image_uri: str,
         data_bucket: s3.IBucket,
         encryption_key: kms.IKey,
+        project: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.image_uri = image_uri
@@ -54,7 +60,7 @@ class ValidationJobResources(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs the pipeline's SageMaker Processing jobs that validate large uploads",
         )
-        self._grant(data_bucket, encryption_key)
+        self._grant(data_bucket, encryption_key, validation_job_prefix(project))
 
     @property
     def code_bundle_uri(self) -> str:
@@ -77,7 +83,7 @@ class ValidationJobResources(Construct):
             MESSAGE_FILE,
         ]
 
-    def _grant(self, data_bucket: s3.IBucket, key: kms.IKey) -> None:
+    def _grant(self, data_bucket: s3.IBucket, key: kms.IKey, job_prefix: str) -> None:
         stack = Stack.of(self)
         bundle_object_arn = stack.format_arn(
             service="s3",
@@ -118,7 +124,7 @@ class ValidationJobResources(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
-            *sagemaker_log_statements(stack, PROCESSING_LOG_GROUP, exact_group=True),
+            *sagemaker_log_statements(stack, PROCESSING_LOG_GROUP, job_prefix),
             sagemaker_metric_statement(PROCESSING_LOG_GROUP),
         ]
         for statement in statements:
@@ -130,4 +136,4 @@ class ValidationJobResources(Construct):
             "job's own plan and output (validation-jobs/); object names are only known at run time.",
             findings=[f"Resource::{nag_text(self.role, arn)}" for arn in (uploads, job_files)],
         )
-        acknowledge_sagemaker_logs_and_metrics(self.role, stack, PROCESSING_LOG_GROUP, exact_group=True)
+        acknowledge_sagemaker_logs_and_metrics(self.role, stack, PROCESSING_LOG_GROUP, job_prefix)

@@ -195,7 +195,17 @@ def _runtime_arns(config: PipelineConfig) -> list[str]:
     sagemaker = ARN_PREFIX.format(service="sagemaker")
     state_machine = f"{project}-training-pipeline"
     execution_arn = f"arn:aws:states:us-east-1:123456789012:execution:{state_machine}:{EXECUTION_NAME}"
+    training_job = training_job_name(project, "ab" * 32, EXECUTION_NAME)
+    validation_job = validation_job_name(project, execution_arn, EXECUTION_NAME)
+    log_group = ARN_PREFIX.format(service="logs") + "log-group:/aws/sagemaker/"
+    # SageMaker's stream names: <job>/algo-<n>-<epoch seconds>, and <variant>/<instance id> for endpoints.
+    log_streams = [
+        f"{log_group}TrainingJobs:log-stream:{training_job}/algo-1-1717200000",
+        f"{log_group}ProcessingJobs:log-stream:{validation_job}/algo-1-1717200000",
+        f"{log_group}Endpoints/{config.deployment.endpoint_name}:log-stream:AllTraffic/i-0123456789abcdef0",
+    ]
     return [
+        *log_streams,
         f"{sagemaker}training-job/{training_job_name(project, 'ab' * 32, EXECUTION_NAME)}",
         f"{sagemaker}processing-job/{validation_job_name(project, execution_arn, EXECUTION_NAME)}",
         f"{sagemaker}model/{resource_name(project, 3, EXECUTION_NAME)}",
@@ -248,7 +258,8 @@ def test_no_name_pattern_in_the_policies_matches_what_another_valid_project_crea
     assert reached == set()
     assert [n.project for n in neighbours] == ["mlopsfoo", "mlops2"]
     # The patterns do reach the names the pipeline itself gives (the test compares like with like).
-    for kind in ("training-job/", "processing-job/", ":model/", "endpoint-config/", "alarm:", "execution:"):
+    for kind in ("training-job/", "processing-job/", ":model/", "endpoint-config/", "alarm:", "execution:",
+                 "TrainingJobs:log-stream:", "ProcessingJobs:log-stream:", "Endpoints/"):
         assert any(fnmatchcase(arn, pattern) for arn in own if kind in arn for pattern in patterns), kind
 
 
