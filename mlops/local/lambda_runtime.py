@@ -54,31 +54,59 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed_seconds) * 1000))
 
 
+class ThreadRoutedStream:
+    """A text stream that writes to the log of the invocation the calling thread runs, and to
+    `default` for every other thread. The state machine runs functions on its own threads while
+    the caller prints results on the main thread: a process-wide redirect would send the caller's
+    lines into a function's log file."""
+
+    def __init__(self, default: Any) -> None:
+        self.default = default
+
+    def _target(self) -> Any:
+        return getattr(_invocation_streams, "log", None) or self.default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+_invocation_streams = threading.local()
+
+
 @contextmanager
 def function_logs(log_file: Path) -> Iterator[None]:
     """What a handler logs goes to its function's log file (CloudWatch Logs in AWS), not to the
-    terminal: every stream handler of every logger writes there for the invocation. Loggers
-    created at import bind the stdout of that moment, so this swaps streams, not only
-    sys.stdout, and hands loggers born during the invocation back to the terminal after it."""
+    terminal: stdout and every stream handler of every logger write there for the invocation, on
+    the invoking thread only. Loggers created at import bind the stdout of that moment, so their
+    streams are routed too, and loggers born during the invocation go back to the terminal after it."""
     terminal = sys.stdout
+    routed_stdout = terminal if isinstance(terminal, ThreadRoutedStream) else ThreadRoutedStream(terminal)
     handlers = _stream_handlers()
-    with log_file.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        previous = [_swap_stream(handler, log) for handler in handlers]
+    with log_file.open("a", encoding="utf-8") as log:
+        previous_log = getattr(_invocation_streams, "log", None)
+        _invocation_streams.log = log
+        sys.stdout = routed_stdout
+        previous = [
+            _swap_stream(handler, handler.stream if isinstance(handler.stream, ThreadRoutedStream) else ThreadRoutedStream(handler.stream))
+            for handler in handlers
+        ]
         try:
             yield
         finally:
+            _invocation_streams.log = previous_log
+            if sys.stdout is routed_stdout:
+                sys.stdout = routed_stdout.default if routed_stdout is not terminal else terminal
             for handler, stream in zip(handlers, previous):
                 _swap_stream(handler, stream)
             for handler in _stream_handlers():
                 if handler.stream is log:
                     _swap_stream(handler, terminal)
-
-
-def _swap_stream(handler: logging.StreamHandler, stream: Any) -> Any:
-    """StreamHandler.setStream without its flush of the old stream, which may be closed."""
-    with handler.lock:
-        previous, handler.stream = handler.stream, stream
-    return previous
 
 
 def _stream_handlers() -> list[logging.StreamHandler]:
