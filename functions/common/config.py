@@ -20,6 +20,11 @@ CONFIG_FILE_NAME = "pipeline_config.json"
 ColumnType = Literal["integer", "float", "category", "boolean"]
 ProblemType = Literal["binary", "multiclass", "regression"]
 
+# A second sample of a source has a few values its first sample never showed (a heavy tail's
+# next extreme, a rare label): 1 row in 100 per column is room for them, while a systematic
+# fault (a unit change, a renamed category, an emptied column) touches far more rows.
+DEFAULT_MOSTLY = 0.99
+
 # Metrics where a larger value is worse; every other metric is "higher is better".
 LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
 
@@ -40,6 +45,10 @@ class ColumnSchema(_Strict):
     unseen_category: Literal["warn", "error"] = "warn"
     drift_warn_psi: float | None = None
     drift_fail_psi: float | None = None
+    # The fraction of rows that must pass this column's range, category ("error") and
+    # non-null checks (Great Expectations' `mostly`). Rows that fail within the tolerance go to
+    # the row-level quarantine and the rest of the upload goes on; more reject the file.
+    mostly: float = Field(default=DEFAULT_MOSTLY, ge=0.0, le=1.0)
 
 
 class DatasetSchema(_Strict):

@@ -281,8 +281,8 @@ def test_rejected_data_is_quarantined_with_the_reason_as_on_the_lambda_route(aws
 
     assert result["outcome"] == "data_rejected"
     assert _without_execution(result, "bbbbbbbb-job-route") == _without_execution(lambda_result, "aaaaaaaa-lambda-route")
-    assert result["quarantine_uri"] == f"s3://{DATA_BUCKET}/quarantine/bbbbbbbb-job-route/broken.csv"
-    assert aws.get("quarantine/bbbbbbbb-job-route/broken.csv") == body
+    assert result["quarantine_uri"] == f"s3://{DATA_BUCKET}/quarantine/bbbbbbbb-job-route/upload/broken.csv"
+    assert aws.get("quarantine/bbbbbbbb-job-route/upload/broken.csv") == body
     reason = aws.get_json("quarantine/bbbbbbbb-job-route/reason.json")
     assert reason["reason"] == result["reason"]
     assert reason["dataset_version"] == hashlib.sha256(body).hexdigest()
