@@ -14,8 +14,10 @@ trained on it):
                            "null_fraction": f}}}
 
 Numeric bins are right-closed: bin 0 is (-inf, edges[0]], bin i is (edges[i-1], edges[i]], the
-last is (edges[-1], inf). Edges are the i/bins quantiles of the profiled values, de-duplicated,
-so a column with few distinct values gets fewer bins.
+last is (edges[-1], inf). Edges are the i/bins quantiles of the profiled values, each moved to the
+midpoint between the observed values on either side of it, de-duplicated: no profiled value sits
+on an edge, so ties and values moved by rounding (one ulp) stay in their bin, and a column with
+few distinct values gets one bin per value at most (exact categories for a low-cardinality column).
 
 The profile is built from a uniform row sample of at most SAMPLE_ROWS rows (the rows with the
 smallest seeded content hashes, so the sample does not depend on row order); below that size
@@ -85,7 +87,7 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
         return {"kind": "numeric", "edges": [], "fractions": [], "null_fraction": null_fraction}
     # One sort makes both the quantiles and the bin counts cheap (a search per edge).
     ordered = np.sort(present)
-    edges = np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins))
+    edges = _edges_between_values(ordered, np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins)))
     at_or_below = np.searchsorted(ordered, edges, side="right")
     counts = np.diff(np.append(at_or_below, ordered.size), prepend=0)
     return {
@@ -98,6 +100,21 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
         "min": float(ordered[0]),
         "max": float(ordered[-1]),
     }
+
+
+def _edges_between_values(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Each quantile moved to the midpoint between the distinct values on either side of it.
+
+    A quantile of data with ties (a discrete column, a rounded one) lands on a value, and every
+    copy of that value then sits on the edge: a shift of one ulp moves the whole tie group into
+    the next bin and swings PSI. An edge halfway between two observed values is crossed only by a
+    real move. A quantile with no value above it bounds nothing and is dropped.
+    """
+    above = np.searchsorted(ordered, quantiles, side="right")
+    inside = above < ordered.size
+    low = ordered[above[inside] - 1]
+    high = ordered[above[inside]]
+    return np.unique(low + (high - low) / 2)
 
 
 def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
