@@ -64,7 +64,8 @@ class ThreadRoutedStream:
         self.default = default
 
     def _target(self) -> Any:
-        return getattr(_invocation_streams, "log", None) or self.default
+        logs = getattr(_invocation_streams, "logs", None)
+        return logs[-1] if logs else self.default
 
     def write(self, text: str) -> int:
         return self._target().write(text)
@@ -89,17 +90,21 @@ def function_logs(log_file: Path) -> Iterator[None]:
     routed_stdout = terminal if isinstance(terminal, ThreadRoutedStream) else ThreadRoutedStream(terminal)
     handlers = _stream_handlers()
     with log_file.open("a", encoding="utf-8") as log:
-        previous_log = getattr(_invocation_streams, "log", None)
-        _invocation_streams.log = log
-        sys.stdout = routed_stdout
-        previous = [
-            _swap_stream(handler, handler.stream if isinstance(handler.stream, ThreadRoutedStream) else ThreadRoutedStream(handler.stream))
-            for handler in handlers
-        ]
+        # A stack per thread, each log removed by identity: invocations on one thread do not
+        # always end in the reverse order of their start (an upload's event is delivered from
+        # inside the transfer that another invocation started).
+        if not hasattr(_invocation_streams, "logs"):
+            _invocation_streams.logs = []
+        previous: list[Any] = []
         try:
+            _invocation_streams.logs.append(log)
+            sys.stdout = routed_stdout
+            for handler in handlers:
+                routed = handler.stream if isinstance(handler.stream, ThreadRoutedStream) else ThreadRoutedStream(handler.stream)
+                previous.append(_swap_stream(handler, routed))
             yield
         finally:
-            _invocation_streams.log = previous_log
+            _invocation_streams.logs = [stream for stream in _invocation_streams.logs if stream is not log]
             if sys.stdout is routed_stdout:
                 sys.stdout = routed_stdout.default if routed_stdout is not terminal else terminal
             for handler, stream in zip(handlers, previous):
@@ -107,6 +112,13 @@ def function_logs(log_file: Path) -> Iterator[None]:
             for handler in _stream_handlers():
                 if handler.stream is log:
                     _swap_stream(handler, terminal)
+
+
+def _swap_stream(handler: logging.StreamHandler, stream: Any) -> Any:
+    """StreamHandler.setStream without its flush of the old stream, which may be closed."""
+    with handler.lock:
+        previous, handler.stream = handler.stream, stream
+    return previous
 
 
 def _stream_handlers() -> list[logging.StreamHandler]:
