@@ -166,6 +166,7 @@ def open_table(
         )
     if head.startswith(PARQUET_MAGIC) or file_name.lower().endswith(".parquet"):
         return _open_parquet(path, config, compressed)
+    _raise_if_markup(head)
     lines = _scan_text(path, config.max_line_bytes)
     raw_header = _read_csv_header(path, config.max_line_bytes)
     columns = [name.strip() for name in raw_header]
@@ -173,6 +174,17 @@ def open_table(
     return Table(
         path, "csv", columns, compressed, config.chunk_rows, config.max_line_bytes, tuple(raw_header), head_line_bytes, lines
     )
+
+
+def _raise_if_markup(head: bytes) -> None:
+    """JSON and HTML saved under a .csv name (an API response, an error page) say so."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower()
+    if start[:1] in (b"{", b"["):
+        raise DataUnreadableError("json_content", "the file holds JSON, not CSV; upload CSV, gzip CSV or Parquet")
+    if start.startswith((b"<!doctype", b"<html", b"<?xml")):
+        raise DataUnreadableError(
+            "markup_content", "the file is an HTML or XML document (an error page saved instead of the data?), not CSV"
+        )
 
 
 def _read_head(path: Path) -> bytes:
