@@ -25,6 +25,16 @@ ProblemType = Literal["binary", "multiclass", "regression"]
 # fault (a unit change, a renamed category, an emptied column) touches far more rows.
 DEFAULT_MOSTLY = 0.99
 
+# The metrics evaluation computes for each problem type (functions/evaluate_model/evaluation.py
+# METRICS; a test keeps the two equal), so a gate on a name it never computes fails at load.
+PROBLEM_METRICS: dict[str, frozenset[str]] = {
+    "binary": frozenset({"roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier", "calibration_error"}),
+    "multiclass": frozenset({"accuracy", "f1_macro", "log_loss", "roc_auc_ovr"}),
+    "regression": frozenset({"rmse", "mae", "r2"}),
+}
+# The estimators the built-in training script fits (functions/training/train.py ESTIMATORS).
+ESTIMATOR_NAMES = ("gradient_boosting", "random_forest", "linear")
+
 # Metrics where a larger value is worse; every other metric is "higher is better".
 LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
 
@@ -192,6 +202,24 @@ class PipelineConfig(_Strict):
     approval: Literal["automatic", "manual"] = "automatic"
     deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> PipelineConfig:
+        """Metric and estimator names are checked here, not after a training job has run."""
+        problem_type = self.dataset.problem_type
+        known = PROBLEM_METRICS[problem_type]
+        unknown = sorted({self.gates.primary_metric, *self.gates.thresholds} - known)
+        if unknown:
+            raise ValueError(
+                f"gates name {', '.join(map(repr, unknown))}, not a {problem_type} metric; "
+                f"choose from {', '.join(sorted(known))}"
+            )
+        estimator = self.training.hyperparameters.get("estimator")
+        if estimator is not None and estimator not in ESTIMATOR_NAMES:
+            raise ValueError(
+                f"training.hyperparameters.estimator {estimator!r} is not one of {', '.join(ESTIMATOR_NAMES)}"
+            )
+        return self
 
     @property
     def model_package_group(self) -> str:

@@ -171,7 +171,10 @@ def row_failures(values: CoercedColumn, target: str) -> list[tuple[np.ndarray, s
     if values.labels is not None and column.type == "category" and column.categories and column.unseen_category == "error":
         unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
         failures.append((unseen, "not one of the categories"))
-    if not column.nullable and column.name != target:
+    if column.name == target:
+        # A row without its label cannot be trained on; within the tolerance it is held back.
+        failures.append((values.null, "the target is empty"))
+    elif not column.nullable:
         failures.append((values.null, "empty"))
     return failures
 
@@ -458,11 +461,11 @@ class _Scan:
         if tally.nulls:
             null_fraction = tally.nulls / max(self.rows, 1)
             if is_target:
-                errors.append(
+                row_level.append(
                     CheckFinding(
                         check="target_nulls",
                         column=column.name,
-                        message=f"the target column '{column.name}' is empty in {tally.nulls} row(s)",
+                        message=f"the target column '{column.name}' is empty in {tally.nulls} row(s){tolerance_note}",
                     )
                 )
             elif not column.nullable:

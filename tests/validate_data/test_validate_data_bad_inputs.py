@@ -134,7 +134,7 @@ BAD_INPUTS: dict[str, BadInput] = {
         adjust_config=_sex_not_nullable,
     ),
     "null_in_target": BadInput(
-        "x.csv", "target_nulls", lambda f: to_csv_bytes(_with(_pg(f), "species", slice(0, 4), None)), dataset="penguins"
+        "x.csv", "target_nulls", lambda f: to_csv_bytes(_with(_pg(f), "species", slice(0, 10), None)), dataset="penguins"
     ),
     "single_class_target": BadInput("x.csv", "single_class", lambda f: to_csv_bytes(_bc(f).query("target == 1"))),
     "too_few_rows_in_a_class": BadInput(
@@ -216,6 +216,13 @@ BAD_INPUTS: dict[str, BadInput] = {
         dataset="penguins",
         adjust_config=_island_unseen_is_error,
         quarantined_rows=3,
+    ),
+    "two_empty_targets_within_tolerance": BadInput(
+        "x.csv",
+        None,
+        lambda f: to_csv_bytes(_with(_pg(f), "species", slice(5, 7), None)),
+        dataset="penguins",
+        quarantined_rows=2,
     ),
     "carriage_return_line_endings_over_1_mib": BadInput(
         "x.csv", None, lambda f: _over_one_mib(f).replace(b"\n", b"\r")
@@ -316,7 +323,7 @@ def _zip(payload: bytes) -> bytes:
 
 
 def test_the_corpus_is_large_enough():
-    assert len(BAD_INPUTS) >= 65
+    assert len(BAD_INPUTS) >= 66
     assert sum(case.check is None for case in BAD_INPUTS.values()) >= 7
 
 
