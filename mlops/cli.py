@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="where to write the config")
     init.add_argument("--project", default="mlops", help="prefix of the names of deployed resources")
     init.add_argument("--force", action="store_true", help="overwrite an existing config")
+    init.add_argument(
+        "--ignore", action="append", default=[], metavar="COLUMN", help="keep COLUMN in the data but not as a feature (repeatable)"
+    )
+    init.add_argument(
+        "--date", action="append", default=[], metavar="COLUMN", help="COLUMN holds dates: checked, kept, not a feature (repeatable)"
+    )
 
     local = commands.add_parser("local", help="the pipeline on this machine, with no AWS account")
     local_commands = local.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
@@ -99,7 +105,15 @@ def _dispatch(arguments: argparse.Namespace) -> int:
     if arguments.command == "init":
         from mlops.commands.init import init_config
 
-        return init_config(arguments.data, arguments.target, arguments.config, arguments.project, arguments.force)
+        return init_config(
+            arguments.data,
+            arguments.target,
+            arguments.config,
+            arguments.project,
+            arguments.force,
+            ignore=arguments.ignore,
+            dates=arguments.date,
+        )
     if arguments.command == "local" and arguments.local_command == "run":
         from mlops.commands.local_run import local_run
 

@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CONFIG_FILE_NAME = "pipeline_config.json"
 
-ColumnType = Literal["integer", "float", "category", "boolean"]
+ColumnType = Literal["integer", "float", "category", "boolean", "date", "ignore"]
+# Kept in the data and the curated splits, not given to the model: "date" values must parse as
+# dates, "ignore" values are not checked (an id, free text).
+NON_FEATURE_TYPES = frozenset({"date", "ignore"})
 ProblemType = Literal["binary", "multiclass", "regression"]
 
 # A second sample of a source has a few values its first sample never showed (a heavy tail's
@@ -78,6 +81,7 @@ class DatasetSchema(_Strict):
 
     @property
     def feature_columns(self) -> list[ColumnSchema]:
+        """Every column but the target, "date" and "ignore" ones included (they are checked)."""
         return [c for c in self.columns if c.name != self.target]
 
     def column(self, name: str) -> ColumnSchema:

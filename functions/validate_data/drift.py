@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from functions.common.config import ColumnSchema, DatasetSchema, DriftConfig
+from functions.common.config import NON_FEATURE_TYPES, ColumnSchema, DatasetSchema, DriftConfig
 
 PROFILE_FORMAT_VERSION = 1
 SAMPLE_ROWS = 100_000
@@ -62,7 +62,7 @@ def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: 
     """Profile of `sample`: numeric columns as float (NaN = null), others as labels (None = null)."""
     columns: dict[str, Any] = {}
     for column in schema.columns:
-        if column.name not in sample.columns:
+        if column.name not in sample.columns or column.type in NON_FEATURE_TYPES:
             continue
         values = sample[column.name]
         if profile_kind(column) == "numeric":
@@ -207,7 +207,7 @@ def compare_to_baseline(
     baseline_columns = baseline.get("columns", {})
     for column in schema.columns:
         reference = baseline_columns.get(column.name)
-        if column.name not in current.columns:
+        if column.name not in current.columns or column.type in NON_FEATURE_TYPES:
             continue
         if reference is None:
             comparison.skipped[column.name] = "not in the baseline profile"

@@ -429,6 +429,8 @@ class _Scan:
                 "float": "numbers",
                 "boolean": "true/false/1/0",
                 "category": "labels",
+                "date": "dates",
+                "ignore": "values",
             }[column.type]
             errors.append(
                 CheckFinding(
