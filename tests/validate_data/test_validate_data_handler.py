@@ -201,8 +201,8 @@ def test_file_over_the_lambda_limit_is_rejected_without_reading_it(aws, lambda_c
     assert [finding["check"] for finding in result["errors"]] == ["file_too_large"]
     assert "file too large for the Lambda route" in result["reason"]
     assert aws.keys(f"quarantine/{event['execution_name']}/") == [
-        f"quarantine/{event['execution_name']}/upload/big.csv",
         f"quarantine/{event['execution_name']}/reason.json",
+        f"quarantine/{event['execution_name']}/upload/big.csv",
     ]
 
 
