@@ -7,7 +7,7 @@ split) and a bounded row sample (for the profile and drift). A row's content has
 its coerced schema values, so rows that differ only in how a value is written ("3" and
 "3.0" in an integer column) or in a column outside the schema are duplicates. Memory grows
 with the number of rows only through an 8-byte split key (the hash mixed with the split
-seed) and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
+seed), a 1-byte flag for rows a column's tolerance holds back, and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
 the largest class's keys while counting duplicates and cutting the split; everything else
 is per chunk or bounded. When the data is accepted and `work_dir` is given, a second pass
 writes the curated split files.
