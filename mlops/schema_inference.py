@@ -12,12 +12,18 @@ The inferred schema is meant to accept more data like the example and reject bro
 - every feature may be empty in a small fraction of rows: twice the observed fraction plus
   NULL_TOLERANCE_FRACTION; the target may never be empty;
 - the problem type follows the target: two values -> binary, a label or a small set of whole
-  numbers -> multiclass, other numbers -> regression.
+  numbers -> multiclass, other numbers -> regression;
+- text columns whose values are dates become "date" columns (checked, kept, not a feature), and
+  columns named in `ignore` become "ignore" columns (kept, not checked, not a feature);
+- the config accepts the sample it came from: at most as many rows required as it has, and a
+  target tolerance (`mostly`) that holds its empty targets back rather than rejecting it.
+`sample_warnings` says what a person should know before relying on the config.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,8 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
 
 from functions.common.config import (
+    DEFAULT_MOSTLY,
+    NON_FEATURE_TYPES,
     ColumnSchema,
     DatasetSchema,
     DeploymentConfig,
@@ -44,6 +52,13 @@ RANGE_MARGIN_FRACTION = 1.0
 TAIL_MARGIN_FACTOR = 5.0
 TAIL_QUANTILE = 0.1
 NULL_TOLERANCE_FRACTION = 0.05
+# Below this many rows the inferred ranges and categories are as narrow as the sample.
+MIN_SAMPLE_ROWS = 100
+# A text column is a date column when this share of its values parse as dates.
+MIN_DATE_FRACTION = 0.95
+DATE_PATTERN = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}$"
+# A column with a distinct value in every one of at least this many rows looks like an identifier.
+MIN_ROWS_FOR_IDENTIFIER = 20
 MIN_ROWS_FLOOR = 20
 MIN_ROWS_CEILING = 1000
 DEFAULT_MIN_ROWS_PER_CLASS = 5
@@ -60,7 +75,13 @@ class SchemaInferenceError(PipelineError):
 
 
 def infer_config(
-    frame: pd.DataFrame, target: str, project: str = "mlops", problem_type: ProblemType | None = None
+    frame: pd.DataFrame,
+    target: str,
+    project: str = "mlops",
+    problem_type: ProblemType | None = None,
+    *,
+    ignore: Sequence[str] = (),
+    dates: Sequence[str] = (),
 ) -> PipelineConfig:
     frame = frame.rename(columns=lambda name: str(name).strip())
     if target not in frame.columns:
@@ -70,17 +91,26 @@ def infer_config(
     target_values = frame[target]
     if target_values.isna().all():
         raise SchemaInferenceError(f"the target column {target!r} is empty")
+    named = [name for name in (*ignore, *dates) if name not in frame.columns or name == target]
+    if named:
+        raise SchemaInferenceError(f"{named[0]!r} cannot be marked ignore or date: it is the target or not a column")
     problem_type = problem_type or _infer_problem_type(target_values, target)
-    columns = [
-        _target_schema(frame[name], name, problem_type) if name == target else _feature_schema(frame[name], name)
-        for name in frame.columns
-    ]
+    columns = []
+    for name in frame.columns:
+        if name == target:
+            columns.append(_target_schema(frame[name], name, problem_type))
+        elif name in ignore:
+            columns.append(ColumnSchema(name=name, type="ignore", nullable=True, max_null_fraction=1.0))
+        elif name in dates or looks_like_dates(frame[name]):
+            columns.append(_date_schema(frame[name], name))
+        else:
+            columns.append(_feature_schema(frame[name], name))
     primary_metric, thresholds = DEFAULT_GATES[problem_type]
     dataset = DatasetSchema(
         target=target,
         problem_type=problem_type,
         columns=columns,
-        min_rows=min(MIN_ROWS_CEILING, max(MIN_ROWS_FLOOR, len(frame) // 10)),
+        min_rows=min(MIN_ROWS_CEILING, max(MIN_ROWS_FLOOR, len(frame) // 10), len(frame)),
         min_rows_per_class=_min_rows_per_class(frame[target], problem_type),
         max_duplicate_fraction=_max_duplicate_fraction(frame),
     )
@@ -165,16 +195,81 @@ def _feature_schema(values: pd.Series, name: str) -> ColumnSchema:
     return ColumnSchema(**schema)
 
 
+def looks_like_dates(values: pd.Series) -> bool:
+    if is_numeric_dtype(values.dtype) or is_bool_dtype(values.dtype):
+        return False
+    text, null = text_values(values)
+    present = pd.Series(text[~null], dtype=object)
+    return bool(len(present)) and float(present.str.match(DATE_PATTERN).mean()) >= MIN_DATE_FRACTION
+
+
+def _date_schema(values: pd.Series, name: str) -> ColumnSchema:
+    null_fraction = float(text_values(values)[1].mean())
+    tolerance = min(1.0, round(null_fraction * 2 + NULL_TOLERANCE_FRACTION, 4))
+    return ColumnSchema(name=name, type="date", nullable=True, max_null_fraction=tolerance)
+
+
+def _target_mostly(values: pd.Series) -> float:
+    """The target's tolerance: the default, or room for the sample's own empty targets."""
+    empty_fraction = float(text_values(values)[1].mean())
+    if empty_fraction <= 1.0 - DEFAULT_MOSTLY:
+        return DEFAULT_MOSTLY
+    return max(0.0, math.floor((1.0 - 2 * empty_fraction) * 100) / 100)
+
+
 def _target_schema(values: pd.Series, name: str, problem_type: ProblemType) -> ColumnSchema:
+    mostly = _target_mostly(values)
     if problem_type == "regression":
         kind, numbers, null = _column_kind(values)
         if kind not in {"integer", "float"}:
             raise SchemaInferenceError(f"a regression target must be numeric; {name!r} holds text")
-        return ColumnSchema(name=name, type="float", nullable=False, **_range(numbers[~null], integer=False))
+        return ColumnSchema(name=name, type="float", nullable=False, mostly=mostly, **_range(numbers[~null], integer=False))
     kind, _, _ = _column_kind(values)
     if kind == "boolean":
-        return ColumnSchema(name=name, type="boolean", nullable=False)
-    return ColumnSchema(name=name, type="category", categories=_distinct_labels(values), nullable=False)
+        return ColumnSchema(name=name, type="boolean", nullable=False, mostly=mostly)
+    return ColumnSchema(name=name, type="category", categories=_distinct_labels(values), nullable=False, mostly=mostly)
+
+
+def sample_warnings(frame: pd.DataFrame, config: PipelineConfig) -> list[str]:
+    """What a person should know about a config inferred from `frame` before relying on it."""
+    frame = frame.rename(columns=lambda name: str(name).strip())
+    dataset = config.dataset
+    warnings = []
+    rows = len(frame)
+    empty_targets = int(text_values(frame[dataset.target])[1].sum())
+    if empty_targets:
+        target = dataset.column(dataset.target)
+        warnings.append(
+            f"{empty_targets} of {rows} rows have an empty target '{dataset.target}': uploads hold such rows back "
+            f"in the row-level quarantine while they are at most {1.0 - target.mostly:.0%} of the rows "
+            "(the target's `mostly`), and are rejected above that"
+        )
+    if rows < MIN_SAMPLE_ROWS:
+        warnings.append(
+            f"the sample has {rows} rows: ranges, categories and null tolerances are as narrow as these rows show, "
+            f"so the next upload may fall outside them; infer from a larger sample or widen them"
+        )
+    for column in dataset.columns:
+        if column.type == "date":
+            warnings.append(
+                f"column '{column.name}' holds dates: typed date (values must be dates; kept in the data, not a feature)"
+            )
+        elif column.type not in NON_FEATURE_TYPES and column.name != dataset.target and _looks_like_identifier(frame[column.name]):
+            warnings.append(
+                f"column '{column.name}' has a different value in every row, like an identifier: as a feature it "
+                f"teaches nothing and new values fall outside its range or categories; pass --ignore {column.name} "
+                "to keep it in the data but not as a feature"
+            )
+    return warnings
+
+
+def _looks_like_identifier(values: pd.Series) -> bool:
+    text, null = text_values(values)
+    present = text[~null]
+    if len(present) < MIN_ROWS_FOR_IDENTIFIER or len(set(present.tolist())) != len(present):
+        return False
+    kind, numbers, _ = _column_kind(values)
+    return kind in {"integer", "category"}
 
 
 def _range(present: np.ndarray, integer: bool) -> dict[str, float]:
@@ -230,7 +325,9 @@ def summarize_config(config: PipelineConfig) -> str:
     ]
     width = max(len(column.name) for column in dataset.columns)
     for column in dataset.feature_columns:
-        if column.type in {"integer", "float"}:
+        if column.type in NON_FEATURE_TYPES:
+            detail = "kept in the data, not a feature" + ("; values must be dates" if column.type == "date" else "")
+        elif column.type in {"integer", "float"}:
             detail = f"range {_bounds(column)}"
         elif column.type == "category":
             detail = f"categories {_listed(column.categories)}" if column.categories else "free text (no category check)"

@@ -18,11 +18,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 CONFIG_FILE_NAME = "pipeline_config.json"
 
-ColumnType = Literal["integer", "float", "category", "boolean"]
+ColumnType = Literal["integer", "float", "category", "boolean", "date", "ignore"]
+# Kept in the data and the curated splits, not given to the model: "date" values must parse as
+# dates, "ignore" values are not checked (an id, free text).
+NON_FEATURE_TYPES = frozenset({"date", "ignore"})
 ProblemType = Literal["binary", "multiclass", "regression"]
 
 # No "-": it separates the project from the rest of every resource name (see PipelineConfig).
 PROJECT_NAME = re.compile(r"[a-z][a-z0-9]{1,20}")
+
+# A second sample of a source has a few values its first sample never showed (a heavy tail's
+# next extreme, a rare label): 1 row in 100 per column is room for them, while a systematic
+# fault (a unit change, a renamed category, an emptied column) touches far more rows.
+DEFAULT_MOSTLY = 0.99
+
+# The metrics evaluation computes for each problem type (functions/common/model_metrics.py
+# METRICS; a test keeps the two equal), so a gate on a name it never computes fails at load.
+PROBLEM_METRICS: dict[str, frozenset[str]] = {
+    "binary": frozenset({"roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier", "calibration_error"}),
+    "multiclass": frozenset({"accuracy", "f1_macro", "log_loss", "roc_auc_ovr"}),
+    "regression": frozenset({"rmse", "mae", "r2"}),
+}
+# The estimators the built-in training script fits (functions/training/train.py ESTIMATORS).
+ESTIMATOR_NAMES = ("gradient_boosting", "random_forest", "linear")
 
 # Metrics where a larger value is worse; every other metric is "higher is better".
 LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
@@ -44,6 +62,10 @@ class ColumnSchema(_Strict):
     unseen_category: Literal["warn", "error"] = "warn"
     drift_warn_psi: float | None = None
     drift_fail_psi: float | None = None
+    # The fraction of rows that must pass this column's range, category ("error") and
+    # non-null checks (Great Expectations' `mostly`). Rows that fail within the tolerance go to
+    # the row-level quarantine and the rest of the upload goes on; more reject the file.
+    mostly: float = Field(default=DEFAULT_MOSTLY, ge=0.0, le=1.0)
 
 
 class DatasetSchema(_Strict):
@@ -63,6 +85,7 @@ class DatasetSchema(_Strict):
 
     @property
     def feature_columns(self) -> list[ColumnSchema]:
+        """Every column but the target, "date" and "ignore" ones included (they are checked)."""
         return [c for c in self.columns if c.name != self.target]
 
     def column(self, name: str) -> ColumnSchema:
@@ -198,6 +221,24 @@ class PipelineConfig(_Strict):
                 "'mlops' would then reach the resources of a project 'mlops-foo'"
             )
         return project
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> PipelineConfig:
+        """Metric and estimator names are checked here, not after a training job has run."""
+        problem_type = self.dataset.problem_type
+        known = PROBLEM_METRICS[problem_type]
+        unknown = sorted({self.gates.primary_metric, *self.gates.thresholds} - known)
+        if unknown:
+            raise ValueError(
+                f"gates name {', '.join(map(repr, unknown))}, not a {problem_type} metric; "
+                f"choose from {', '.join(sorted(known))}"
+            )
+        estimator = self.training.hyperparameters.get("estimator")
+        if estimator is not None and estimator not in ESTIMATOR_NAMES:
+            raise ValueError(
+                f"training.hyperparameters.estimator {estimator!r} is not one of {', '.join(ESTIMATOR_NAMES)}"
+            )
+        return self
 
     @property
     def model_package_group(self) -> str:

@@ -53,6 +53,10 @@ class ValidateDataResult(_Model):
     report_uri: str | None = None
     report_html_uri: str | None = None
     quarantine_uri: str | None = None
+    # Accepted rows that failed a check within its column's tolerance: held back from training,
+    # kept with their reasons in quarantined_rows_uri. Curated rows + these = the upload's rows.
+    quarantined_rows: int = 0
+    quarantined_rows_uri: str | None = None
     errors: list[CheckFinding] = Field(default_factory=list)
     warnings: list[CheckFinding] = Field(default_factory=list)
     # Unique per execution, stable across retries of the same execution.

@@ -18,8 +18,10 @@ trained on it):
                            "null_fraction": f}}}
 
 Numeric bins are right-closed: bin 0 is (-inf, edges[0]], bin i is (edges[i-1], edges[i]], the
-last is (edges[-1], inf). Edges are the i/bins quantiles of the profiled values, de-duplicated,
-so a column with few distinct values gets fewer bins.
+last is (edges[-1], inf). Edges are the i/bins quantiles of the profiled values, each moved to the
+midpoint between the observed values on either side of it, de-duplicated: no profiled value sits
+on an edge, so ties and values moved by rounding (one ulp) stay in their bin, and a column with
+few distinct values gets one bin per value at most (exact categories for a low-cardinality column).
 
 The profile is built from a uniform row sample of at most SAMPLE_ROWS rows (the rows with the
 smallest seeded content hashes, so the sample does not depend on row order); below that size
@@ -44,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from functions.common.config import ColumnSchema, DatasetSchema, DriftConfig
+from functions.common.config import NON_FEATURE_TYPES, ColumnSchema, DatasetSchema, DriftConfig
 
 PROFILE_FORMAT_VERSION = 1
 SAMPLE_ROWS = 100_000
@@ -64,7 +66,7 @@ def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: 
     """Profile of `sample`: numeric columns as float (NaN = null), others as labels (None = null)."""
     columns: dict[str, Any] = {}
     for column in schema.columns:
-        if column.name not in sample.columns:
+        if column.name not in sample.columns or column.type in NON_FEATURE_TYPES:
             continue
         values = sample[column.name]
         if profile_kind(column) == "numeric":
@@ -89,7 +91,7 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
         return {"kind": "numeric", "edges": [], "fractions": [], "null_fraction": null_fraction}
     # One sort makes both the quantiles and the bin counts cheap (a search per edge).
     ordered = np.sort(present)
-    edges = np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins))
+    edges = _edges_between_values(ordered, np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins)))
     at_or_below = np.searchsorted(ordered, edges, side="right")
     counts = np.diff(np.append(at_or_below, ordered.size), prepend=0)
     return {
@@ -102,6 +104,21 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
         "min": float(ordered[0]),
         "max": float(ordered[-1]),
     }
+
+
+def _edges_between_values(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Each quantile moved to the midpoint between the distinct values on either side of it.
+
+    A quantile of data with ties (a discrete column, a rounded one) lands on a value, and every
+    copy of that value then sits on the edge: a shift of one ulp moves the whole tie group into
+    the next bin and swings PSI. An edge halfway between two observed values is crossed only by a
+    real move. A quantile with no value above it bounds nothing and is dropped.
+    """
+    above = np.searchsorted(ordered, quantiles, side="right")
+    inside = above < ordered.size
+    low = ordered[above[inside] - 1]
+    high = ordered[above[inside]]
+    return np.unique(low + (high - low) / 2)
 
 
 def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -194,7 +211,7 @@ def compare_to_baseline(
     baseline_columns = baseline.get("columns", {})
     for column in schema.columns:
         reference = baseline_columns.get(column.name)
-        if column.name not in current.columns:
+        if column.name not in current.columns or column.type in NON_FEATURE_TYPES:
             continue
         if reference is None:
             comparison.skipped[column.name] = "not in the baseline profile"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
 INCOMING_PREFIX = "incoming/"
@@ -16,6 +19,10 @@ AUDIT_PREFIX = "audit/"
 VALIDATION_JOBS_PREFIX = "validation-jobs/"
 
 SPLIT_FILE_NAME = "data.csv"
+QUARANTINE_UPLOAD_FOLDER = "upload/"
+QUARANTINED_ROWS_FILE_NAME = "rows.csv"
+MAX_S3_KEY_BYTES = 1024
+KEY_DIGEST_CHARS = 32
 PREDICTIONS_FILE_NAME = "predictions.csv"
 
 
@@ -48,6 +55,27 @@ def curated_profile_key(dataset_version: str) -> str:
 
 def quarantine_prefix(execution_name: str) -> str:
     return f"{QUARANTINE_PREFIX}{execution_name}/"
+
+
+def quarantine_upload_key(execution_name: str, upload_key: str) -> str:
+    """Where the copy of a rejected upload goes: under upload/, so no upload name (not even
+    "reason.json") can take the key of the reason document beside it. A last segment that is
+    empty, "." or "..", or too long for the key to stay within S3's 1,024 bytes, is replaced by
+    a digest of the whole key (keeping a short extension)."""
+    prefix = f"{quarantine_prefix(execution_name)}{QUARANTINE_UPLOAD_FOLDER}"
+    name = upload_key.rsplit("/", 1)[-1]
+    if name not in {"", ".", ".."} and len((prefix + name).encode("utf-8")) <= MAX_S3_KEY_BYTES:
+        return prefix + name
+    digest = hashlib.sha256(upload_key.encode("utf-8")).hexdigest()[:KEY_DIGEST_CHARS]
+    suffix = "".join(PurePosixPath(name).suffixes[-2:])
+    if not re.fullmatch(r"(\.[A-Za-z0-9]{1,10}){0,2}", suffix):
+        suffix = ""
+    return f"{prefix}{digest}{suffix}"
+
+
+def quarantine_rows_key(execution_name: str) -> str:
+    """The rows of an accepted upload that failed a check within its tolerance, with their reasons."""
+    return f"{quarantine_prefix(execution_name)}{QUARANTINED_ROWS_FILE_NAME}"
 
 
 def report_key(execution_name: str, report: str) -> str:

@@ -41,6 +41,8 @@ SUPPORTED_CONTENT_TYPES = (JSON_CONTENT_TYPE, CSV_CONTENT_TYPE)
 
 NUMERIC_COLUMN_TYPES = frozenset({"integer", "float"})
 CATEGORICAL_COLUMN_TYPES = frozenset({"category", "boolean"})
+# Columns of the config that are kept in the data but are not model features.
+NON_FEATURE_TYPES = frozenset({"date", "ignore"})
 PROBABILITY_COLUMN_PREFIX = "proba__"
 
 TRUE_SPELLINGS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
@@ -337,7 +339,7 @@ def _features_from_packaged_config() -> list[dict[str, str]] | None:
     return [
         {"name": column["name"], "type": column["type"]}
         for column in dataset["columns"]
-        if column["name"] != dataset["target"]
+        if column["name"] != dataset["target"] and column["type"] not in NON_FEATURE_TYPES
     ]
 
 

@@ -77,7 +77,9 @@ VALIDATION_CHANNEL = "validation"
 TEST_CHANNEL = "test"
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression")
-COLUMN_TYPES = ("integer", "float", "category", "boolean")
+COLUMN_TYPES = ("integer", "float", "category", "boolean", "date", "ignore")
+# Columns kept in the data but not given to the model (functions/common/config.py NON_FEATURE_TYPES).
+NON_FEATURE_TYPES = frozenset({"date", "ignore"})
 ESTIMATORS = ("gradient_boosting", "random_forest", "linear")
 CLASS_WEIGHTS = ("balanced",)
 
@@ -209,7 +211,7 @@ def load_dataset_spec(config_path: Path) -> DatasetSpec:
         raise ConfigInvalidError(f"dataset.columns uses unknown type(s) {', '.join(map(repr, unknown_types))}")
     if target not in names:
         raise ConfigInvalidError(f"target {target!r} is not one of dataset.columns")
-    features = [column for column in columns if column["name"] != target]
+    features = [column for column in columns if column["name"] != target and column["type"] not in NON_FEATURE_TYPES]
     if not features:
         raise ConfigInvalidError("dataset.columns holds no feature besides the target")
     return DatasetSpec(target=target, problem_type=problem_type, features=features)

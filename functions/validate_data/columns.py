@@ -192,7 +192,18 @@ def _coerce_series(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
         return CoercedColumn(schema, numbers, None, null, invalid)
     if schema.type == "boolean":
         return _coerce_boolean(series, schema)
+    if schema.type == "date":
+        return _coerce_date(series, schema)
     return _coerce_category(series, schema)
+
+
+def _coerce_date(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
+    """Dates are kept as written; a value that does not parse as a date is invalid."""
+    text, null = text_values(series)
+    parsed = pd.to_datetime(pd.Series(np.where(null, None, text), dtype=object), errors="coerce", format="mixed")
+    invalid = ~null & parsed.isna().to_numpy()
+    numbers = np.full(len(text), np.nan)
+    return CoercedColumn(schema, numbers, text, null, invalid)
 
 
 def _coerce_boolean(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:

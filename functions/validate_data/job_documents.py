@@ -18,7 +18,8 @@ output/outcome.json, written by the job, read by "conclude" (a ValidationOutcome
      "outcome": {<the ValidationOutcome's fields; "drift" as DriftComparison.to_dict();
                   "split_files": {split: path relative to output/}>}}
 
-output/splits/<split>.csv, written by the job when the data is accepted.
+output/splits/<split>.csv, written by the job when the data is accepted, and
+output/splits/quarantined.csv when some rows failed a check within their column's tolerance.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def outcome_to_document(
             "drift": outcome.drift.to_dict() if outcome.drift is not None else None,
             "baseline_used": outcome.baseline_used,
             "split_rows": outcome.split_rows,
+            "quarantined_rows": outcome.quarantined_rows,
             "split_files": {
                 name: path.relative_to(output_dir).as_posix() for name, path in outcome.split_files.items()
             },
@@ -141,6 +143,7 @@ def outcome_from_document(document: dict[str, Any]) -> tuple[ValidationOutcome, 
             baseline_used=bool(fields.get("baseline_used")),
             split_rows={name: int(rows) for name, rows in (fields.get("split_rows") or {}).items()},
             split_files={name: Path(path) for name, path in (fields.get("split_files") or {}).items()},
+            quarantined_rows=int(fields.get("quarantined_rows") or 0),
         )
         return outcome, str(document["dataset_version"])
     except (KeyError, TypeError, ValueError) as error:

@@ -25,6 +25,7 @@ import codecs
 import csv
 import gzip
 import io
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,17 @@ MAX_ARROW_BLOCK_BYTES = 4 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"
+# Compressed formats people upload by mistake, each named in the reason.
+OTHER_COMPRESSION_MAGICS = (
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+)
+DECOMPRESSED_FILE_NAME = "decompressed.csv"
+# In UTF-16 text without a byte order mark, one byte of almost every ASCII character is NUL.
+MIN_UTF16_NUL_FRACTION = 0.3
+EXCEL_SEPARATOR_HINT = "sep="
 UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SUSPECT_DELIMITERS = (";", "\t", "|")
 ALLOWED_CONTROL_BYTES = frozenset(b"\t\n\r\x0c")
@@ -139,12 +151,22 @@ def open_table(
         head = _read_head(path)
         if not head:
             raise DataUnreadableError("empty_file", "the gzip file decompresses to nothing")
+        if head.startswith(GZIP_MAGIC):
+            raise DataUnreadableError(
+                "unreadable_compression", "the file is gzip-compressed twice; compress the CSV once"
+            )
+    for magic, compression in OTHER_COMPRESSION_MAGICS:
+        if head.startswith(magic):
+            raise DataUnreadableError(
+                "unreadable_compression", f"the file is {compression}-compressed; upload CSV, gzip CSV or Parquet"
+            )
     if head.startswith(ZIP_MAGIC):
         raise DataUnreadableError(
             "unreadable_compression", "the file is a zip archive (or an Excel workbook); upload CSV, gzip CSV or Parquet"
         )
     if head.startswith(PARQUET_MAGIC) or file_name.lower().endswith(".parquet"):
         return _open_parquet(path, config, compressed)
+    _raise_if_markup(head)
     lines = _scan_text(path, config.max_line_bytes)
     raw_header = _read_csv_header(path, config.max_line_bytes)
     columns = [name.strip() for name in raw_header]
@@ -154,15 +176,32 @@ def open_table(
     )
 
 
+def _raise_if_markup(head: bytes) -> None:
+    """JSON and HTML saved under a .csv name (an API response, an error page) say so."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower()
+    if start[:1] in (b"{", b"["):
+        raise DataUnreadableError("json_content", "the file holds JSON, not CSV; upload CSV, gzip CSV or Parquet")
+    if start.startswith((b"<!doctype", b"<html", b"<?xml")):
+        raise DataUnreadableError(
+            "markup_content", "the file is an HTML or XML document (an error page saved instead of the data?), not CSV"
+        )
+
+
 def _read_head(path: Path) -> bytes:
     with path.open("rb") as stream:
         return stream.read(SNIFF_BYTES)
 
 
 def _gunzip(path: Path, max_bytes: int) -> Path:
-    target = path.with_name(path.name + ".decompressed")
+    """Decompress into a fixed name beside `path`: a sibling named after the upload could exceed
+    the file system's name limit. A write error is the disk's, not the gzip data's."""
+    target = path.with_name(DECOMPRESSED_FILE_NAME if path.name != DECOMPRESSED_FILE_NAME else "_" + DECOMPRESSED_FILE_NAME)
     try:
-        with gzip.open(path, "rb") as source, target.open("wb") as sink:
+        sink = target.open("wb")
+    except OSError as error:
+        raise DataUnreadableError("work_space", f"the decompressed copy cannot be written ({error.strerror})") from error
+    try:
+        with gzip.open(path, "rb") as source, sink:
             written = 0
             while block := source.read(SCAN_BLOCK_BYTES):
                 written += len(block)
@@ -171,7 +210,12 @@ def _gunzip(path: Path, max_bytes: int) -> Path:
                         f"the gzip file decompresses to more than {max_bytes} bytes, "
                         "more than this validation route accepts"
                     )
-                sink.write(block)
+                try:
+                    sink.write(block)
+                except OSError as error:
+                    raise DataUnreadableError(
+                        "work_space", f"the decompressed copy cannot be written ({error.strerror})"
+                    ) from error
     except (OSError, EOFError, zlib.error) as error:
         raise DataUnreadableError(
             "unreadable_compression", f"the gzip data is damaged or truncated ({type(error).__name__})"
@@ -204,7 +248,7 @@ def _scan_text(path: Path, max_line_bytes: int) -> int:
                     f"the file is not valid UTF-8 (byte 0x{block[error.start]:02x} on line {bad_line}); save it as UTF-8",
                 ) from error
             array = np.frombuffer(block, dtype=np.uint8)
-            newlines = np.flatnonzero(array == 10)
+            newlines = _line_ends(array)
             if newlines.size:
                 lengths = np.diff(newlines, prepend=-1)
                 lengths[0] += current_line_bytes
@@ -230,12 +274,36 @@ def _scan_text(path: Path, max_line_bytes: int) -> int:
     return line_number
 
 
+def _line_ends(array: np.ndarray) -> np.ndarray:
+    """Positions of the bytes that end a line: LF, and CR not followed by LF (old Mac files).
+
+    A CR at the end of a block counts as a line end even when the next block starts with LF;
+    that only overcounts lines by one.
+    """
+    line_feed = array == 10
+    carriage_return = array == 13
+    if carriage_return.any():
+        carriage_return[:-1] &= ~line_feed[1:]
+        return np.flatnonzero(line_feed | carriage_return)
+    return np.flatnonzero(line_feed)
+
+
 def _check_not_binary(head: bytes) -> None:
     if b"\x00" in head:
+        _raise_if_utf16_without_bom(head)
         raise DataUnreadableError("binary_content", "the file contains NUL bytes; it is not a text table")
     control = sum(1 for byte in head if byte < 32 and byte not in ALLOWED_CONTROL_BYTES)
     if head and control / len(head) > MAX_CONTROL_CHARACTER_FRACTION:
         raise DataUnreadableError("binary_content", "the file holds binary data, not a text table")
+
+
+def _raise_if_utf16_without_bom(head: bytes) -> None:
+    even, odd = head[0::2], head[1::2]
+    for name, zeros, text in (("UTF-16 big-endian", even, odd), ("UTF-16 little-endian", odd, even)):
+        if len(zeros) and zeros.count(0) / len(zeros) >= MIN_UTF16_NUL_FRACTION and text.count(0) < zeros.count(0) / 10:
+            raise DataUnreadableError(
+                "encoding", f"the file looks {name} encoded without a byte order mark; save it as UTF-8"
+            )
 
 
 def _csv_reader(stream: io.TextIOBase, max_field_bytes: int) -> Iterator[list[str]]:
@@ -247,36 +315,92 @@ def _open_text(path: Path) -> io.TextIOWrapper:
     return path.open("r", encoding="utf-8-sig", newline="")
 
 
+def _is_blank(row: list[str]) -> bool:
+    """An empty line, or one holding only whitespace (a file's last line often does)."""
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
 def _read_csv_header(path: Path, max_field_bytes: int) -> list[str]:
-    """The header's fields as written; the stripped names are checked here."""
+    """The header's fields as written; the names are checked here."""
     with _open_text(path) as stream:
         reader = _csv_reader(stream, max_field_bytes)
         try:
-            header = next((row for row in reader if row), None)
+            header = next((row for row in reader if not _is_blank(row)), None)
             if header is None:
                 raise DataUnreadableError("empty_file", "the file has no header row")
-            first_row = next((row for row in reader if row), None)
+            header_line = reader.line_num
+            first_row = next((row for row in reader if not _is_blank(row)), None)
         except csv.Error as error:
             raise DataUnreadableError("malformed_rows", f"the header cannot be parsed as CSV ({error})") from error
     columns = [name.strip() for name in header]
+    if columns and columns[0].lower().startswith(EXCEL_SEPARATOR_HINT) and len(columns) <= 2:
+        raise DataUnreadableError(
+            "malformed_header",
+            f"line {header_line} is Excel's {','.join(header)!r} separator hint, not a header; "
+            "remove that line so the header is the first line",
+        )
     if len(columns) == 1 and any(delimiter in columns[0] for delimiter in SUSPECT_DELIMITERS):
         found = next(delimiter for delimiter in SUSPECT_DELIMITERS if delimiter in columns[0])
         raise DataUnreadableError(
             "delimiter", f"the header is one column containing {found!r}; the file must be comma-separated"
         )
+    if first_row is not None and len(columns) < len(first_row) and (len(columns) == 1 or columns[0].startswith("#")):
+        raise DataUnreadableError(
+            "malformed_header",
+            f"line {header_line} ({shown_name(header[0])[:60]}) has {len(header)} field(s) but the next line has "
+            f"{len(first_row)}: a title or comment line above the header? The header must be the first line",
+        )
     _check_column_names(columns)
+    padded = [(position, name) for position, name in enumerate(header, start=1) if name != name.strip()]
+    if padded:
+        position, name = padded[0]
+        raise DataUnreadableError(
+            "malformed_header",
+            f"{len(padded)} column name(s) have spaces around them (column {position}: {shown_name(name)}); "
+            "remove the spaces after the commas of the header",
+        )
     if first_row is None:
         raise DataUnreadableError("header_only", "the file has a header row but no data rows")
     return header
 
 
+def shown_name(name: str) -> str:
+    """A column name quoted, with invisible and non-printable characters escaped (\\u200b),
+    so that two names that look alike on screen read differently."""
+    escaped = "".join(
+        character if character.isprintable() and unicodedata.category(character) != "Cf" else _escape(character)
+        for character in name
+    )
+    return f"'{escaped}'"
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _check_column_names(columns: list[str]) -> None:
-    if any(not name for name in columns):
-        raise DataUnreadableError("malformed_header", "the header has an empty column name")
+    unnamed = [position for position, name in enumerate(columns, start=1) if not name]
+    if unnamed:
+        position = unnamed[0]
+        if position == len(columns):
+            hint = "a comma at the end of the header line (a trailing delimiter)?"
+        elif position == 1:
+            hint = "an index column (pandas writes one unless to_csv is given index=False)?"
+        else:
+            hint = "two commas in a row in the header?"
+        raise DataUnreadableError(
+            "malformed_header",
+            f"the header has {len(unnamed)} empty column name(s), the first in column {position} of "
+            f"{len(columns)}: {hint}",
+        )
     seen: set[str] = set()
     repeated = [name for name in columns if name in seen or seen.add(name)]
     if repeated:
-        raise DataUnreadableError("duplicate_columns", f"the header repeats column names: {sorted(set(repeated))}")
+        raise DataUnreadableError(
+            "duplicate_columns",
+            f"the header repeats column names: {', '.join(shown_name(name) for name in sorted(set(repeated)))}",
+        )
 
 
 def _iter_csv(path: Path, columns: list[str], chunk_rows: int, max_field_bytes: int) -> Iterator[pd.DataFrame]:
@@ -289,7 +413,7 @@ def _iter_csv(path: Path, columns: list[str], chunk_rows: int, max_field_bytes: 
         header_seen = False
         try:
             for row in reader:
-                if not row:
+                if _is_blank(row):
                     continue
                 if not header_seen:
                     header_seen = True

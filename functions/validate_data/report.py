@@ -40,6 +40,8 @@ def render_html(report: dict[str, Any]) -> str:
     ]
     if report.get("quarantine_uri"):
         parts.append(_row("Quarantine copy", report["quarantine_uri"]))
+    if report.get("quarantined_rows"):
+        parts.append(_row("Quarantined rows", f"{report['quarantined_rows']} ({report.get('quarantined_rows_uri')})"))
     if report.get("splits"):
         parts.append(_row("Split rows", ", ".join(f"{name}: {rows}" for name, rows in report["splits"].items())))
     parts.append("</table>")

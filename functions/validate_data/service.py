@@ -48,12 +48,14 @@ from functions.validate_data.job_documents import (
 from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
 from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError, find_baseline, sha256_file
-from functions.validate_data.validation import ValidationOutcome, rejection_reason, validate_file
+from functions.validate_data.validation import QUARANTINED_ROWS, ValidationOutcome, rejection_reason, validate_file
 
 MAX_TRAINING_JOB_NAME_CHARS = 63
 MAX_PROCESSING_JOB_NAME_CHARS = 63
 EXECUTION_DIGEST_CHARS = 12
 MANIFEST_FORMAT_VERSION = 1
+LOCAL_UPLOAD_FILE_NAME = "upload"
+REASON_FILE_NAME = "reason.json"
 
 
 def training_job_name(project: str, dataset_version: str, execution_name: str) -> str:
@@ -183,7 +185,9 @@ class _ValidationRun:
             )
             return self._reject(ValidationOutcome(accepted=False, errors=[finding]), dataset_version=None)
 
-        local_path = self.work / self.file_name
+        # The key's last segment may be "..", hold any character or pass the file system's name
+        # limit (S3 keys run to 1,024 bytes); the format is read from the bytes and `file_name`.
+        local_path = self.work / LOCAL_UPLOAD_FILE_NAME
         self.store.download(request.bucket, request.key, request.version_id, local_path)
         dataset_version = sha256_file(local_path)
         manifest = self.store.read_json(s3_layout.curated_manifest_key(dataset_version))
@@ -249,7 +253,7 @@ class _ValidationRun:
         reason = outcome.reason or rejection_reason(outcome.errors)
         quarantine_uri = self.store.quarantine(request.bucket, request.key, request.version_id, request.execution_name)
         self.store.put_json(
-            s3_layout.quarantine_prefix(request.execution_name) + "reason.json",
+            s3_layout.quarantine_prefix(request.execution_name) + REASON_FILE_NAME,
             {
                 "source_uri": self.source_uri,
                 "quarantine_uri": quarantine_uri,
@@ -285,12 +289,36 @@ class _ValidationRun:
             key = s3_layout.curated_split_key(dataset_version, name)
             publish_split(name, key)
             channels[name] = s3_layout.s3_uri(self.store.bucket, key.rsplit("/", 1)[0] + "/")
+        quarantined_rows_uri = None
+        if outcome.quarantined_rows:
+            rows_key = s3_layout.quarantine_rows_key(request.execution_name)
+            publish_split(QUARANTINED_ROWS, rows_key)
+            quarantined_rows_uri = s3_layout.s3_uri(self.store.bucket, rows_key)
+            self.store.put_json(
+                s3_layout.quarantine_prefix(request.execution_name) + REASON_FILE_NAME,
+                {
+                    "source_uri": self.source_uri,
+                    "quarantined_rows_uri": quarantined_rows_uri,
+                    "dataset_version": dataset_version,
+                    "execution_arn": request.execution_arn,
+                    "created": self.now().isoformat(),
+                    "reason": (
+                        f"{outcome.quarantined_rows} of {outcome.rows} rows failed a check within their column's "
+                        "tolerance and were held back; the rest of the upload was accepted."
+                    ),
+                    "rows": outcome.rows,
+                    "quarantined_rows": outcome.quarantined_rows,
+                    "findings": [finding.model_dump(mode="json") for finding in outcome.warnings],
+                },
+            )
         profile_uri = self.store.put_json(s3_layout.curated_profile_key(dataset_version), outcome.profile or {})
         result = ValidateDataResult(
             outcome="accepted",
             source_uri=self.source_uri,
             dataset_version=dataset_version,
             rows=outcome.rows,
+            quarantined_rows=outcome.quarantined_rows,
+            quarantined_rows_uri=quarantined_rows_uri,
             channels=DataChannels(**channels),
             profile_uri=profile_uri,
             report_uri=s3_layout.s3_uri(self.store.bucket, self.report_key),
@@ -305,6 +333,7 @@ class _ValidationRun:
             "source_version_id": request.version_id,
             "sha256": dataset_version,
             "rows": outcome.rows,
+            "quarantined_rows": outcome.quarantined_rows,
             "split_rows": outcome.split_rows,
             "split_seed": self.config.split.seed,
             "columns": [column.name for column in self.config.dataset.columns],
@@ -360,6 +389,8 @@ def build_report(
         "rows": outcome.rows,
         "file_format": outcome.file_format,
         "quarantine_uri": result.quarantine_uri,
+        "quarantined_rows": outcome.quarantined_rows,
+        "quarantined_rows_uri": result.quarantined_rows_uri,
         "splits": outcome.split_rows,
         "duplicate_rows": outcome.duplicate_rows,
         "class_counts": outcome.class_counts,

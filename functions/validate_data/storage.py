@@ -99,8 +99,8 @@ class DataStore:
         return s3_layout.s3_uri(self.bucket, key)
 
     def quarantine(self, bucket: str, key: str, version_id: str | None, execution_name: str) -> str:
-        """Copy the upload under quarantine/<execution>/; the original stays where it was."""
-        target_key = s3_layout.quarantine_prefix(execution_name) + Path(key).name
+        """Copy the upload under quarantine/<execution>/upload/; the original stays where it was."""
+        target_key = s3_layout.quarantine_upload_key(execution_name, key)
         source: dict[str, str] = {"Bucket": bucket, "Key": key}
         if version_id:
             source["VersionId"] = version_id

@@ -7,7 +7,7 @@ split) and a bounded row sample (for the profile and drift). A row's content has
 its coerced schema values, so rows that differ only in how a value is written ("3" and
 "3.0" in an integer column) or in a column outside the schema are duplicates. Memory grows
 with the number of rows only through an 8-byte split key (the hash mixed with the split
-seed) and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
+seed), a 1-byte flag for rows a column's tolerance holds back, and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
 the largest class's keys while counting duplicates and cutting the split; everything else
 is per chunk or bounded. When the data is accepted and `work_dir` is given, a second pass
 writes the curated split files.
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from functions.common.config import ColumnSchema, PipelineConfig
+from functions.common.config import ColumnSchema, DatasetSchema, PipelineConfig
 from functions.common.contracts import CheckFinding
 from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
-from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table
+from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
 from functions.validate_data.splitting import (
     SPLIT_NAMES,
     assign_splits_by_key,
@@ -52,6 +52,12 @@ DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
 MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
 ROW_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 ROW_HASH_ROTATION_BITS = np.uint64(27)
+# The split index of a row held back in the row-level quarantine.
+QUARANTINED = 3
+QUARANTINED_ROWS = "quarantined"
+QUARANTINE_REASON_COLUMN = "quarantine_reason"
+# Absorbs float rounding in (1 - mostly) * rows, so 0.99 of 100 rows tolerates exactly 1.
+TOLERANCE_ROUNDING_ROWS = 1e-9
 
 
 @dataclass
@@ -69,7 +75,10 @@ class ValidationOutcome:
     drift: DriftComparison | None = None
     baseline_used: bool = False
     split_rows: dict[str, int] = field(default_factory=dict)
+    # Split name -> file; QUARANTINED_ROWS names the rows held back, when there are any.
     split_files: dict[str, Path] = field(default_factory=dict)
+    # Rows that failed a check within its column's tolerance (`mostly`): not in any split.
+    quarantined_rows: int = 0
 
     @property
     def reason(self) -> str | None:
@@ -97,6 +106,10 @@ def validate_file(
     """Check `path` against config.dataset; write curated splits into `work_dir` if accepted."""
     try:
         table = open_table(path, config.validation, file_name or path.name, max_decompressed_bytes)
+        header_errors = header_findings(table.columns, config.dataset)
+        if header_errors:
+            # The verdict needs only the header: no row is read, whatever the file's width.
+            return ValidationOutcome(accepted=False, file_format=table.format, columns=table.columns, errors=header_errors)
         try:
             scan = _Scan(table, config)
             scan.run(table.iter_arrow_batches())
@@ -120,7 +133,8 @@ def validate_file(
     outcome.warnings = outcome.warnings[:MAX_FINDINGS]
     outcome.accepted = not outcome.errors
     if outcome.accepted:
-        assignment = assign_splits_by_key(scan.split_keys(), scan.strata(), config.split)
+        assignment = _assign_rows(scan, config)
+        outcome.quarantined_rows = int((assignment == QUARANTINED).sum())
         outcome.split_rows = {name: int((assignment == index).sum()) for index, name in enumerate(SPLIT_NAMES)}
         if work_dir is not None:
             try:
@@ -130,6 +144,39 @@ def validate_file(
                 outcome.accepted = False
                 outcome.errors = [CheckFinding(check=error.check, message=str(error))]
     return outcome
+
+
+def _assign_rows(scan: _Scan, config: PipelineConfig) -> np.ndarray:
+    """The split of each row, or QUARANTINED. Without quarantined rows this is exactly the split
+    of every row; with them, the remaining rows are split as a file without them would be."""
+    keys, strata, flagged = scan.split_keys(), scan.strata(), scan.flagged_rows()
+    if not flagged.any():
+        return assign_splits_by_key(keys, strata, config.split)
+    kept = ~flagged
+    assignment = np.full(len(keys), QUARANTINED, dtype=np.int8)
+    assignment[kept] = assign_splits_by_key(keys[kept], None if strata is None else strata[kept], config.split)
+    return assignment
+
+
+def row_failures(values: CoercedColumn, target: str) -> list[tuple[np.ndarray, str]]:
+    """(mask, reason) for each row-level check of a column: the checks its `mostly` tolerates."""
+    column = values.schema
+    failures: list[tuple[np.ndarray, str]] = []
+    valid = ~values.null & ~values.invalid
+    if values.is_numeric:
+        if column.minimum is not None:
+            failures.append((valid & (values.numbers < column.minimum), f"below the minimum {format_number(column.minimum)}"))
+        if column.maximum is not None:
+            failures.append((valid & (values.numbers > column.maximum), f"above the maximum {format_number(column.maximum)}"))
+    if values.labels is not None and column.type == "category" and column.categories and column.unseen_category == "error":
+        unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
+        failures.append((unseen, "not one of the categories"))
+    if column.name == target:
+        # A row without its label cannot be trained on; within the tolerance it is held back.
+        failures.append((values.null, "the target is empty"))
+    elif not column.nullable:
+        failures.append((values.null, "empty"))
+    return failures
 
 
 def _add_drift_findings(outcome: ValidationOutcome) -> None:
@@ -159,6 +206,8 @@ class _ColumnTally:
     compared_rows: int = 0
     # (feature value, class) counts; None once the feature cannot be a relabelling of the classes.
     pairs: Counter | None = None
+    # Rows failing a check that `mostly` tolerates (range, "error" categories, non-null).
+    row_failures: int = 0
 
 
 class _Scan:
@@ -186,6 +235,7 @@ class _Scan:
         self._class_ids: dict[str, int] = {}
         self._class_codes = np.zeros(capacity if self.classification else 0, dtype=np.int16)
         self._regression_targets = np.zeros(0 if self.classification else capacity, dtype=float)
+        self._flagged = np.zeros(capacity, dtype=bool)
         self._sample_columns: dict[str, np.ndarray] = {}
         self._sample_priority = np.zeros(0, dtype=np.uint64)
         self.read_with_arrow = False
@@ -205,8 +255,13 @@ class _Scan:
         coerced = {column.name: coerce_column(chunk[column.name], column) for column in self.columns}
         hashes = combine_row_hashes([values.content_hashes() for values in coerced.values()], len(chunk))
         self._store("_keys", mix_hashes(hashes, self.config.split.seed))
+        flagged = np.zeros(len(chunk), dtype=bool)
         for column in self.columns:
             self._tally_column(self.tallies[column.name], coerced[column.name], chunk[column.name], first_row)
+            for mask, _ in row_failures(coerced[column.name], self.schema.target):
+                self.tallies[column.name].row_failures += int(mask.sum())
+                flagged |= mask
+        self._store("_flagged", flagged)
         if self.target_present:
             target = coerced[self.schema.target]
             self._tally_target(target)
@@ -320,6 +375,10 @@ class _Scan:
     def split_keys(self) -> np.ndarray:
         return self._keys[: self.rows]
 
+    def flagged_rows(self) -> np.ndarray:
+        """Rows that fail a check some column tolerates; quarantined when the file is accepted."""
+        return self._flagged[: self.rows]
+
     def strata(self) -> np.ndarray | None:
         if not self.target_present:
             return None
@@ -330,7 +389,6 @@ class _Scan:
     def outcome(self) -> ValidationOutcome:
         outcome = ValidationOutcome(accepted=False, rows=self.rows, file_format=self.table.format, columns=self.table.columns)
         errors, warnings = outcome.errors, outcome.warnings
-        self._header_findings(errors)
         for tally in self.tallies.values():
             self._column_findings(tally, errors, warnings)
             outcome.column_summaries[tally.schema.name] = self._summary(tally)
@@ -354,48 +412,25 @@ class _Scan:
         outcome.class_counts = {str(label): int(count) for label, count in sorted(self.class_counts.items())}
         return outcome
 
-    def _header_findings(self, errors: list[CheckFinding]) -> None:
-        present = set(self.table.columns)
-        if not self.target_present:
-            errors.append(
-                CheckFinding(
-                    check="missing_target",
-                    column=self.schema.target,
-                    message=f"the target column '{self.schema.target}' is missing",
-                    examples=_header_examples(self.table.columns),
-                )
-            )
-        missing = [column.name for column in self.schema.feature_columns if column.name not in present]
-        if missing:
-            errors.append(
-                CheckFinding(
-                    check="missing_columns",
-                    column=missing[0] if len(missing) == 1 else None,
-                    message=f"{len(missing)} required column(s) are missing: {_name_list(missing)}",
-                    examples=missing[:MAX_EXAMPLES_PER_FINDING],
-                )
-            )
-        expected = {column.name for column in self.schema.columns}
-        unexpected = [name for name in self.table.columns if name not in expected]
-        if unexpected and not self.schema.allow_extra_columns:
-            errors.append(
-                CheckFinding(
-                    check="unexpected_columns",
-                    column=unexpected[0] if len(unexpected) == 1 else None,
-                    message=f"{len(unexpected)} column(s) are not in the schema: {_name_list(unexpected)}",
-                    examples=unexpected[:MAX_EXAMPLES_PER_FINDING],
-                )
-            )
-
     def _column_findings(self, tally: _ColumnTally, errors: list[CheckFinding], warnings: list[CheckFinding]) -> None:
         column = tally.schema
         is_target = column.name == self.schema.target
+        tolerated = 0 < tally.row_failures <= (1.0 - column.mostly) * self.rows + TOLERANCE_ROUNDING_ROWS
+        # Findings of the row-level checks: warnings, their rows quarantined, within the tolerance.
+        row_level = warnings if tolerated else errors
+        tolerance_note = (
+            f" (within the column's tolerance of {1.0 - column.mostly:.2%} of rows; those rows are quarantined)"
+            if tolerated
+            else ""
+        )
         if tally.invalid:
             expected = {
                 "integer": "whole numbers",
                 "float": "numbers",
                 "boolean": "true/false/1/0",
                 "category": "labels",
+                "date": "dates",
+                "ignore": "values",
             }[column.type]
             errors.append(
                 CheckFinding(
@@ -406,12 +441,12 @@ class _Scan:
                 )
             )
         if tally.below or tally.above:
-            errors.append(
+            row_level.append(
                 CheckFinding(
                     check="range",
                     column=column.name,
                     message=f"column '{column.name}' has {tally.below + tally.above} value(s) outside "
-                    f"[{_bound(column.minimum)}, {_bound(column.maximum)}]",
+                    f"[{_bound(column.minimum)}, {_bound(column.maximum)}]{tolerance_note}",
                     examples=tally.out_of_range_examples,
                 )
             )
@@ -420,26 +455,27 @@ class _Scan:
             finding = CheckFinding(
                 check="unseen_category",
                 column=column.name,
-                message=f"column '{column.name}' has {unseen_rows} value(s) in {len(tally.unseen)} unseen categories",
+                message=f"column '{column.name}' has {unseen_rows} value(s) in {len(tally.unseen)} unseen categories"
+                + (tolerance_note if column.unseen_category == "error" else ""),
                 examples=[f"{value!r} ({count} rows)" for value, count in tally.unseen.most_common(MAX_EXAMPLES_PER_FINDING)],
             )
-            (errors if column.unseen_category == "error" else warnings).append(finding)
+            (row_level if column.unseen_category == "error" else warnings).append(finding)
         if tally.nulls:
             null_fraction = tally.nulls / max(self.rows, 1)
             if is_target:
-                errors.append(
+                row_level.append(
                     CheckFinding(
                         check="target_nulls",
                         column=column.name,
-                        message=f"the target column '{column.name}' is empty in {tally.nulls} row(s)",
+                        message=f"the target column '{column.name}' is empty in {tally.nulls} row(s){tolerance_note}",
                     )
                 )
             elif not column.nullable:
-                errors.append(
+                row_level.append(
                     CheckFinding(
                         check="nulls",
                         column=column.name,
-                        message=f"column '{column.name}' must not be empty but is empty in {tally.nulls} row(s)",
+                        message=f"column '{column.name}' must not be empty but is empty in {tally.nulls} row(s){tolerance_note}",
                     )
                 )
             elif null_fraction > column.max_null_fraction:
@@ -538,12 +574,50 @@ class _Scan:
             "nulls": tally.nulls,
             "null_fraction": round(tally.nulls / max(self.rows, 1), 6),
             "invalid": tally.invalid,
+            "row_failures": tally.row_failures,
         }
         if tally.schema.type in {"integer", "float"} and np.isfinite(tally.observed_min):
             summary.update(observed_min=tally.observed_min, observed_max=tally.observed_max, out_of_range=tally.below + tally.above)
         if tally.unseen:
             summary["unseen_categories"] = dict(tally.unseen.most_common(MAX_EXAMPLES_PER_FINDING))
         return summary
+
+
+def header_findings(columns: list[str], schema: DatasetSchema) -> list[CheckFinding]:
+    """What the header alone shows: a missing target, missing or unexpected columns."""
+    errors: list[CheckFinding] = []
+    present = set(columns)
+    if schema.target not in present:
+        errors.append(
+            CheckFinding(
+                check="missing_target",
+                column=schema.target,
+                message=f"the target column {shown_name(schema.target)} is missing",
+                examples=_header_examples(columns),
+            )
+        )
+    missing = [column.name for column in schema.feature_columns if column.name not in present]
+    if missing:
+        errors.append(
+            CheckFinding(
+                check="missing_columns",
+                column=missing[0] if len(missing) == 1 else None,
+                message=f"{len(missing)} required column(s) are missing: {_name_list(missing)}",
+                examples=missing[:MAX_EXAMPLES_PER_FINDING],
+            )
+        )
+    expected = {column.name for column in schema.columns}
+    unexpected = [name for name in columns if name not in expected]
+    if unexpected and not schema.allow_extra_columns:
+        errors.append(
+            CheckFinding(
+                check="unexpected_columns",
+                column=unexpected[0] if len(unexpected) == 1 else None,
+                message=f"{len(unexpected)} column(s) are not in the schema: {_name_list(unexpected)}",
+                examples=unexpected[:MAX_EXAMPLES_PER_FINDING],
+            )
+        )
+    return errors
 
 
 def combine_row_hashes(column_hashes: list[np.ndarray], rows: int) -> np.ndarray:
@@ -570,7 +644,7 @@ def _clip(value: Any, limit: int = 60) -> str:
 
 
 def _name_list(names: list[str]) -> str:
-    shown = ", ".join(f"'{name}'" for name in names[:MAX_EXAMPLES_PER_FINDING])
+    shown = ", ".join(shown_name(name) for name in names[:MAX_EXAMPLES_PER_FINDING])
     return shown + (f" and {len(names) - MAX_EXAMPLES_PER_FINDING} more" if len(names) > MAX_EXAMPLES_PER_FINDING else "")
 
 
@@ -585,27 +659,59 @@ def _bound(value: float | None) -> str:
 def write_splits(
     table: Table, config: PipelineConfig, assignment: np.ndarray, work_dir: Path, *, arrow: bool = False
 ) -> dict[str, Path]:
-    """Second pass: the schema's columns, coerced, in schema order, one CSV per split.
+    """Second pass: the schema's columns, coerced, in schema order, one CSV per split; rows
+    assigned QUARANTINED go, as read from the file, with their reasons, to one more CSV.
 
     `arrow` reads with the reader the first pass used, so both passes see the same rows.
     """
     schema = config.dataset
     work_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: work_dir / f"{name}.csv" for name in SPLIT_NAMES}
+    quarantined_path = work_dir / f"{QUARANTINED_ROWS}.csv"
+    any_quarantined = bool((assignment == QUARANTINED).any())
     header = [column.name for column in schema.columns]
     streams = {name: path.open("w", encoding="utf-8", newline="") for name, path in paths.items()}
+    if any_quarantined:
+        streams[QUARANTINED_ROWS] = quarantined_path.open("w", encoding="utf-8", newline="")
     try:
         writers = {name: csv.writer(stream, lineterminator="\n") for name, stream in streams.items()}
-        for writer in writers.values():
-            writer.writerow(header)
+        for name in SPLIT_NAMES:
+            writers[name].writerow(header)
+        if any_quarantined:
+            writers[QUARANTINED_ROWS].writerow([*table.columns, QUARANTINE_REASON_COLUMN])
         offset = 0
         for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
-            text = np.column_stack([coerce_column(chunk[column.name], column).output_text() for column in schema.columns])
+            coerced = [coerce_column(chunk[column.name], column) for column in schema.columns]
+            text = np.column_stack([values.output_text() for values in coerced])
             chunk_assignment = assignment[offset : offset + len(chunk)]
             offset += len(chunk)
             for index, name in enumerate(SPLIT_NAMES):
                 writers[name].writerows(text[chunk_assignment == index].tolist())
+            positions = np.flatnonzero(chunk_assignment == QUARANTINED)
+            if positions.size:
+                writers[QUARANTINED_ROWS].writerows(_quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
     finally:
         for stream in streams.values():
             stream.close()
+    if any_quarantined:
+        paths[QUARANTINED_ROWS] = quarantined_path
     return paths
+
+
+def _quarantined_rows(
+    chunk: Any, columns: list[str], coerced: list[CoercedColumn], positions: np.ndarray, target: str
+) -> list[list[Any]]:
+    """The rows at `positions` with every field as read, and why each was held back."""
+    reasons: list[list[str]] = [[] for _ in positions]
+    for values in coerced:
+        for mask, reason in row_failures(values, target):
+            for slot in np.flatnonzero(mask[positions]):
+                value = _clip(raw_value_text(chunk[values.schema.name], int(positions[slot])))
+                reasons[slot].append(f"{values.schema.name} = {value!r}: {reason}")
+    raw = [[raw_value_text(chunk[name], int(position)) for position in positions] for name in columns]
+    return [[*(field[row] for field in raw), "; ".join(reasons[row])] for row in range(len(positions))]
+
+
+def raw_value_text(raw: Any, position: int) -> str:
+    value = raw_value(raw, position)
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)

@@ -55,19 +55,59 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed_seconds) * 1000))
 
 
+class ThreadRoutedStream:
+    """A text stream that writes to the log of the invocation the calling thread runs, and to
+    `default` for every other thread. The state machine runs functions on its own threads while
+    the caller prints results on the main thread: a process-wide redirect would send the caller's
+    lines into a function's log file."""
+
+    def __init__(self, default: Any) -> None:
+        self.default = default
+
+    def _target(self) -> Any:
+        logs = getattr(_invocation_streams, "logs", None)
+        return logs[-1] if logs else self.default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+_invocation_streams = threading.local()
+
+
 @contextmanager
 def function_logs(log_file: Path) -> Iterator[None]:
     """What a handler logs goes to its function's log file (CloudWatch Logs in AWS), not to the
-    terminal: every stream handler of every logger writes there for the invocation. Loggers
-    created at import bind the stdout of that moment, so this swaps streams, not only
-    sys.stdout, and hands loggers born during the invocation back to the terminal after it."""
+    terminal: stdout and every stream handler of every logger write there for the invocation, on
+    the invoking thread only. Loggers created at import bind the stdout of that moment, so their
+    streams are routed too, and loggers born during the invocation go back to the terminal after it."""
     terminal = sys.stdout
+    routed_stdout = terminal if isinstance(terminal, ThreadRoutedStream) else ThreadRoutedStream(terminal)
     handlers = _stream_handlers()
-    with log_file.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        previous = [_swap_stream(handler, log) for handler in handlers]
+    with log_file.open("a", encoding="utf-8") as log:
+        # A stack per thread, each log removed by identity: invocations on one thread do not
+        # always end in the reverse order of their start (an upload's event is delivered from
+        # inside the transfer that another invocation started).
+        if not hasattr(_invocation_streams, "logs"):
+            _invocation_streams.logs = []
+        previous: list[Any] = []
         try:
+            _invocation_streams.logs.append(log)
+            sys.stdout = routed_stdout
+            for handler in handlers:
+                routed = handler.stream if isinstance(handler.stream, ThreadRoutedStream) else ThreadRoutedStream(handler.stream)
+                previous.append(_swap_stream(handler, routed))
             yield
         finally:
+            _invocation_streams.logs = [stream for stream in _invocation_streams.logs if stream is not log]
+            if sys.stdout is routed_stdout:
+                sys.stdout = routed_stdout.default if routed_stdout is not terminal else terminal
             for handler, stream in zip(handlers, previous):
                 _swap_stream(handler, stream)
             for handler in _stream_handlers():

@@ -132,6 +132,8 @@ def _validation_summary(validation: dict[str, Any] | None) -> dict[str, Any] | N
         "passed": validation.get("outcome") == "accepted",
         "outcome": validation.get("outcome"),
         "dataset_version": validation.get("dataset_version"),
+        "quarantined_rows": validation.get("quarantined_rows") or 0,
+        "quarantined_rows_uri": validation.get("quarantined_rows_uri"),
         "errors": [
             {"check": e.get("check"), "column": e.get("column"), "message": e.get("message")}
             for e in validation.get("errors") or []

@@ -28,7 +28,9 @@ def _quarantine(cloud: LocalCloud, result) -> tuple[bytes, dict]:
     s3 = cloud.client("s3")
     bucket, key = result.quarantine_uri.removeprefix("s3://").split("/", 1)
     copy = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    reason = json.loads(s3.get_object(Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/reason.json")["Body"].read())
+    # quarantine/<execution>/upload/<file> and quarantine/<execution>/reason.json
+    reason_key = key.rsplit("/", 2)[0] + "/reason.json"
+    reason = json.loads(s3.get_object(Bucket=bucket, Key=reason_key)["Body"].read())
     return copy, reason
 
 

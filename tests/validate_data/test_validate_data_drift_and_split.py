@@ -101,3 +101,24 @@ def test_split_is_stratified_and_sized_by_the_config(breast_cancer_config):
         assert (members == TRAIN).sum() == size - (members != TRAIN).sum()
     other_seed = breast_cancer_config.split.model_copy(update={"seed": 1})
     assert not np.array_equal(assign_splits(hashes, strata, other_seed), assignment)
+
+
+def test_moving_every_value_by_one_ulp_is_not_drift(breast_cancer, breast_cancer_config):
+    # Given the breast cancer features and a discrete float column (sex coded 1.0 / 2.0)
+    from functions.common.config import ColumnSchema
+    from functions.common.drift_profile import build_profile, compare_to_baseline
+
+    frame = breast_cancer.drop(columns=["target"]).assign(sex=np.where(np.arange(len(breast_cancer)) % 3, 1.0, 2.0))
+    schema = breast_cancer_config.dataset.model_copy(
+        update={"columns": [*breast_cancer_config.dataset.columns, ColumnSchema(name="sex", type="float")]}
+    )
+    baseline = build_profile(frame, schema, breast_cancer_config.drift.bins, len(frame))
+
+    # When every value moves up by one unit in the last place (sex = 1.0000000000000002)
+    moved = frame.apply(lambda values: np.nextafter(values.to_numpy(dtype=float), np.inf))
+    comparison = compare_to_baseline(baseline, moved, schema, breast_cancer_config.drift)
+
+    # Then no bin changes: every PSI is zero
+    assert moved["sex"].iloc[1] == 1.0000000000000002
+    assert {feature.column for feature in comparison.features} >= {"sex", "mean_radius", "worst_area"}
+    assert {feature.column: feature.psi for feature in comparison.features if feature.psi != 0} == {}

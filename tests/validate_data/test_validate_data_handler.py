@@ -79,7 +79,7 @@ def test_rejected_upload_is_quarantined_with_its_reason(aws, lambda_context, bre
     assert result["outcome"] == "data_rejected"
     assert "target" in result["reason"]
     assert {finding["check"] for finding in result["errors"]} == {"missing_target"}
-    quarantine_key = f"quarantine/{event['execution_name']}/no_target.csv"
+    quarantine_key = f"quarantine/{event['execution_name']}/upload/no_target.csv"
     assert result["quarantine_uri"] == f"s3://{DATA_BUCKET}/{quarantine_key}"
     assert aws.get(quarantine_key) == body
     assert aws.get(event["key"]) == body, "the original must stay in incoming/"
@@ -202,8 +202,8 @@ def test_file_over_the_lambda_limit_is_rejected_without_reading_it(aws, lambda_c
     assert [finding["check"] for finding in result["errors"]] == ["file_too_large"]
     assert "file too large for the Lambda route" in result["reason"]
     assert aws.keys(f"quarantine/{event['execution_name']}/") == [
-        f"quarantine/{event['execution_name']}/big.csv",
         f"quarantine/{event['execution_name']}/reason.json",
+        f"quarantine/{event['execution_name']}/upload/big.csv",
     ]
 
 

@@ -271,6 +271,25 @@ def test_accepted_data_gets_the_lambda_routes_result_splits_profile_and_report(a
     assert plan["job_name"].startswith("mlops-validate-bbbbbbbb-")
 
 
+def test_rows_held_back_on_the_job_route_are_the_lambda_routes(aws, lambda_context, breast_cancer, tmp_path):
+    # Given bytes with one value above its column's range, validated on the Lambda route
+    frame = breast_cancer.copy()
+    frame.loc[11, "area_error"] = 5000.0
+    body = to_csv_bytes(frame)
+    lambda_result = _lambda_route_then_forget(aws, body, "incoming/tail.csv", lambda_context, "aaaaaaaa-lambda-route")
+    lambda_rows = aws.get("quarantine/aaaaaaaa-lambda-route/rows.csv")
+
+    # When another execution takes the job route on them
+    _, result = _run_job_route(aws, request_for("incoming/tail.csv", "bbbbbbbb-job-route"), lambda_context, tmp_path)
+
+    # Then the same row is held back with the same reason, and the results agree
+    assert result["outcome"] == "accepted" and result["quarantined_rows"] == 1
+    assert result["quarantined_rows_uri"] == f"s3://{DATA_BUCKET}/quarantine/bbbbbbbb-job-route/rows.csv"
+    assert aws.get("quarantine/bbbbbbbb-job-route/rows.csv") == lambda_rows
+    assert _without_execution(result, "bbbbbbbb-job-route") == _without_execution(lambda_result, "aaaaaaaa-lambda-route")
+    assert aws.get_json("quarantine/bbbbbbbb-job-route/reason.json")["quarantined_rows"] == 1
+
+
 def test_rejected_data_is_quarantined_with_the_reason_as_on_the_lambda_route(aws, lambda_context, breast_cancer, tmp_path):
     broken = breast_cancer.copy()
     broken["mean_radius"] = "n/a"
@@ -281,8 +300,8 @@ def test_rejected_data_is_quarantined_with_the_reason_as_on_the_lambda_route(aws
 
     assert result["outcome"] == "data_rejected"
     assert _without_execution(result, "bbbbbbbb-job-route") == _without_execution(lambda_result, "aaaaaaaa-lambda-route")
-    assert result["quarantine_uri"] == f"s3://{DATA_BUCKET}/quarantine/bbbbbbbb-job-route/broken.csv"
-    assert aws.get("quarantine/bbbbbbbb-job-route/broken.csv") == body
+    assert result["quarantine_uri"] == f"s3://{DATA_BUCKET}/quarantine/bbbbbbbb-job-route/upload/broken.csv"
+    assert aws.get("quarantine/bbbbbbbb-job-route/upload/broken.csv") == body
     reason = aws.get_json("quarantine/bbbbbbbb-job-route/reason.json")
     assert reason["reason"] == result["reason"]
     assert reason["dataset_version"] == hashlib.sha256(body).hexdigest()
