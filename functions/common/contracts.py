@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 
@@ -32,14 +32,29 @@ class DataChannels(_Model):
     test: str
 
 
+class EventObject(_Model):
+    """The S3 event's `detail.object`, which names the version the upload created."""
+
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
 class ValidateDataRequest(_Model):
     """Built by the state machine from the S3 "Object Created" EventBridge event."""
 
     bucket: str
     key: str
     version_id: str | None = None
+    event_object: EventObject | None = Field(default=None, alias="object")
     execution_arn: str
     execution_name: str
+
+    @model_validator(mode="after")
+    def _version_the_event_names(self) -> ValidateDataRequest:
+        # Validation reads the version the upload created, so an overwrite while the execution
+        # runs cannot make it validate (and train on) other bytes.
+        if self.version_id is None and self.event_object is not None:
+            self.version_id = self.event_object.version_id
+        return self
 
 
 class ValidateDataResult(_Model):

@@ -224,6 +224,7 @@ def test_lambda_tasks_use_payload_response_only_with_contract_payloads(synthesiz
             {
                 "bucket.$": "$.detail.bucket.name",
                 "key.$": "$.detail.object.key",
+                "object.$": "$.detail.object",
                 "execution_arn.$": "$$.Execution.Id",
                 "execution_name.$": "$$.Execution.Name",
             },

@@ -28,6 +28,7 @@ SAGEMAKER_RETRY_ERRORS = {
 JOB_REQUEST = {
     "bucket.$": "$.detail.bucket.name",
     "key.$": "$.detail.object.key",
+    "object.$": "$.detail.object",
     "execution_arn.$": "$$.Execution.Id",
     "execution_name.$": "$$.Execution.Name",
 }

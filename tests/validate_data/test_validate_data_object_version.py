@@ -59,3 +59,14 @@ def test_a_rejected_version_is_quarantined_as_uploaded_even_after_an_overwrite(a
     assert result.outcome == "data_rejected"
     assert result.dataset_version == hashlib.sha256(broken).hexdigest()
     assert aws.get(result.quarantine_uri.removeprefix(f"s3://{DATA_BUCKET}/")) == broken
+
+
+def test_the_request_takes_the_version_from_the_event_object_the_state_machine_passes():
+    # Given the payload "Validate data" builds from an S3 event of a versioned bucket, and of an unversioned one
+    payload = {"bucket": "b", "key": "incoming/a.csv", "execution_arn": "arn", "execution_name": "e"}
+    versioned = {**payload, "object": {"key": "incoming/a.csv", "size": 8, "version-id": "3HL4kqtJ"}}
+    unversioned = {**payload, "object": {"key": "incoming/a.csv", "size": 8}}
+
+    # Then the request names that version, or none
+    assert ValidateDataRequest.model_validate(versioned).version_id == "3HL4kqtJ"
+    assert ValidateDataRequest.model_validate(unversioned).version_id is None

@@ -37,6 +37,9 @@ def validate_upload(
         {
             "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
             "key": sfn.JsonPath.string_at("$.detail.object.key"),
+            # The whole object, not "$.detail.object.version-id": that field is absent for an
+            # unversioned bucket, and a path to a missing field fails the execution.
+            "object": sfn.JsonPath.object_at("$.detail.object"),
             "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
             "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
         },
@@ -98,6 +101,9 @@ def _validation_job_route(
             "mode": mode,
             "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
             "key": sfn.JsonPath.string_at("$.detail.object.key"),
+            # The whole object, not "$.detail.object.version-id": that field is absent for an
+            # unversioned bucket, and a path to a missing field fails the execution.
+            "object": sfn.JsonPath.object_at("$.detail.object"),
             "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
             "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
         }
