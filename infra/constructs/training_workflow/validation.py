@@ -20,6 +20,20 @@ from infra.constructs.validation_job import ValidationJobResources
 JOB_PLAN_PATH = "$.validation_job"
 
 
+def upload_request() -> dict[str, object]:
+    """What the validate function receives about the upload (functions/common/contracts.py
+    ValidateDataRequest), on either route."""
+    return {
+        "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
+        "key": sfn.JsonPath.string_at("$.detail.object.key"),
+        # The whole object, not "$.detail.object.version-id": that field is absent for an
+        # unversioned bucket, and a path to a missing field fails the execution.
+        "object": sfn.JsonPath.object_at("$.detail.object"),
+        "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+        "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+    }
+
+
 def validate_upload(
     scope: Construct,
     states: WorkflowStates,
@@ -31,20 +45,7 @@ def validate_upload(
     after: Sequence[Exit],
 ) -> Exit:
     """Validate the upload where `after` leads; returns the branch accepted data takes."""
-    validate_data = states.invoke(
-        "Validate data",
-        validate,
-        {
-            "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
-            "key": sfn.JsonPath.string_at("$.detail.object.key"),
-            # The whole object, not "$.detail.object.version-id": that field is absent for an
-            # unversioned bucket, and a path to a missing field fails the execution.
-            "object": sfn.JsonPath.object_at("$.detail.object"),
-            "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
-            "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
-        },
-        "$.validation",
-    )
+    validate_data = states.invoke("Validate data", validate, upload_request(), "$.validation")
     data_rejected = states.notify(
         "Notify data rejected",
         "Data rejected: {} ({}). A copy is kept in {}.",
@@ -96,25 +97,13 @@ def _validation_job_route(
     """Plan, a SageMaker Processing job that runs the same validation, then conclude, which
     leaves the result "Validate data" would leave in $.validation."""
 
-    def job_request(mode: str) -> dict[str, object]:
-        return {
-            "mode": mode,
-            "bucket": sfn.JsonPath.string_at("$.detail.bucket.name"),
-            "key": sfn.JsonPath.string_at("$.detail.object.key"),
-            # The whole object, not "$.detail.object.version-id": that field is absent for an
-            # unversioned bucket, and a path to a missing field fails the execution.
-            "object": sfn.JsonPath.object_at("$.detail.object"),
-            "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
-            "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
-        }
-
-    plan = states.invoke("Plan validation job", validate, job_request("plan"), JOB_PLAN_PATH)
+    plan = states.invoke("Plan validation job", validate, {"mode": "plan", **upload_request()}, JOB_PLAN_PATH)
     # The upload is gone: the plan carries the rejection the Lambda route gives.
     take_planning_result = sfn.Pass(
         scope, "Take planning result", input_path=f"{JOB_PLAN_PATH}.result", result_path="$.validation"
     )
     start_job = _start_validation_job(states, config=config, job=job, key=key)
-    conclude = states.invoke("Conclude validation job", validate, job_request("conclude"), "$.validation")
+    conclude = states.invoke("Conclude validation job", validate, {"mode": "conclude", **upload_request()}, "$.validation")
 
     plan.next(
         sfn.Choice(scope, "Validation job needed?")
