@@ -285,7 +285,12 @@ def _apply_ignored_properties(session: boto3.Session, template: dict[str, Any], 
     for logical_id, resource in template.get("Resources", {}).items():
         if resource["Type"] != "AWS::S3::Bucket":
             continue
-        notifications = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        properties = resource.get("Properties", {})
+        # moto's CloudFormation creates the bucket unversioned; in AWS every upload gets a
+        # version id, which the S3 event names and validation reads.
+        if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=physical_ids[logical_id], VersioningConfiguration={"Status": "Enabled"})
+        notifications = properties.get("NotificationConfiguration", {})
         if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
             s3.put_bucket_notification_configuration(
                 Bucket=physical_ids[logical_id],
