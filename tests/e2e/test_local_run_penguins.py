@@ -47,15 +47,16 @@ def test_penguins_deploy_and_reject_broken_data(tmp_path, capsys, penguins_frame
 
 
 def test_a_training_failure_is_a_failed_outcome_with_the_jobs_reason(tmp_path, capsys, penguins_frame):
-    # Given a config whose training hyperparameters name an estimator that does not exist
+    # Given a config whose training hyperparameters the training script refuses (an unknown
+    # estimator name is refused earlier, when the config loads)
     data = write_csv(penguins_frame, tmp_path / "penguins.csv")
-    config = init_config(data, "species", tmp_path / "pipeline.json", training__hyperparameters={"estimator": "quantum_forest"})
+    config = init_config(data, "species", tmp_path / "pipeline.json", training__hyperparameters={"class_weight": "heavy"})
 
     exit_code, [result] = local_run(capsys, config, data)
 
     assert exit_code == 1
     assert result["outcome"] == Outcome.FAILED
-    assert "quantum_forest" in result["reason"]
+    assert "class_weight" in result["reason"] and "heavy" in result["reason"]
     assert result["model_version"] is None
     failed_states = [s["name"] for s in result["execution"]["states"] if s["status"] == "failed"]
     assert "Training failed" in failed_states
