@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,7 @@ from functions.monitor_quality.settings import QualityMonitorSettings
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 class _Lenient(BaseModel):
@@ -55,7 +56,11 @@ class GroundTruthCreatedEvent(_Lenient):
 
 # A failed run is raised so Lambda retries the event and then sends it to the failure queue.
 @pipeline_handler(
-    settings_model=QualityMonitorSettings, logger=logger, tracer=tracer, failure_log_message="quality_monitor_failed"
+    settings_model=QualityMonitorSettings,
+    logger=logger,
+    tracer=tracer,
+    metrics=metrics,
+    failure_log_message="quality_monitor_failed",
 )
 @event_parser(model=GroundTruthCreatedEvent)
 def lambda_handler(event: GroundTruthCreatedEvent, context: LambdaContext, settings: QualityMonitorSettings) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def lambda_handler(event: GroundTruthCreatedEvent, context: LambdaContext, setti
         prefixes=[GROUND_TRUTH_PREFIX],
     )
     if mismatch:
-        return ignore_foreign_event(logger, None, mismatch)
+        return ignore_foreign_event(logger, metrics, mismatch)
     source = GroundTruthObject(event.detail.bucket.name, event.detail.object.key, event.detail.object.version_id)
     logger.append_keys(ground_truth_uri=source.uri)
     s3 = aws_client("s3")

@@ -78,11 +78,15 @@ def run_scheduled_monitors(events: Any, lambda_client: Any) -> list[dict[str, An
         for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
             if ":lambda:" not in target["Arn"]:
                 continue
+            # arn:<partition>:events:<region>:<account>:rule/<name>, as EventBridge fills them in.
+            _, _, _, region, account, _ = rule["Arn"].split(":", 5)
             event = {
                 "version": "0",
                 "id": f"mlops-local-monitor-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}",
                 "detail-type": SCHEDULED_EVENT,
                 "source": "aws.events",
+                "account": account,
+                "region": region,
                 "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "resources": [rule["Arn"]],
                 "detail": {},

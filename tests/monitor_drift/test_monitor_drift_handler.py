@@ -137,9 +137,10 @@ def test_serving_model_without_a_training_profile_is_a_skipped_run(scenario, sch
     assert scenario.metric_names() == {"DeployedModelVersion"}
 
 
-def test_an_empty_event_is_accepted_like_a_scheduled_one(scenario, context):
+def test_an_empty_event_names_no_origin_and_is_ignored(scenario, context):
     summary = lambda_handler({}, context)
-    assert summary["status"] == "skipped"
+    assert summary["ignored"] is True
+    assert "account" in summary["reason"]
 
 
 @pytest.mark.parametrize("name", ["DATA_BUCKET", "ENDPOINT_NAME", "METRICS_NAMESPACE"])
@@ -148,3 +149,19 @@ def test_missing_environment_variable_is_a_typed_error(scenario, scheduled_event
     with pytest.raises(MissingEnvironmentError) as raised:
         lambda_handler(scheduled_event, context)
     assert raised.value.name == name
+
+
+@pytest.mark.parametrize("origin", [{"account": "999999999999"}, {"region": "ap-southeast-2"}])
+def test_a_scheduled_event_from_elsewhere_measures_and_publishes_nothing(scenario, scheduled_event, context, origin):
+    # Given drifted live traffic, and a "Scheduled Event" that claims another account or region
+    scenario.deploy()
+    traffic = scenario.data.shifted(300, seed=1, feature=SHIFTED_FEATURE, standard_deviations=1.5)
+    scenario.write_traffic("json", traffic, encoding="JSON")
+
+    # When it reaches the drift monitor
+    summary = lambda_handler({**scheduled_event, **origin}, context)
+
+    # Then the monitor does not run: no metric, no report, no watermark
+    assert summary["ignored"] is True
+    assert scenario.metric_values("FeaturePSI", EndpointName=ENDPOINT_NAME, Feature=SHIFTED_FEATURE) == []
+    assert not scenario.s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix=DRIFT_WATERMARK_KEY).get("Contents")
