@@ -18,6 +18,7 @@ from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
     grant_key_for_objects,
     grant_list_prefix,
+    grant_missing_object_answers,
     grant_model_packages,
     grant_objects,
     grant_put_metric_data,
@@ -102,6 +103,8 @@ class DriftMonitoring(Construct):
             keys=[DRIFT_WATERMARK_KEY, f"{DRIFT_REPORTS_PREFIX}*"],
             reason=f"Writes only drift reports under {DRIFT_REPORTS_PREFIX}, named by the time of the run.",
         )
+        # The first run reads a watermark that does not exist yet: the read must answer 404.
+        grant_missing_object_answers(role, data_bucket)
         grant_key_for_objects(role, encryption_key)
         grant_put_metric_data(role, self._namespace)
 

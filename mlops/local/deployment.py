@@ -4,7 +4,8 @@ publish the file assets to the bootstrap bucket, then create the stack with Clou
 moto's CloudFormation cannot create some resource types of the template; this module creates
 them through their own APIs instead (the model package group, the CloudWatch alarms and anomaly
 detectors), applies the one bucket property moto's CloudFormation ignores (EventBridge
-notifications), and leaves out the resource policies moto does not evaluate anyway. moto's
+notifications), and leaves the resource policies to the local IAM evaluator
+(mlops.local.iam), as moto would evaluate them without their conditions. moto's
 CloudFormation also creates state machines in its record-only Step Functions backend, so each
 one is created again, with the definition CloudFormation resolved, in the backend that
 executes them.
@@ -27,6 +28,7 @@ import boto3
 import botocore.session
 
 from mlops.local import moto_access
+from mlops.local.iam.policies import RESOURCE_POLICY_TYPES
 
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
@@ -37,9 +39,6 @@ CREATED_THROUGH_API = {
     "AWS::CloudWatch::AnomalyDetector",
 }
 NOT_ENFORCED_LOCALLY = {
-    "AWS::S3::BucketPolicy",
-    "AWS::SNS::TopicPolicy",
-    "AWS::SQS::QueuePolicy",
     # Async retry settings of the alarm responder; the local router invokes it synchronously.
     "AWS::Lambda::EventInvokeConfig",
 }
@@ -226,7 +225,7 @@ def _deployable_template(template: dict[str, Any]) -> dict[str, Any]:
     skipped = {
         logical_id
         for logical_id, resource in template.get("Resources", {}).items()
-        if resource["Type"] in CREATED_THROUGH_API | NOT_ENFORCED_LOCALLY
+        if resource["Type"] in CREATED_THROUGH_API | NOT_ENFORCED_LOCALLY | set(RESOURCE_POLICY_TYPES)
     }
     resources = {}
     for logical_id, resource in template.get("Resources", {}).items():

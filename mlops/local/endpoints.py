@@ -35,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from mlops.local import moto_access
+from mlops.local.iam import enforcement
 
 SERVING_MOUNT = "/opt/ml/model"
 DEFAULT_ACCEPT = "application/json"
@@ -209,6 +210,12 @@ class LocalEndpointServer:
         variant = config.production_variants[0]
         model = backend._models[variant["ModelName"]]
         container = model.primary_container or (model.containers or [{}])[0]
+        bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
+        # SageMaker downloads the model artifact as the model's execution role.
+        try:
+            enforcement.authorize_object_read(model.execution_role_arn, bucket, key)
+        except enforcement.AccessDeniedError as error:
+            raise ModelInvocationError(f"Failed to download model data: {error}") from error
         return container, variant["VariantName"]
 
     def _load(self, container: dict[str, Any]) -> LoadedModel:
@@ -285,7 +292,22 @@ def _capture(
         f"{prefix.rstrip('/')}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/"
         f"{now:%M-%S-%f}-{event_id}.jsonl"
     ).lstrip("/")
+    if not _capture_allowed(endpoint_name, variant, bucket, key, capture.get("KmsKeyId")):
+        return
     moto_access.write_object(bucket, key, (json.dumps(record) + "\n").encode())
+
+
+def _capture_allowed(endpoint_name: str, variant: str, bucket: str, key: str, kms_key_id: str | None) -> bool:
+    """SageMaker writes captured data as the variant's model execution role; a refused write
+    loses the record, as in AWS, where it shows only in the endpoint's logs."""
+    backend = moto_access.sagemaker_backend()
+    config = backend.endpoint_configs[backend.endpoints[endpoint_name].endpoint_config_name]
+    model_name = next(v["ModelName"] for v in config.production_variants if v["VariantName"] == variant)
+    try:
+        enforcement.authorize_object_write(backend._models[model_name].execution_role_arn, bucket, key, kms_key_id)
+    except enforcement.AccessDeniedError:
+        return False
+    return True
 
 
 def _captured(body: bytes, content_type: str, mode: str) -> dict[str, str]:
