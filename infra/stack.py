@@ -72,6 +72,7 @@ class PipelineStack(Stack):
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
         )
+        training.allow_watching_rollback_alarms(rollback_alarm_names(project))
         validation = ValidationStage(
             self,
             "Validation",

@@ -36,6 +36,7 @@ from typing import Any
 
 from mlops.local import moto_access
 from mlops.local.iam import enforcement
+from mlops.local.iam.requests import Authorization
 
 SERVING_MOUNT = "/opt/ml/model"
 DEFAULT_ACCEPT = "application/json"
@@ -178,7 +179,13 @@ class LocalEndpointServer:
             return
         if pending.is_update:
             firing = _alarms_in_alarm(pending.rollback_alarm_names)
-            if firing:
+            unwatched = _alarms_the_role_cannot_describe(pending.endpoint_config_name, pending.rollback_alarm_names)
+            if unwatched:
+                endpoint.failure_reason = (
+                    "Update failed: the execution role is not authorized to perform cloudwatch:DescribeAlarms "
+                    f"on the auto-rollback alarm(s) {', '.join(unwatched)} (AccessDenied)"
+                )
+            elif firing:
                 endpoint.failure_reason = f"Rolled back: alarm(s) {', '.join(firing)} in ALARM during the update"
             else:
                 config = backend.endpoint_configs[pending.endpoint_config_name]
@@ -321,6 +328,22 @@ def _captured(body: bytes, content_type: str, mode: str) -> dict[str, str]:
         "data": base64.b64encode(body).decode("ascii"),
         "encoding": "BASE64",
     }
+
+
+def _alarms_the_role_cannot_describe(endpoint_config_name: str, alarm_names: list[str]) -> list[str]:
+    """SageMaker watches an update's auto-rollback alarms as the new model's execution role."""
+    backend = moto_access.sagemaker_backend()
+    variant = backend.endpoint_configs[endpoint_config_name].production_variants[0]
+    role = backend._models[variant["ModelName"]].execution_role_arn
+    return [
+        name
+        for name in alarm_names
+        if not enforcement.allowed(role, Authorization("cloudwatch:DescribeAlarms", _alarm_arn(name)))
+    ]
+
+
+def _alarm_arn(name: str) -> str:
+    return f"arn:aws:cloudwatch:{moto_access.LOCAL_REGION}:{moto_access.LOCAL_ACCOUNT_ID}:alarm:{name}"
 
 
 def _alarms_in_alarm(alarm_names: list[str]) -> list[str]:
