@@ -40,6 +40,7 @@ from moto.utilities.arns import parse_arn
 from s3transfer.futures import NonThreadedExecutor
 from s3transfer.manager import TransferManager
 
+from functions.common.config import MAX_REALTIME_PAYLOAD_BYTES
 from mlops.local import moto_access
 from mlops.local.alarms import describe_anomaly_detectors, evaluate_alarms, put_anomaly_detector
 from mlops.local.iam import service_principals
@@ -214,10 +215,18 @@ class StandIns:
         def invoke_endpoint(response):
             # moto takes an error response's status code from its "status" header.
             endpoint_name = response.path.split("/")[2]
+            body = response.body if isinstance(response.body, bytes) else (response.body or "").encode()
+            if len(body) > MAX_REALTIME_PAYLOAD_BYTES:
+                message = {
+                    "__type": "ValidationError",
+                    "message": f"Request payload of {len(body)} bytes exceeds the real-time invocation limit "
+                    f"of {MAX_REALTIME_PAYLOAD_BYTES} bytes (6 MB).",
+                }
+                return 400, {"status": 400, "Content-Type": "application/json"}, json.dumps(message)
             try:
                 invocation = standins.endpoints.invoke(
                     endpoint_name,
-                    response.body if isinstance(response.body, bytes) else (response.body or "").encode(),
+                    body,
                     response.headers.get("Content-Type", "application/json"),
                     response.headers.get("Accept"),
                     response.headers.get("X-Amzn-SageMaker-Inference-Id"),
