@@ -190,7 +190,7 @@ def deploy(app: SynthesizedApp, session: boto3.Session | None = None) -> Deploye
         for resource in cloudformation.list_stack_resources(StackName=app.stack_name)["StackResourceSummaries"]
     }
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
-    _create_through_api(session, app.template, _Resolver(physical_ids, account, region, app.stack_name))
+    _create_through_api(session, app.template, _Resolver(physical_ids, account, region, app.stack_name, described["StackId"]))
     _apply_ignored_properties(session, app.template, physical_ids)
     state_machines = _make_state_machines_executable(app.template, physical_ids)
     return DeployedStack(app.stack_name, outputs, physical_ids, state_machines)
@@ -295,9 +295,10 @@ def _apply_ignored_properties(session: boto3.Session, template: dict[str, Any], 
 class _Resolver:
     """Resolves the intrinsics that appear in properties of resources created through APIs."""
 
-    def __init__(self, physical_ids: dict[str, str], account: str, region: str, stack_name: str) -> None:
+    def __init__(self, physical_ids: dict[str, str], account: str, region: str, stack_name: str, stack_id: str) -> None:
         self._physical_ids = physical_ids
         self._pseudo = {
+            "AWS::StackId": stack_id,
             "AWS::AccountId": account,
             "AWS::Region": region,
             "AWS::Partition": "aws",
@@ -325,6 +326,12 @@ class _Resolver:
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self(part)) for part in parts)
+        if set(value) == {"Fn::Split"}:
+            separator, text = value["Fn::Split"]
+            return str(self(text)).split(separator)
+        if set(value) == {"Fn::Select"}:
+            index, items = value["Fn::Select"]
+            return self(items)[int(index)]
         if any(key.startswith("Fn::") for key in value):
             raise DeploymentError(f"the local cloud cannot resolve {sorted(value)} here")
         return {key: self(item) for key, item in value.items()}
