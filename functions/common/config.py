@@ -183,7 +183,7 @@ class DeploymentConfig(_Strict):
                 raise ValueError(
                     f"deployment.{field}: {percent} % of {self.initial_instance_count} instance(s) is {shifted} "
                     f"instance(s), more than half of the fleet; SageMaker's {self.strategy} traffic shifting "
-                    f"allows at most {MAX_CANARY_FLEET_FRACTION:.0%} of the fleet per step (raise "
+                    f"allows at most {MAX_CANARY_FLEET_FRACTION * 100:.0f} % of the fleet per step (raise "
                     "deployment.initial_instance_count to at least 2, or use strategy all_at_once)"
                 )
         waits = self.termination_wait_seconds + self.wait_interval_seconds * self._traffic_shifts()
