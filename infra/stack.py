@@ -189,6 +189,7 @@ class PipelineStack(Stack):
             "DriftMonitoring",
             factory=factory,
             config=config,
+            model_package_group=group,
             data_bucket=store.data_bucket,
             encryption_key=store.key,
             topic=notifications.topic,

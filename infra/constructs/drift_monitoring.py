@@ -44,6 +44,7 @@ class DriftMonitoring(Construct):
         *,
         factory: LambdaFactory,
         config: PipelineConfig,
+        model_package_group: str,
         data_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         topic: sns.ITopic,
@@ -57,7 +58,7 @@ class DriftMonitoring(Construct):
 
         self.function = self._create_function(factory, data_bucket, failure_queue)
         self._grant_data_and_metrics(data_bucket, encryption_key)
-        self._grant_serving_version_lookup(config.model_package_group)
+        self._grant_serving_version_lookup(model_package_group)
         self.schedule_rule = self._schedule(failure_queue)
         self.drifted_feature_fraction = self._metric("DriftedFeatureFraction")
         self.max_feature_psi = self._metric("MaxFeaturePSI")

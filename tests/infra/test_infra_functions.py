@@ -34,7 +34,11 @@ def _functions(synthesized):
 
 
 def test_functions_share_runtime_architecture_layers_and_observability(synthesized):
-    layer_names = {LambdaFactory.PANDAS_LAYER_NAME, LambdaFactory.POWERTOOLS_LAYER_NAME}
+    mapping = LambdaFactory.LAYER_MAPPING_ID
+    layer_references = [
+        {"Fn::FindInMap": [mapping, {"Ref": "AWS::Region"}, "pandas"]},
+        {"Fn::FindInMap": [mapping, {"Ref": "AWS::Region"}, "powertools"]},
+    ]
     for name, function in _functions(synthesized).items():
         properties = function["Properties"]
         assert properties["Handler"] == f"functions.{name}.handler.lambda_handler"
@@ -42,9 +46,7 @@ def test_functions_share_runtime_architecture_layers_and_observability(synthesiz
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
-        layers = [layer["Fn::Join"][1] for layer in properties["Layers"]]
-        assert {part.split(":layer:")[1].split(":")[0] for layer in layers for part in layer if ":layer:" in str(part)} == layer_names
-        assert all({"Ref": "AWS::Region"} in layer for layer in layers)
+        assert properties["Layers"] == layer_references
         assert properties["Timeout"] > 3 and properties["MemorySize"] > 128
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from infra_template import render
+from infra_template import render, rendered_group_name
 
 HANDLERS = {
     "validate_data",
@@ -162,7 +162,7 @@ def test_prepare_deployment_reads_only_the_group_versions_and_the_endpoint_chain
         "sagemaker:DescribeModel",
     }
     (packages,) = granted["sagemaker:DescribeModelPackage"]
-    assert packages.endswith(f":model-package/{config.model_package_group}/*")
+    assert packages.endswith(f":model-package/{rendered_group_name(config.model_package_group)}/*")
     (endpoint,) = granted["sagemaker:DescribeEndpoint"]
     assert endpoint.endswith(f":endpoint/{config.deployment.endpoint_name}")
     assert [r.rsplit(":", 1)[1] for r in granted["sagemaker:DescribeEndpointConfig"]] == [f"endpoint-config/{config.project}-*"]
