@@ -250,11 +250,12 @@ def _deployable_template(template: dict[str, Any]) -> dict[str, Any]:
 def _create_through_api(session: boto3.Session, template: dict[str, Any], resolve: _Resolver) -> None:
     sagemaker = session.client("sagemaker")
     cloudwatch = session.client("cloudwatch")
-    for resource in template.get("Resources", {}).values():
+    for logical_id, resource in template.get("Resources", {}).items():
         if resource["Type"] not in CREATED_THROUGH_API:
             continue
         properties = resolve(resource.get("Properties", {}))
         if resource["Type"] == "AWS::SageMaker::ModelPackageGroup":
+            _require_new_group(sagemaker, logical_id, properties["ModelPackageGroupName"])
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=properties["ModelPackageGroupName"],
                 ModelPackageGroupDescription=properties.get("ModelPackageGroupDescription", ""),
@@ -265,6 +266,18 @@ def _create_through_api(session: boto3.Session, template: dict[str, Any], resolv
             cloudwatch.put_anomaly_detector(
                 **{key: properties[key] for key in ANOMALY_DETECTOR_PROPERTIES if key in properties}
             )
+
+
+def _require_new_group(sagemaker: Any, logical_id: str, name: str) -> None:
+    """CloudFormation refuses to create a named resource that exists (a group retained by an
+    earlier stack, say); moto's API would silently replace it."""
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=name)
+    except sagemaker.exceptions.ClientError:
+        return
+    raise DeploymentError(
+        f"{logical_id}: Resource of type 'AWS::SageMaker::ModelPackageGroup' with identifier '{name}' already exists."
+    )
 
 
 ALARM_PROPERTIES = (
