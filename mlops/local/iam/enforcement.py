@@ -25,6 +25,7 @@ from botocore.awsrequest import AWSResponse
 
 from mlops.local import moto_access
 from mlops.local.iam.evaluator import Decision, PolicyEvaluator
+from mlops.local.iam.keys import key_arn, topic_key
 from mlops.local.iam.policies import StackPolicies
 from mlops.local.iam.requests import (
     Authorization,
@@ -108,21 +109,13 @@ class Enforcement:
             if not decision.allowed:
                 raise AccessDeniedError(decision)
 
-    def key_arn(self, key_id: str | None) -> str | None:
-        if not key_id:
-            return None
-        from moto.kms.models import kms_backends
 
-        backend = kms_backends[moto_access.LOCAL_ACCOUNT_ID][moto_access.LOCAL_REGION]
-        return backend.describe_key(key_id).arn
-
-
-def key_use(action: str, key_arn: str, via_service: str) -> Authorization:
+def key_use(action: str, key: str, via_service: str) -> Authorization:
     return Authorization(
         action,
-        key_arn,
+        key,
         (("kms:ViaService", via_service), ("kms:CallerAccount", moto_access.LOCAL_ACCOUNT_ID)),
-        resource_policy=key_arn,
+        resource_policy=key,
     )
 
 
@@ -141,23 +134,21 @@ def allowed(principal: str, authorization: Authorization) -> bool:
 
 def bucket_key(bucket: str) -> str | None:
     """The KMS key ARN a bucket's default encryption uses, if SSE-KMS."""
-    enforcement = _active
-    if enforcement is None:
+    if _active is None:
         return None
     stored = moto_access.s3_backend().get_bucket(bucket)
     rules = (stored.encryption or {}).get("Rule", [])
     for rule in [rules] if isinstance(rules, dict) else rules:
         default = rule.get("ApplyServerSideEncryptionByDefault", {})
         if default.get("SSEAlgorithm") == "aws:kms":
-            return enforcement.key_arn(default.get("KMSMasterKeyID"))
+            return key_arn(default.get("KMSMasterKeyID"))
     return None
 
 
 def object_key(bucket: str, key: str) -> str | None:
     """The KMS key ARN an object is encrypted with, if SSE-KMS (S3 encrypts every object of a
     bucket whose default is SSE-KMS, which moto does not record on the object)."""
-    enforcement = _active
-    if enforcement is None:
+    if _active is None:
         return None
     try:
         stored = moto_access.s3_backend().get_object(bucket, key)
@@ -166,7 +157,7 @@ def object_key(bucket: str, key: str) -> str | None:
     if stored is None:
         return None
     if stored.encryption == "aws:kms" and stored.kms_key_id:
-        return enforcement.key_arn(stored.kms_key_id)
+        return key_arn(stored.kms_key_id)
     return bucket_key(bucket)
 
 
@@ -214,12 +205,19 @@ def _check_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSRespo
 
 
 def _key_uses(service: str, operation: str, params: dict[str, Any]) -> list[Authorization]:
-    """The KMS key use S3 makes for the caller when it encrypts or decrypts an object."""
+    """The KMS key use a service makes for the caller: S3 when it encrypts or decrypts an object,
+    SNS when it encrypts a message for a topic encrypted with the key
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html: the publisher needs
+    kms:GenerateDataKey* and kms:Decrypt)."""
+    if service == "sns" and operation == "Publish":
+        key = topic_key(params.get("TopicArn") or params.get("TargetArn") or "")
+        via = f"sns.{moto_access.LOCAL_REGION}.amazonaws.com"
+        return [key_use(action, key, via) for action in ("kms:GenerateDataKey", "kms:Decrypt")] if key else []
     if service != "s3":
         return []
     uses = []
     if operation in S3_OBJECT_WRITES:
-        key = _active.key_arn(params.get("SSEKMSKeyId")) if params.get("SSEKMSKeyId") and _active else bucket_key(params["Bucket"])
+        key = key_arn(params["SSEKMSKeyId"]) if params.get("SSEKMSKeyId") else bucket_key(params["Bucket"])
         if key:
             uses.append(key_use("kms:GenerateDataKey", key, S3_VIA_SERVICE))
     if operation in S3_OBJECT_READS:

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlops.local import moto_access
 from mlops.local.iam import enforcement
+from mlops.local.iam.keys import queue_key, topic_key
 from mlops.local.iam.requests import Authorization
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
@@ -35,29 +36,6 @@ def _source_context(source_arn: str) -> tuple[tuple[str, str], ...]:
 
 def _service_key_use(action: str, key_arn: str, source_arn: str) -> Authorization:
     return Authorization(action, key_arn, _source_context(source_arn), resource_policy=key_arn)
-
-
-def topic_key(topic_arn: str) -> str | None:
-    from moto.sns.models import sns_backends
-
-    topic = sns_backends[moto_access.LOCAL_ACCOUNT_ID][moto_access.LOCAL_REGION].topics.get(topic_arn)
-    return _key_arn(getattr(topic, "kms_master_key_id", None))
-
-
-def queue_key(queue_arn: str) -> str | None:
-    from moto.sqs.models import sqs_backends
-
-    name = queue_arn.rsplit(":", 1)[-1]
-    queue = sqs_backends[moto_access.LOCAL_ACCOUNT_ID][moto_access.LOCAL_REGION].get_queue(name)
-    return _key_arn(getattr(queue, "kms_master_key_id", None))
-
-
-def _key_arn(key_id: str | None) -> str | None:
-    if not key_id:
-        return None
-    from moto.kms.models import kms_backends
-
-    return kms_backends[moto_access.LOCAL_ACCOUNT_ID][moto_access.LOCAL_REGION].describe_key(key_id).arn
 
 
 def publish_alarm_action(alarm: Any, topic_arn: str, message: dict[str, Any]) -> ServiceAction:
