@@ -130,7 +130,7 @@ class LocalCloud:
             account=moto_access.LOCAL_ACCOUNT_ID,
         )
         self._stack.callback(evaluator.close)
-        return Enforcement(evaluator, policies)
+        return Enforcement(evaluator)
 
     def _code_root_for(self, bucket: str, key: str) -> Path:
         assert self.app is not None

@@ -36,7 +36,7 @@ from typing import Any
 
 from mlops.local import moto_access
 from mlops.local.iam import enforcement
-from mlops.local.iam.requests import Authorization
+from mlops.local.iam.operations import Authorization
 
 SERVING_MOUNT = "/opt/ml/model"
 DEFAULT_ACCEPT = "application/json"

@@ -11,8 +11,7 @@ from moto import mock_aws
 
 from mlops.local.iam.enforcement import OPERATOR_ARN, OPERATOR_POLICY, Enforcement, acting_as, enforced
 from mlops.local.iam.evaluator import PolicyEvaluator
-from mlops.local.iam.policies import StackPolicies
-from mlops.local.iam.requests import UnmodeledOperationError
+from mlops.local.iam.operations import UnmodeledOperationError
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID
 
 BUCKET = "pipeline-data"
@@ -58,7 +57,7 @@ def enforcement():
         resource={f"arn:aws:s3:::{BUCKET}": {"Version": "2012-10-17", "Statement": [DENY_PLAIN_HTTP, DENY_REPORTS]}},
         account=LOCAL_ACCOUNT_ID,
     )
-    yield Enforcement(evaluator, StackPolicies({}, {}, {}))
+    yield Enforcement(evaluator)
     evaluator.close()
 
 

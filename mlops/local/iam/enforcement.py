@@ -7,7 +7,7 @@ any of these are the operator's, the person running the CLI or the tests, modell
 administrator of the account (resource policies still apply to them).
 
 A botocore hook, registered for every client this process creates, maps each call to what IAM
-evaluates (mlops.local.iam.requests) and answers a refused call with the error AWS gives, so the
+evaluates (mlops.local.iam.operations) and answers a refused call with the error AWS gives, so the
 caller's own error handling sees what it would see in AWS."""
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from botocore.awsrequest import AWSResponse
 from mlops.local import moto_access
 from mlops.local.iam.evaluator import Decision, PolicyEvaluator
 from mlops.local.iam.keys import key_arn, topic_key
-from mlops.local.iam.policies import StackPolicies
-from mlops.local.iam.requests import (
+from mlops.local.iam.operations import (
     Authorization,
     UnmodeledOperationError,
     authorizations_for,
@@ -98,7 +97,6 @@ def current_principal() -> str:
 @dataclass
 class Enforcement:
     evaluator: PolicyEvaluator
-    policies: StackPolicies
 
     def decide(self, principal: str, authorization: Authorization) -> Decision:
         return self.evaluator.decide(principal, authorization)

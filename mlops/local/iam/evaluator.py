@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.local.iam.requests import Authorization
+from mlops.local.iam.operations import Authorization
 
 EVALUATOR_SOURCE = Path(__file__).with_name("evaluator")
 EVALUATOR_FILES = ("package.json", "package-lock.json", "evaluator.js")

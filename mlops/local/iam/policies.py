@@ -22,19 +22,15 @@ class StackPolicies:
     identity: dict[str, list[dict[str, Any]]]
     # resource ARN (bucket, key, topic, queue, function) -> policy document
     resource: dict[str, dict[str, Any]]
-    # role ARN -> role name, for messages
-    role_names: dict[str, str]
 
 
 def stack_policies(template: dict[str, Any], stack_name: str) -> StackPolicies:
     resolve = _resolver(stack_name)
     resources = template.get("Resources", {})
     identity: dict[str, list[dict[str, Any]]] = {}
-    role_names: dict[str, str] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::IAM::Role":
             arn = resolve({"Fn::GetAtt": [logical_id, "Arn"]})
-            role_names[arn] = arn.rsplit("/", 1)[-1]
             identity.setdefault(arn, [])
             for inline in resource.get("Properties", {}).get("Policies", []):
                 identity[arn].append({"name": inline["PolicyName"], "policy": resolve(inline["PolicyDocument"])})
@@ -47,7 +43,7 @@ def stack_policies(template: dict[str, Any], stack_name: str) -> StackPolicies:
             role_logical_id = role["Ref"]
             arn = resolve({"Fn::GetAtt": [role_logical_id, "Arn"]})
             identity.setdefault(arn, []).append({"name": properties.get("PolicyName", logical_id), "policy": document})
-    return StackPolicies(identity, _resource_policies(resources, resolve), role_names)
+    return StackPolicies(identity, _resource_policies(resources, resolve))
 
 
 def _resource_policies(resources: dict[str, Any], resolve: Any) -> dict[str, dict[str, Any]]:

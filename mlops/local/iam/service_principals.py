@@ -13,7 +13,7 @@ from typing import Any
 from mlops.local import moto_access
 from mlops.local.iam import enforcement
 from mlops.local.iam.keys import queue_key, topic_key
-from mlops.local.iam.requests import Authorization
+from mlops.local.iam.operations import Authorization
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"

@@ -1,4 +1,4 @@
-"""What IAM evaluates for each AWS API call the pipeline makes: the actions, the resource ARNs
+"""What IAM evaluates for each AWS API operation the pipeline makes: the actions, the resource ARNs
 and the request's condition keys, as the service authorizes them
 (https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
 
