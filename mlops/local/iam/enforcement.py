@@ -48,7 +48,7 @@ CHECKED_CONTEXT_KEY = "mlops_local_iam_checked"
 S3_VIA_SERVICE = f"s3.{moto_access.LOCAL_REGION}.amazonaws.com"
 # Operations that write an object, which S3 encrypts with the bucket's KMS key for the caller.
 S3_OBJECT_WRITES = {"PutObject", "CreateMultipartUpload", "CopyObject"}
-S3_OBJECT_READS = {"GetObject", "CopyObject"}
+S3_OBJECT_READS = {"GetObject", "CopyObject", "UploadPartCopy"}
 
 _principal: contextvars.ContextVar[str | None] = contextvars.ContextVar("mlops_local_principal", default=None)
 _active: Enforcement | None = None
@@ -227,7 +227,7 @@ def _key_uses(service: str, operation: str, params: dict[str, Any]) -> list[Auth
 
 
 def _read_object(operation: str, params: dict[str, Any]) -> tuple[str, str]:
-    if operation == "CopyObject":
+    if operation in ("CopyObject", "UploadPartCopy"):
         source = params["CopySource"]
         if isinstance(source, str):
             bucket, _, key = source.lstrip("/").partition("/")

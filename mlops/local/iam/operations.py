@@ -193,6 +193,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Authorization]
     ("s3", "AbortMultipartUpload"): _s3_object("s3:AbortMultipartUpload"),
     ("s3", "DeleteObject"): _s3_object("s3:DeleteObject"),
     ("s3", "CopyObject"): _s3_copy,
+    ("s3", "UploadPartCopy"): _s3_copy,
     ("s3", "ListObjectsV2"): _s3_list("s3:ListBucket"),
     ("s3", "ListObjects"): _s3_list("s3:ListBucket"),
     ("s3", "ListObjectVersions"): _s3_list("s3:ListBucketVersions"),
