@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -268,7 +269,9 @@ def _refusal(service: str, operation: str, message: str) -> tuple[AWSResponse, d
 
 
 def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-    parsed = {**parsed, "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}}}
+    request_id = str(uuid.uuid4())
+    metadata = {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": {"x-amzn-requestid": request_id}, "RetryAttempts": 0}
+    parsed = {**parsed, "ResponseMetadata": metadata}
     return AWSResponse(url="", status_code=status, headers={}, raw=None), parsed
 
 
