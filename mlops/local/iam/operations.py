@@ -172,10 +172,6 @@ def _invoke_endpoint(params: dict[str, Any]) -> list[Authorization]:
     return [Authorization("sagemaker:InvokeEndpoint", sagemaker_arn("endpoint", params["EndpointName"]))]
 
 
-def _list_rules(params: dict[str, Any]) -> list[Authorization]:
-    return [Authorization("events:ListRules", f"arn:aws:events:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:rule/*")]
-
-
 def _events_rule(action: str) -> Callable[[dict[str, Any]], list[Authorization]]:
     return lambda params: [
         Authorization(action, f"arn:aws:events:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:rule/{params['Rule']}")
@@ -242,7 +238,8 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Authorization]
     ("dynamodb", "PutItem"): _dynamodb("dynamodb:PutItem"),
     ("dynamodb", "UpdateItem"): _dynamodb("dynamodb:UpdateItem"),
     ("dynamodb", "DeleteItem"): _dynamodb("dynamodb:DeleteItem"),
-    ("events", "ListRules"): _list_rules,
+    # events:ListRules has no resource-level permissions.
+    ("events", "ListRules"): _unscoped("events:ListRules"),
     ("events", "ListTargetsByRule"): _events_rule("events:ListTargetsByRule"),
 }
 
