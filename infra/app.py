@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import App, Validations
+from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from functions.common.config import load_config
@@ -20,6 +20,9 @@ from infra.outputs import stack_name
 from infra.stack import PipelineStack
 
 CONFIG_CONTEXT_KEY = "config"
+# `cdk synth -c region=eu-west-1` synthesizes for one region, and fails for a region that lacks
+# something the pipeline needs; without it the template is region-agnostic.
+REGION_CONTEXT_KEY = "region"
 DEFAULT_CONFIG_PATH = "pipeline.json"
 CDK_JSON = REPOSITORY_ROOT / "cdk.json"
 
@@ -30,18 +33,22 @@ def feature_flags() -> dict[str, object]:
     return {key: value for key, value in context.items() if key.startswith("@aws-cdk/")}
 
 
-def build_app(config_path: str | Path | None, outdir: str | Path | None = None) -> App:
+def build_app(
+    config_path: str | Path | None, outdir: str | Path | None = None, context: dict[str, str] | None = None
+) -> App:
     """Construct the app with the pipeline stack; call `.synth()` on the result.
 
     Without `config_path`, the `config` context key names the config file.
     """
-    app = App(outdir=str(outdir) if outdir is not None else None, context=feature_flags())
+    app = App(outdir=str(outdir) if outdir is not None else None, context={**feature_flags(), **(context or {})})
     if config_path is None:
         config_path = app.node.try_get_context(CONFIG_CONTEXT_KEY) or DEFAULT_CONFIG_PATH
     config = load_config(config_path)
     with staged_assets(config_path) as assets:
         name = stack_name(config)
-        PipelineStack(app, name, stack_name=name, config=config, assets=assets)
+        region = app.node.try_get_context(REGION_CONTEXT_KEY)
+        environment = Environment(region=region) if region else None
+        PipelineStack(app, name, stack_name=name, config=config, assets=assets, env=environment)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app
 

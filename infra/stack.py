@@ -8,10 +8,11 @@ one account and region. The stack is environment-agnostic: the region-dependent 
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack, aws_lambda as lambda_
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Token, aws_lambda as lambda_
 from constructs import Construct
 
 from functions.common.config import PipelineConfig
+from infra import regions
 from infra.assets import StagedAssets
 from infra.outputs import (
     OUTPUT_DATA_BUCKET,
@@ -38,21 +39,23 @@ from infra.constructs.lambda_factory import LambdaFactory
 from infra.constructs.monitoring import Monitoring, alarm_arn, alarm_name, rollback_alarm_names, routed_alarm_names
 from infra.constructs.notifications import Notifications
 from infra.constructs.quality_monitoring import QualityMonitoring
-from infra.constructs.registry import RegistryStage
-from infra.constructs.training import TrainingResources
+from infra.constructs.registry import RegistryStage, stack_scoped_group_name
+from infra.constructs.training import TrainingResources, sklearn_image_uris
 from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctions
 from infra.constructs.validation import ValidationStage
 from infra.constructs.workflow_triggers import WorkflowTriggers, approval_event_pattern, upload_event_pattern
 
 STATE_MACHINE_INVOKER = "the training state machine"
+SUPPORTED_REGION_RULE_ID = "SupportedRegion"
 
 
 class PipelineStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, assets: StagedAssets, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self._require_supported_region(config.training.framework_version)
         project = config.project
         endpoint_name = config.deployment.endpoint_name
-        group = config.model_package_group
+        group = stack_scoped_group_name(config.model_package_group)
 
         store = DataStore(self, "DataStore", project=project)
         notifications = Notifications(self, "Notifications", project=project, encryption_key=store.key)
@@ -74,6 +77,7 @@ class PipelineStack(Stack):
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
         )
+        training.allow_watching_rollback_alarms(rollback_alarm_names(project))
         validation = ValidationStage(
             self,
             "Validation",
@@ -191,6 +195,7 @@ class PipelineStack(Stack):
             "DriftMonitoring",
             factory=factory,
             config=config,
+            model_package_group=group,
             data_bucket=store.data_bucket,
             encryption_key=store.key,
             topic=notifications.topic,
@@ -238,3 +243,26 @@ class PipelineStack(Stack):
         }
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)
+
+    def _require_supported_region(self, framework_version: str) -> None:
+        """A region that lacks a layer, the Model Registry or the image fails synthesis when the
+        stack names its region, and fails deployment with the same message when it does not."""
+        image_regions = frozenset(sklearn_image_uris(framework_version))
+        if not Token.is_unresolved(self.region):
+            regions.require_supported(self.region, image_regions)
+            return
+        supported = regions.supported_regions(image_regions)
+        CfnRule(
+            self,
+            SUPPORTED_REGION_RULE_ID,
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_contains(supported, Aws.REGION),
+                    assert_description=(
+                        "The pipeline deploys only to regions that offer the AWS SDK for pandas and "
+                        "Powertools layers, the SageMaker Model Registry and the scikit-learn image: "
+                        + ", ".join(supported)
+                    ),
+                )
+            ],
+        )

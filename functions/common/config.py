@@ -9,6 +9,7 @@ in the ``config`` context key of ``cdk.json``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -44,6 +45,23 @@ ESTIMATOR_NAMES = ("gradient_boosting", "random_forest", "linear")
 
 # Metrics where a larger value is worse; every other metric is "higher is better".
 LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
+
+
+# SageMaker's limits on names and deployment guardrails
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html,
+# API_TrafficRoutingConfig.html, API_BlueGreenUpdatePolicy.html, API_CapacitySize.html).
+SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+SAGEMAKER_NAME_MAX_CHARS = 63
+SAGEMAKER_INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+MAX_BAKE_SECONDS = 3600
+MIN_DEPLOYMENT_TIMEOUT_SECONDS = 600
+MAX_DEPLOYMENT_TIMEOUT_SECONDS = 28800
+MAX_CANARY_FLEET_FRACTION = 0.5
+MIN_LINEAR_STEP_PERCENT = 10
+MAX_LINEAR_STEP_PERCENT = 50
+# A real-time endpoint's request and response payloads are at most 6 MB
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html).
+MAX_REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 class _Strict(BaseModel):
@@ -133,7 +151,7 @@ class ValidationConfig(_Strict):
 
 class TrainingConfig(_Strict):
     framework_version: str = "1.4-2"
-    instance_type: str = "ml.m5.large"
+    instance_type: str = Field(default="ml.m5.large", pattern=SAGEMAKER_INSTANCE_TYPE_PATTERN)
     instance_count: int = Field(default=1, ge=1)
     volume_size_gb: int = Field(default=10, ge=1)
     max_runtime_seconds: int = Field(default=3600, ge=60)
@@ -155,21 +173,59 @@ class GateConfig(_Strict):
 
 
 class DeploymentConfig(_Strict):
-    endpoint_name: str = "mlops-endpoint"
-    instance_type: str = "ml.m5.large"
+    endpoint_name: str = Field(
+        default="mlops-endpoint", pattern=SAGEMAKER_NAME_PATTERN, max_length=SAGEMAKER_NAME_MAX_CHARS
+    )
+    instance_type: str = Field(default="ml.m5.large", pattern=SAGEMAKER_INSTANCE_TYPE_PATTERN)
     initial_instance_count: int = Field(default=1, ge=1)
-    strategy: Literal["canary", "linear", "all_at_once"] = "canary"
+    # ALL_AT_ONCE is blue/green with a bake and auto-rollback on a fleet of any size; a canary
+    # or a linear step must be at most half of the fleet, which one instance cannot give.
+    strategy: Literal["canary", "linear", "all_at_once"] = "all_at_once"
     canary_percent: int = Field(default=10, ge=1, le=50)
-    linear_step_percent: int = Field(default=25, ge=5, le=50)
-    wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
-    termination_wait_seconds: int = Field(default=600, ge=0, le=3600)
-    maximum_execution_timeout_seconds: int = Field(default=3600, ge=600, le=14400)
+    linear_step_percent: int = Field(default=25, ge=MIN_LINEAR_STEP_PERCENT, le=MAX_LINEAR_STEP_PERCENT)
+    wait_interval_seconds: int = Field(default=300, ge=0, le=MAX_BAKE_SECONDS)
+    termination_wait_seconds: int = Field(default=600, ge=0, le=MAX_BAKE_SECONDS)
+    maximum_execution_timeout_seconds: int = Field(
+        default=3600, ge=MIN_DEPLOYMENT_TIMEOUT_SECONDS, le=MAX_DEPLOYMENT_TIMEOUT_SECONDS
+    )
     data_capture_percent: int = Field(default=100, ge=0, le=100)
     poll_interval_seconds: int = Field(default=30, ge=1)
     # A serverless endpoint costs nothing idle but has no data capture, no GPU and no blue/green.
     serverless: bool = False
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 5
+
+    @model_validator(mode="after")
+    def _within_guardrail_limits(self) -> DeploymentConfig:
+        if self.serverless:
+            return self
+        if self.strategy in ("canary", "linear"):
+            field, percent = (
+                ("canary_percent", self.canary_percent)
+                if self.strategy == "canary"
+                else ("linear_step_percent", self.linear_step_percent)
+            )
+            shifted = math.ceil(percent * self.initial_instance_count / 100)
+            if shifted > self.initial_instance_count * MAX_CANARY_FLEET_FRACTION:
+                raise ValueError(
+                    f"deployment.{field}: {percent} % of {self.initial_instance_count} instance(s) is {shifted} "
+                    f"instance(s), more than half of the fleet; SageMaker's {self.strategy} traffic shifting "
+                    f"allows at most {MAX_CANARY_FLEET_FRACTION * 100:.0f} % of the fleet per step (raise "
+                    "deployment.initial_instance_count to at least 2, or use strategy all_at_once)"
+                )
+        waits = self.termination_wait_seconds + self.wait_interval_seconds * self._traffic_shifts()
+        if self.maximum_execution_timeout_seconds <= waits:
+            raise ValueError(
+                f"deployment.maximum_execution_timeout_seconds: {self.maximum_execution_timeout_seconds} s must be "
+                f"more than the deployment's waits ({waits} s: termination_wait_seconds plus wait_interval_seconds "
+                "per traffic shift), as SageMaker requires"
+            )
+        return self
+
+    def _traffic_shifts(self) -> int:
+        if self.strategy == "linear":
+            return math.ceil(100 / self.linear_step_percent)
+        return 1
 
 
 class MonitoringConfig(_Strict):

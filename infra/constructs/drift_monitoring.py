@@ -19,6 +19,7 @@ from infra.constructs.permissions import (
     acknowledge_sagemaker_patterns,
     grant_key_for_objects,
     grant_list_prefix,
+    grant_missing_object_answers,
     grant_model_packages,
     grant_objects,
     grant_put_metric_data,
@@ -44,6 +45,7 @@ class DriftMonitoring(Construct):
         *,
         factory: LambdaFactory,
         config: PipelineConfig,
+        model_package_group: str,
         data_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         topic: sns.ITopic,
@@ -57,7 +59,7 @@ class DriftMonitoring(Construct):
 
         self.function = self._create_function(factory, data_bucket, failure_queue)
         self._grant_data_and_metrics(data_bucket, encryption_key)
-        self._grant_serving_version_lookup(config.model_package_group)
+        self._grant_serving_version_lookup(model_package_group)
         self.schedule_rule = self._schedule(failure_queue)
         self.drifted_feature_fraction = self._metric("DriftedFeatureFraction")
         self.max_feature_psi = self._metric("MaxFeaturePSI")
@@ -103,6 +105,8 @@ class DriftMonitoring(Construct):
             keys=[DRIFT_WATERMARK_KEY, f"{DRIFT_REPORTS_PREFIX}*"],
             reason=f"Writes only drift reports under {DRIFT_REPORTS_PREFIX}, named by the time of the run.",
         )
+        # The first run reads a watermark that does not exist yet: the read must answer 404.
+        grant_missing_object_answers(role, data_bucket)
         grant_key_for_objects(role, encryption_key)
         grant_put_metric_data(role, self._namespace)
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Size, Stack, aws_iam as iam, aws_kms as kms
+from aws_cdk import Aws, CfnMapping, Duration, RemovalPolicy, Size, Stack, Token, aws_iam as iam, aws_kms as kms
 from aws_cdk import aws_lambda as lambda_, aws_logs as logs, aws_sqs as sqs
 from constructs import Construct
 
+from infra import regions
 from infra.constructs.nag import acknowledge
 
 
@@ -69,16 +70,8 @@ class LambdaFactory(Construct):
     LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
     LOG_LEVEL = "INFO"
 
-    # Powertools for AWS Lambda (Python) v3, published by AWS in every commercial region.
-    POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-    POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
-    POWERTOOLS_LAYER_VERSION = 27
-    # AWS SDK for pandas (pandas 2.x, numpy, pyarrow). Its layer version numbers differ
-    # between regions; check https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html
-    # for the target region before deploying.
-    PANDAS_LAYER_ACCOUNT = "336392948345"
-    PANDAS_LAYER_NAME = "AWSSDKPandas-Python312-Arm64"
-    PANDAS_LAYER_VERSION = 26
+    # The managed layers' ARNs per region (infra/regions.py), resolved at deploy time.
+    LAYER_MAPPING_ID = "ManagedLayers"
 
     def __init__(
         self,
@@ -93,21 +86,17 @@ class LambdaFactory(Construct):
         self._code = code
         self._encryption_key = encryption_key
         self._common_environment = dict(common_environment)
-        region = Stack.of(self).region
-        partition = Stack.of(self).partition
+        stack = Stack.of(self)
+        if Token.is_unresolved(stack.region):
+            mapping = CfnMapping(stack, self.LAYER_MAPPING_ID, mapping=_layer_mapping(), lazy=False)
+            pandas_arn = mapping.find_in_map(Aws.REGION, "pandas")
+            powertools_arn = mapping.find_in_map(Aws.REGION, "powertools")
+        else:
+            layers = regions.layers_for(stack.region)
+            pandas_arn, powertools_arn = layers.pandas, layers.powertools
         self.layers: Sequence[lambda_.ILayerVersion] = [
-            lambda_.LayerVersion.from_layer_version_arn(
-                self,
-                "PandasLayer",
-                f"arn:{partition}:lambda:{region}:{self.PANDAS_LAYER_ACCOUNT}:layer:"
-                f"{self.PANDAS_LAYER_NAME}:{self.PANDAS_LAYER_VERSION}",
-            ),
-            lambda_.LayerVersion.from_layer_version_arn(
-                self,
-                "PowertoolsLayer",
-                f"arn:{partition}:lambda:{region}:{self.POWERTOOLS_LAYER_ACCOUNT}:layer:"
-                f"{self.POWERTOOLS_LAYER_NAME}:{self.POWERTOOLS_LAYER_VERSION}",
-            ),
+            lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn),
+            lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn),
         ]
 
     def create(self, scope: Construct, construct_id: str, spec: FunctionSpec) -> PipelineFunction:
@@ -191,3 +180,13 @@ class LambdaFactory(Construct):
                 "handle failures; Lambda dead-letter queues only apply to asynchronous invocations.",
             )
         return PipelineFunction(function=function, role=role, log_group=log_group)
+
+
+def _layer_mapping() -> dict[str, dict[str, str]]:
+    """Region -> the layers' ARNs, for every region that offers both layers."""
+    mapping = {}
+    for _, region in regions.PANDAS_LAYERS:
+        if not regions.missing_layers(region):
+            layers = regions.layers_for(region)
+            mapping[region] = {"pandas": layers.pandas, "powertools": layers.powertools}
+    return mapping

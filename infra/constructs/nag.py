@@ -6,6 +6,7 @@ with the reason the finding does not apply.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
@@ -48,4 +49,7 @@ def _flatten(resolved: object) -> str:
             return f"<{argument}>"
         if function == "Fn::GetAtt":
             return f"<{argument[0]}.{argument[1]}>"
+        if function in ("Fn::Select", "Fn::Split"):
+            # cdk-nag's flattenCfnReference prints any other intrinsic as JSON.stringify does.
+            return json.dumps(resolved, separators=(",", ":"))
     raise ValueError(f"cannot render {resolved!r} as cdk-nag does")

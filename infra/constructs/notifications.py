@@ -4,10 +4,18 @@ anything lands in that queue (an upload or an alarm whose delivery failed is oth
 
 from __future__ import annotations
 
-from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_kms as kms, aws_sns as sns, aws_sqs as sqs
+from aws_cdk import (
+    Duration,
+    Stack,
+    aws_cloudwatch as cloudwatch,
+    aws_iam as iam,
+    aws_kms as kms,
+    aws_sns as sns,
+    aws_sqs as sqs,
+)
 from constructs import Construct
 
-from infra.constructs.monitoring import DEAD_LETTERS_KIND, alarm_name, notify_on_state_changes
+from infra.constructs.monitoring import DEAD_LETTERS_KIND, alarm_arn, alarm_name, notify_on_state_changes
 from infra.constructs.nag import acknowledge
 
 DEAD_LETTER_RETENTION = Duration.days(14)
@@ -25,6 +33,7 @@ class Notifications(Construct):
             master_key=encryption_key,
             enforce_ssl=True,
         )
+        self._allow_alarm_actions(project)
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -61,3 +70,20 @@ class Notifications(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         notify_on_state_changes(self.dead_letters_alarm, self.topic)
+
+    def _allow_alarm_actions(self, project: str) -> None:
+        """The topic's policy replaces SNS's default one (enforce_ssl gives it the TLS deny), so
+        CloudWatch may publish the project's alarms only if it says so
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html)."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowProjectAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnLike": {"aws:SourceArn": alarm_arn(self, alarm_name(project, "*"))},
+                },
+            )
+        )

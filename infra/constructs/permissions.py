@@ -208,3 +208,11 @@ def acknowledge_sagemaker_logs_and_metrics(role: iam.Role, stack: Stack, log_gro
         "to the SageMaker namespace by a condition.",
         findings=["Resource::*"],
     )
+
+
+def grant_missing_object_answers(role: iam.Role, bucket: s3.IBucket) -> None:
+    """s3:ListBucket on the bucket itself, with no s3:prefix condition, for a role that reads
+    keys that may not exist yet: without it S3 answers such a read with 403 AccessDenied, not
+    404 NoSuchKey, and the check for the permission carries no prefix
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions")."""
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))

@@ -3,7 +3,7 @@ registers each evaluated model in it, approved or pending by policy."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy, aws_iam as iam, aws_kms as kms, aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -22,6 +22,16 @@ from infra.constructs.permissions import (
 
 REGISTER_MEMORY_MB = 512
 REGISTER_TIMEOUT = Duration.minutes(5)
+
+
+def stack_scoped_group_name(configured_name: str) -> str:
+    """The configured group name with the first block of the stack's id after it.
+
+    The group is retained when the stack is deleted (its versions are the lineage record of what
+    served), so under the configured name alone a deployment after `cdk destroy` would fail with
+    "already exists". Each stack gets a group of its own; an earlier stack's stays readable."""
+    stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+    return Fn.join("-", [configured_name, Fn.select(0, Fn.split("-", stack_uuid))])
 
 
 class RegistryStage(Construct):

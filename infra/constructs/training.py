@@ -87,6 +87,25 @@ class TrainingResources(Construct):
         )
         self._grant_model(data_bucket, artifacts_bucket, encryption_key, endpoint_name)
 
+    def allow_watching_rollback_alarms(self, alarm_names: list[str]) -> None:
+        """A blue/green update watches its auto-rollback alarms as the model's execution role
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html:
+        "Ensure that your IAM execution role has permission to perform the
+        cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify")."""
+        stack = Stack.of(self)
+        self.model_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WatchRollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudwatch", resource="alarm", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+                    )
+                    for name in alarm_names
+                ],
+            )
+        )
+
     @property
     def source_bundle_uri(self) -> str:
         return self.source_bundle.s3_object_url

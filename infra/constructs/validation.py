@@ -16,6 +16,7 @@ from infra.constructs.permissions import (
     grant_bucket_prefixes,
     grant_key,
     grant_list_model_packages,
+    grant_missing_object_answers,
     grant_model_packages,
 )
 from infra.constructs.validation_job import ValidationJobResources
@@ -71,6 +72,8 @@ class ValidationStage(Construct):
             ],
             purpose="data bucket",
         )
+        # A new upload's curated manifest does not exist yet: the read must answer 404.
+        grant_missing_object_answers(role, data_bucket)
         grant_key(role, encryption_key, write=True)
         # The drift baseline is the profile of the newest approved version in the registry.
         grant_list_model_packages(role)

@@ -30,6 +30,9 @@ from mlops.local.deployment import (
     synthesize,
 )
 from mlops.local.endpoints import LocalEndpointServer
+from mlops.local.iam.enforcement import OPERATOR_ARN, OPERATOR_POLICY, Enforcement, enforced
+from mlops.local.iam.evaluator import PolicyEvaluator
+from mlops.local.iam.policies import stack_policies
 from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
 from mlops.local.standins import StandIns
 from mlops.local.processing_jobs import LocalProcessingJobRunner
@@ -114,6 +117,20 @@ class LocalCloud:
         self._stack.enter_context(self.standins.installed())
         self.deployed = deploy(self.app, session)
         self.outputs = StackOutputs.from_outputs(self.deployed.outputs)
+        self._stack.enter_context(enforced(self._enforcement()))
+
+    def _enforcement(self) -> Enforcement:
+        """IAM as the synthesized policies say, from here on (the deployment itself is
+        CloudFormation's, which acts with the deployer's rights)."""
+        assert self.app is not None
+        policies = stack_policies(self.app.template, self.app.stack_name)
+        evaluator = PolicyEvaluator(
+            identity={**policies.identity, OPERATOR_ARN: [OPERATOR_POLICY]},
+            resource=policies.resource,
+            account=moto_access.LOCAL_ACCOUNT_ID,
+        )
+        self._stack.callback(evaluator.close)
+        return Enforcement(evaluator)
 
     def _code_root_for(self, bucket: str, key: str) -> Path:
         assert self.app is not None

@@ -4,7 +4,8 @@ publish the file assets to the bootstrap bucket, then create the stack with Clou
 moto's CloudFormation cannot create some resource types of the template; this module creates
 them through their own APIs instead (the model package group, the CloudWatch alarms and anomaly
 detectors), applies the one bucket property moto's CloudFormation ignores (EventBridge
-notifications), and leaves out the resource policies moto does not evaluate anyway. moto's
+notifications), and leaves the resource policies to the local IAM evaluator
+(mlops.local.iam), as moto would evaluate them without their conditions. moto's
 CloudFormation also creates state machines in its record-only Step Functions backend, so each
 one is created again, with the definition CloudFormation resolved, in the backend that
 executes them.
@@ -27,6 +28,7 @@ import boto3
 import botocore.session
 
 from mlops.local import moto_access
+from mlops.local.iam.policies import RESOURCE_POLICY_TYPES
 
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
@@ -37,9 +39,6 @@ CREATED_THROUGH_API = {
     "AWS::CloudWatch::AnomalyDetector",
 }
 NOT_ENFORCED_LOCALLY = {
-    "AWS::S3::BucketPolicy",
-    "AWS::SNS::TopicPolicy",
-    "AWS::SQS::QueuePolicy",
     # Async retry settings of the alarm responder; the local router invokes it synchronously.
     "AWS::Lambda::EventInvokeConfig",
 }
@@ -191,7 +190,7 @@ def deploy(app: SynthesizedApp, session: boto3.Session | None = None) -> Deploye
         for resource in cloudformation.list_stack_resources(StackName=app.stack_name)["StackResourceSummaries"]
     }
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
-    _create_through_api(session, app.template, _Resolver(physical_ids, account, region, app.stack_name))
+    _create_through_api(session, app.template, _Resolver(physical_ids, account, region, app.stack_name, described["StackId"]))
     _apply_ignored_properties(session, app.template, physical_ids)
     state_machines = _make_state_machines_executable(app.template, physical_ids)
     return DeployedStack(app.stack_name, outputs, physical_ids, state_machines)
@@ -226,7 +225,7 @@ def _deployable_template(template: dict[str, Any]) -> dict[str, Any]:
     skipped = {
         logical_id
         for logical_id, resource in template.get("Resources", {}).items()
-        if resource["Type"] in CREATED_THROUGH_API | NOT_ENFORCED_LOCALLY
+        if resource["Type"] in CREATED_THROUGH_API | NOT_ENFORCED_LOCALLY | set(RESOURCE_POLICY_TYPES)
     }
     resources = {}
     for logical_id, resource in template.get("Resources", {}).items():
@@ -251,11 +250,12 @@ def _deployable_template(template: dict[str, Any]) -> dict[str, Any]:
 def _create_through_api(session: boto3.Session, template: dict[str, Any], resolve: _Resolver) -> None:
     sagemaker = session.client("sagemaker")
     cloudwatch = session.client("cloudwatch")
-    for resource in template.get("Resources", {}).values():
+    for logical_id, resource in template.get("Resources", {}).items():
         if resource["Type"] not in CREATED_THROUGH_API:
             continue
         properties = resolve(resource.get("Properties", {}))
         if resource["Type"] == "AWS::SageMaker::ModelPackageGroup":
+            _require_new_group(sagemaker, logical_id, properties["ModelPackageGroupName"])
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=properties["ModelPackageGroupName"],
                 ModelPackageGroupDescription=properties.get("ModelPackageGroupDescription", ""),
@@ -266,6 +266,18 @@ def _create_through_api(session: boto3.Session, template: dict[str, Any], resolv
             cloudwatch.put_anomaly_detector(
                 **{key: properties[key] for key in ANOMALY_DETECTOR_PROPERTIES if key in properties}
             )
+
+
+def _require_new_group(sagemaker: Any, logical_id: str, name: str) -> None:
+    """CloudFormation refuses to create a named resource that exists (a group retained by an
+    earlier stack, say); moto's API would silently replace it."""
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=name)
+    except sagemaker.exceptions.ClientError:
+        return
+    raise DeploymentError(
+        f"{logical_id}: Resource of type 'AWS::SageMaker::ModelPackageGroup' with identifier '{name}' already exists."
+    )
 
 
 ALARM_PROPERTIES = (
@@ -301,9 +313,10 @@ def _apply_ignored_properties(session: boto3.Session, template: dict[str, Any], 
 class _Resolver:
     """Resolves the intrinsics that appear in properties of resources created through APIs."""
 
-    def __init__(self, physical_ids: dict[str, str], account: str, region: str, stack_name: str) -> None:
+    def __init__(self, physical_ids: dict[str, str], account: str, region: str, stack_name: str, stack_id: str) -> None:
         self._physical_ids = physical_ids
         self._pseudo = {
+            "AWS::StackId": stack_id,
             "AWS::AccountId": account,
             "AWS::Region": region,
             "AWS::Partition": "aws",
@@ -331,6 +344,12 @@ class _Resolver:
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self(part)) for part in parts)
+        if set(value) == {"Fn::Split"}:
+            separator, text = value["Fn::Split"]
+            return str(self(text)).split(separator)
+        if set(value) == {"Fn::Select"}:
+            index, items = value["Fn::Select"]
+            return self(items)[int(index)]
         if any(key.startswith("Fn::") for key in value):
             raise DeploymentError(f"the local cloud cannot resolve {sorted(value)} here")
         return {key: self(item) for key, item in value.items()}

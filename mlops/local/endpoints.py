@@ -35,6 +35,8 @@ from types import ModuleType
 from typing import Any
 
 from mlops.local import moto_access
+from mlops.local.iam import enforcement
+from mlops.local.iam.operations import Authorization
 
 SERVING_MOUNT = "/opt/ml/model"
 DEFAULT_ACCEPT = "application/json"
@@ -177,7 +179,13 @@ class LocalEndpointServer:
             return
         if pending.is_update:
             firing = _alarms_in_alarm(pending.rollback_alarm_names)
-            if firing:
+            unwatched = _alarms_the_role_cannot_describe(pending.endpoint_config_name, pending.rollback_alarm_names)
+            if unwatched:
+                endpoint.failure_reason = (
+                    "Update failed: the execution role is not authorized to perform cloudwatch:DescribeAlarms "
+                    f"on the auto-rollback alarm(s) {', '.join(unwatched)} (AccessDenied)"
+                )
+            elif firing:
                 endpoint.failure_reason = f"Rolled back: alarm(s) {', '.join(firing)} in ALARM during the update"
             else:
                 config = backend.endpoint_configs[pending.endpoint_config_name]
@@ -209,6 +217,12 @@ class LocalEndpointServer:
         variant = config.production_variants[0]
         model = backend._models[variant["ModelName"]]
         container = model.primary_container or (model.containers or [{}])[0]
+        bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
+        # SageMaker downloads the model artifact as the model's execution role.
+        try:
+            enforcement.authorize_object_read(model.execution_role_arn, bucket, key)
+        except enforcement.AccessDeniedError as error:
+            raise ModelInvocationError(f"Failed to download model data: {error}") from error
         return container, variant["VariantName"]
 
     def _load(self, container: dict[str, Any]) -> LoadedModel:
@@ -285,7 +299,22 @@ def _capture(
         f"{prefix.rstrip('/')}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/"
         f"{now:%M-%S-%f}-{event_id}.jsonl"
     ).lstrip("/")
+    if not _capture_allowed(endpoint_name, variant, bucket, key, capture.get("KmsKeyId")):
+        return
     moto_access.write_object(bucket, key, (json.dumps(record) + "\n").encode())
+
+
+def _capture_allowed(endpoint_name: str, variant: str, bucket: str, key: str, kms_key_id: str | None) -> bool:
+    """SageMaker writes captured data as the variant's model execution role; a refused write
+    loses the record, as in AWS, where it shows only in the endpoint's logs."""
+    backend = moto_access.sagemaker_backend()
+    config = backend.endpoint_configs[backend.endpoints[endpoint_name].endpoint_config_name]
+    model_name = next(v["ModelName"] for v in config.production_variants if v["VariantName"] == variant)
+    try:
+        enforcement.authorize_object_write(backend._models[model_name].execution_role_arn, bucket, key, kms_key_id)
+    except enforcement.AccessDeniedError:
+        return False
+    return True
 
 
 def _captured(body: bytes, content_type: str, mode: str) -> dict[str, str]:
@@ -299,6 +328,22 @@ def _captured(body: bytes, content_type: str, mode: str) -> dict[str, str]:
         "data": base64.b64encode(body).decode("ascii"),
         "encoding": "BASE64",
     }
+
+
+def _alarms_the_role_cannot_describe(endpoint_config_name: str, alarm_names: list[str]) -> list[str]:
+    """SageMaker watches an update's auto-rollback alarms as the new model's execution role."""
+    backend = moto_access.sagemaker_backend()
+    variant = backend.endpoint_configs[endpoint_config_name].production_variants[0]
+    role = backend._models[variant["ModelName"]].execution_role_arn
+    return [
+        name
+        for name in alarm_names
+        if not enforcement.allowed(role, Authorization("cloudwatch:DescribeAlarms", _alarm_arn(name)))
+    ]
+
+
+def _alarm_arn(name: str) -> str:
+    return f"arn:aws:cloudwatch:{moto_access.LOCAL_REGION}:{moto_access.LOCAL_ACCOUNT_ID}:alarm:{name}"
 
 
 def _alarms_in_alarm(alarm_names: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.common.aws_clients import clear_clients
+from mlops.local.iam.enforcement import acting_as
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 # Set by the Lambda runtime itself, not by the template.
@@ -183,7 +184,12 @@ class InProcessLambdaRuntime:
             timeout_seconds=int(function.timeout or 3),
         )
         started = time.monotonic()
-        with self._lock, patched_environment(environment), function_logs(self._log_folder / f"{function.function_name}.log"):
+        with (
+            self._lock,
+            patched_environment(environment),
+            function_logs(self._log_folder / f"{function.function_name}.log"),
+            acting_as(function.role),
+        ):
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
                 result = handler(event, context)

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from mlops.local import moto_access
-from mlops.local.training_jobs import JobSetupError, output_tail, prefix_objects, split_s3_uri
+from mlops.local.iam import enforcement
+from mlops.local.training_jobs import (
+    JobSetupError,
+    execution_role_access,
+    output_tail,
+    prefix_objects,
+    split_s3_uri,
+)
 
 CONTAINER_ROOT = "/opt/ml/"
 CONTAINER_PYTHON = "python3"
@@ -57,14 +64,16 @@ class LocalProcessingJobRunner:
         job_root = Path(tempfile.mkdtemp(prefix=f"{job_name}-", dir=self._work_root))
         try:
             self._write_config(job_root, job_name, request)
+            role = request.get("role_arn") or ""
             for processing_input in request.get("processing_inputs") or []:
-                self._download_input(job_root, processing_input)
+                self._download_input(job_root, processing_input, role)
             completed = self._run_container(job_root, request)
             message = _exit_message(job_root)
             failure = _failure_reason(completed, message)
             if failure is None:
-                for output in (request.get("processing_output_config") or {}).get("Outputs") or []:
-                    self._upload_output(job_root, output)
+                output_config = request.get("processing_output_config") or {}
+                for output in output_config.get("Outputs") or []:
+                    self._upload_output(job_root, output, role, output_config.get("KmsKeyId"))
             run = ProcessingRun(
                 job_name, failure is None, failure, message, time.monotonic() - started, completed.stdout + completed.stderr
             )
@@ -89,28 +98,34 @@ class LocalProcessingJobRunner:
         (config_dir / "processingjobconfig.json").write_text(json.dumps(job_config, default=str))
         (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": HOST_NAME, "hosts": [HOST_NAME]}))
 
-    def _download_input(self, job_root: Path, processing_input: dict[str, Any]) -> None:
+    def _download_input(self, job_root: Path, processing_input: dict[str, Any], role: str) -> None:
         source = processing_input.get("S3Input")
         if source is None:
             raise JobSetupError(f"ClientError: input {processing_input.get('InputName')} has no S3Input")
         target = _local(job_root, source["LocalPath"])
         target.mkdir(parents=True, exist_ok=True)
         if source.get("S3DataType") == "ManifestFile":
-            objects = self._manifest_objects(source["S3Uri"])
+            objects = self._manifest_objects(source["S3Uri"], role)
         else:
+            with execution_role_access(role, "Data download failed"):
+                enforcement.authorize_listing(role, *split_s3_uri(source["S3Uri"]))
             objects = prefix_objects(source["S3Uri"])
         if not objects:
             raise JobSetupError(f"ClientError: no S3 objects found under {source['S3Uri']} (input {processing_input['InputName']})")
         for bucket, key, relative in objects:
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
+            with execution_role_access(role, "Data download failed"):
+                enforcement.authorize_object_read(role, bucket, key)
             try:
                 destination.write_bytes(moto_access.read_object(bucket, key))
             except FileNotFoundError as error:
                 raise JobSetupError(f"ClientError: s3://{bucket}/{key} does not exist") from error
 
-    def _manifest_objects(self, uri: str) -> list[tuple[str, str, str]]:
+    def _manifest_objects(self, uri: str, role: str) -> list[tuple[str, str, str]]:
         bucket, key = split_s3_uri(uri)
+        with execution_role_access(role, "Data download failed"):
+            enforcement.authorize_object_read(role, bucket, key)
         try:
             manifest = json.loads(moto_access.read_object(bucket, key))
         except (FileNotFoundError, ValueError) as error:
@@ -149,13 +164,15 @@ class LocalProcessingJobRunner:
         except OSError as error:
             raise JobSetupError(f"ClientError: the container command cannot start ({error})") from error
 
-    def _upload_output(self, job_root: Path, output: dict[str, Any]) -> None:
+    def _upload_output(self, job_root: Path, output: dict[str, Any], role: str, kms_key_id: str | None) -> None:
         destination = output["S3Output"]
         bucket, prefix = split_s3_uri(destination["S3Uri"])
         prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         folder = _local(job_root, destination["LocalPath"])
         for path in sorted(folder.rglob("*")):
             if path.is_file():
+                with execution_role_access(role, "Uploading output failed"):
+                    enforcement.authorize_object_write(role, bucket, prefix + path.relative_to(folder).as_posix(), kms_key_id)
                 moto_access.write_object(bucket, prefix + path.relative_to(folder).as_posix(), path.read_bytes())
 
 

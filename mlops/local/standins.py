@@ -31,13 +31,20 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_task,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 from s3transfer.futures import NonThreadedExecutor
 from s3transfer.manager import TransferManager
 
+from functions.common.config import MAX_REALTIME_PAYLOAD_BYTES
 from mlops.local import moto_access
 from mlops.local.alarms import describe_anomaly_detectors, evaluate_alarms, put_anomaly_detector
+from mlops.local.iam import service_principals
+from mlops.local.iam.enforcement import AccessDeniedError, acting_as
 from mlops.local.endpoints import (
     EndpointExistsError,
     EndpointInProgressError,
@@ -75,6 +82,8 @@ class StandIns:
     # Errors the next calls of an operation answer with, for fault-injection tests.
     injected_faults: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     started_executions: list[str] = field(default_factory=list)
+    # What CloudWatch and EventBridge did (or were refused) as service principals.
+    service_actions: list[service_principals.ServiceAction] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject_fault(self, operation: str, error_code: str, message: str, times: int = 1) -> None:
@@ -109,6 +118,16 @@ class StandIns:
         original_list_endpoints = SageMakerModelBackend.list_endpoints
         original_start_execution = StepFunctionsParserBackend.start_execution
         original_transfer_manager_init = TransferManager.__init__
+        original_service_task = StateTaskService._eval_execution
+        original_lambda_task = StateTaskLambda._eval_execution
+
+        def as_state_machine_role(original):
+            # A task's calls are the state machine's: Step Functions makes them with its role.
+            def evaluate(task, env):
+                with acting_as(env.aws_execution_details.role_arn):
+                    return original(task, env)
+
+            return evaluate
 
         def start_execution(backend, *args, **kwargs):
             # Whoever starts it (a rule's target, a function), an execution is recorded once:
@@ -196,10 +215,18 @@ class StandIns:
         def invoke_endpoint(response):
             # moto takes an error response's status code from its "status" header.
             endpoint_name = response.path.split("/")[2]
+            body = response.body if isinstance(response.body, bytes) else (response.body or "").encode()
+            if len(body) > MAX_REALTIME_PAYLOAD_BYTES:
+                message = {
+                    "__type": "ValidationError",
+                    "message": f"Request payload of {len(body)} bytes exceeds the real-time invocation limit "
+                    f"of {MAX_REALTIME_PAYLOAD_BYTES} bytes (6 MB).",
+                }
+                return 400, {"status": 400, "Content-Type": "application/json"}, json.dumps(message)
             try:
                 invocation = standins.endpoints.invoke(
                     endpoint_name,
-                    response.body if isinstance(response.body, bytes) else (response.body or "").encode(),
+                    body,
                     response.headers.get("Content-Type", "application/json"),
                     response.headers.get("Accept"),
                     response.headers.get("X-Amzn-SageMaker-Inference-Id"),
@@ -233,6 +260,7 @@ class StandIns:
             original_set_alarm_state(backend, alarm_name, reason, reason_data, state_value)
             if previous[0] != state_value:
                 standins.publish_event(_alarm_state_change_event(backend.alarms[alarm_name], previous))
+                standins._run_alarm_actions(backend.alarms[alarm_name], previous)
 
         def update_model_package(
             backend,
@@ -286,6 +314,8 @@ class StandIns:
             (s3_notifications, "_send_event_bridge_message", send_s3_event_to_eventbridge),
             (TransferManager, "__init__", transfer_in_the_calling_thread),
             (CloudWatchBackend, "set_alarm_state", set_alarm_state),
+            (StateTaskService, "_eval_execution", as_state_machine_role(original_service_task)),
+            (StateTaskLambda, "_eval_execution", as_state_machine_role(original_lambda_task)),
             (CloudWatchResponse, "put_anomaly_detector", put_anomaly_detector),
             (CloudWatchResponse, "describe_anomaly_detectors", describe_anomaly_detectors),
         ]
@@ -304,6 +334,7 @@ class StandIns:
         delivery = Delivery(rule.name, arn, event.get("detail-type", ""))
         payload = _target_input(target, event)
         try:
+            service_principals.authorize_event_delivery(rule.arn, target)
             if parse_arn(arn).service == "states":
                 execution = moto_access.stepfunctions_backend().start_execution(
                     arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload)
@@ -314,10 +345,42 @@ class StandIns:
                 body, error_type = self.lambdas.invoke(function, json.dumps(payload))
                 delivery.result = json.loads(body)
                 delivery.error = error_type
+        except AccessDeniedError as error:
+            # EventBridge retries a refused invocation, then sends the event to the target's
+            # dead-letter queue, which it may be refused too.
+            delivery.error = f"AccessDeniedException: {error}"
+            queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+            if queue:
+                self._record(service_principals.send_to_dead_letter_queue(rule.arn, queue, event, str(error)))
         except Exception as error:  # EventBridge records a failed delivery; it never raises to the sender
             delivery.error = f"{type(error).__name__}: {error}"
         with self._lock:
             self.deliveries.append(delivery)
+
+    def _run_alarm_actions(self, alarm: Any, previous: tuple[str | None, str | None]) -> None:
+        """CloudWatch runs the actions of the alarm's new state; an SNS action publishes as
+        cloudwatch.amazonaws.com, which the topic's policy must allow."""
+        actions = {
+            "ALARM": alarm.alarm_actions,
+            "OK": alarm.ok_actions,
+            "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
+        }.get(alarm.state_value) or []
+        if not alarm.actions_enabled:
+            return
+        message = {
+            "AlarmName": alarm.name,
+            "AlarmArn": alarm.alarm_arn,
+            "NewStateValue": alarm.state_value,
+            "NewStateReason": alarm.state_reason,
+            "OldStateValue": previous[0] or "INSUFFICIENT_DATA",
+        }
+        for action in actions:
+            if parse_arn(action).service == "sns":
+                self._record(service_principals.publish_alarm_action(alarm, action, message))
+
+    def _record(self, action: service_principals.ServiceAction) -> None:
+        with self._lock:
+            self.service_actions.append(action)
 
 
 def aws_sdk_casing_patches() -> list[tuple[Any, str, Any]]:

@@ -20,11 +20,14 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops.local import moto_access
+from mlops.local.iam import enforcement
 
 SAGEMAKER_ROOT = "/opt/ml"
 MAX_FAILURE_REASON_CHARS = 1024
@@ -48,14 +51,15 @@ class LocalTrainingJobRunner:
     def run(self, job_name: str, request: dict[str, Any]) -> TrainingRun:
         started = time.monotonic()
         job_root = Path(tempfile.mkdtemp(prefix=f"{job_name}-", dir=self._work_root))
+        role = request.get("role_arn") or ""
         try:
-            self._download_channels(job_root, request.get("input_data_config") or [])
+            self._download_channels(job_root, request.get("input_data_config") or [], role)
             hyperparameters = {k: str(v) for k, v in (request.get("hyper_parameters") or {}).items()}
-            code_dir = self._unpack_source(job_root, hyperparameters)
+            code_dir = self._unpack_source(job_root, hyperparameters, role)
             completed = self._run_script(job_root, code_dir, hyperparameters, request)
             failure = _failure_reason(job_root, completed)
             if failure is None:
-                self._upload_outputs(job_root, job_name, request["output_data_config"]["S3OutputPath"])
+                self._upload_outputs(job_root, job_name, request["output_data_config"], role)
             run = TrainingRun(job_name, failure is None, failure, time.monotonic() - started, completed.stdout)
         except JobSetupError as error:
             run = TrainingRun(job_name, False, str(error), time.monotonic() - started, "")
@@ -64,20 +68,24 @@ class LocalTrainingJobRunner:
         self.runs[job_name] = run
         return run
 
-    def _download_channels(self, job_root: Path, channels: list[dict[str, Any]]) -> None:
+    def _download_channels(self, job_root: Path, channels: list[dict[str, Any]], role: str) -> None:
         for channel in channels:
             source = channel["DataSource"]["S3DataSource"]["S3Uri"]
             target = job_root / "input" / "data" / channel["ChannelName"]
             target.mkdir(parents=True, exist_ok=True)
+            with execution_role_access(role, "Data download failed"):
+                enforcement.authorize_listing(role, *split_s3_uri(source))
             objects = prefix_objects(source)
             if not objects:
                 raise JobSetupError(f"ClientError: channel {channel['ChannelName']} has no objects under {source}")
             for bucket, key, relative in objects:
                 destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
+                with execution_role_access(role, "Data download failed"):
+                    enforcement.authorize_object_read(role, bucket, key)
                 destination.write_bytes(moto_access.read_object(bucket, key))
 
-    def _unpack_source(self, job_root: Path, hyperparameters: dict[str, str]) -> Path:
+    def _unpack_source(self, job_root: Path, hyperparameters: dict[str, str], role: str) -> Path:
         submit = hyperparameters.get("sagemaker_submit_directory", "")
         if submit.startswith(SAGEMAKER_ROOT + "/"):
             bundle = job_root / submit.removeprefix(SAGEMAKER_ROOT + "/")
@@ -86,6 +94,8 @@ class LocalTrainingJobRunner:
             data = bundle.read_bytes()
         elif submit.startswith("s3://"):
             bucket, _, key = submit.removeprefix("s3://").partition("/")
+            with execution_role_access(role, "Source download failed"):
+                enforcement.authorize_object_read(role, bucket, key)
             data = moto_access.read_object(bucket, key)
         else:
             raise JobSetupError("ClientError: hyperparameter sagemaker_submit_directory is missing")
@@ -141,15 +151,28 @@ class LocalTrainingJobRunner:
                 f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime_seconds} s)"
             ) from error
 
-    def _upload_outputs(self, job_root: Path, job_name: str, output_path: str) -> None:
-        bucket, prefix = split_s3_uri(output_path)
+    def _upload_outputs(self, job_root: Path, job_name: str, output_config: dict[str, Any], role: str) -> None:
+        bucket, prefix = split_s3_uri(output_config["S3OutputPath"])
         base = f"{prefix.rstrip('/')}/{job_name}/output/".lstrip("/")
-        moto_access.write_object(bucket, base + "model.tar.gz", _tar_gz(job_root / "model"))
-        moto_access.write_object(bucket, base + "output.tar.gz", _tar_gz(job_root / "output" / "data"))
+        outputs = {"model.tar.gz": job_root / "model", "output.tar.gz": job_root / "output" / "data"}
+        for name, folder in outputs.items():
+            with execution_role_access(role, "Uploading output failed"):
+                enforcement.authorize_object_write(role, bucket, base + name, output_config.get("KmsKeyId"))
+            moto_access.write_object(bucket, base + name, _tar_gz(folder))
 
 
 class JobSetupError(Exception):
     """The job could not start or finish for a reason SageMaker would report as FailureReason."""
+
+
+@contextmanager
+def execution_role_access(role: str, failure: str) -> Iterator[None]:
+    """A job reads and writes S3 as its execution role; a refusal fails the job with the
+    ClientError SageMaker reports."""
+    try:
+        yield
+    except enforcement.AccessDeniedError as error:
+        raise JobSetupError(f"ClientError: {failure}. AccessDenied: {error}") from error
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -132,7 +132,7 @@ def test_a_burst_of_5xx_errors_after_a_deployment_rolls_back(cancer_config, brea
         assert decision["model_version_before"] == 2 and decision["model_version_after"] == 1
         assert endpoint_status(cloud)["model_version"] == 1
         sagemaker = cloud.client("sagemaker")
-        packages = sagemaker.list_model_packages(ModelPackageGroupName="mlops-models")["ModelPackageSummaryList"]
+        packages = sagemaker.list_model_packages(ModelPackageGroupName=cloud.outputs.model_package_group)["ModelPackageSummaryList"]
         assert {p["ModelPackageArn"].rsplit("/", 1)[1]: p["ModelApprovalStatus"] for p in packages}["2"] == "Rejected"
         audit = cloud.client("s3").list_objects_v2(Bucket=cloud.outputs.data_bucket, Prefix="audit/")
         assert audit["KeyCount"] >= 1

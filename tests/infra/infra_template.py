@@ -20,4 +20,14 @@ def render(value: Any) -> str:
         return f"<FindInMap:{argument[0]}:{render(argument[1])}:{argument[2]}>"
     if function == "Fn::Sub":
         return argument
+    if function == "Fn::Select":
+        return f"<Select:{argument[0]}:{render(argument[1])}>"
+    if function == "Fn::Split":
+        return f"<Split:{argument[0]}:{render(argument[1])}>"
     raise AssertionError(f"unexpected intrinsic {function}")
+
+
+def rendered_group_name(configured_name: str) -> str:
+    """The model package group's name as `render` shows it: the configured name and the first
+    block of the stack's id (infra/constructs/registry.py)."""
+    return f"{configured_name}-<Select:0:<Split:-:<Select:2:<Split:/:<AWS::StackId>>>>>"

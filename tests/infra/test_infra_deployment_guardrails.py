@@ -13,7 +13,9 @@ from infra_synthesis import Synthesized, synthesize
 from functions.common.config import load_config
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "pipeline.json"
+# A canary or a linear step may be at most half of the fleet: two instances at least.
 CANARY = {
+    "initial_instance_count": 2,
     "strategy": "canary",
     "canary_percent": 10,
     "wait_interval_seconds": 420,
@@ -21,6 +23,7 @@ CANARY = {
     "maximum_execution_timeout_seconds": 5400,
 }
 LINEAR = {
+    "initial_instance_count": 2,
     "strategy": "linear",
     "linear_step_percent": 20,
     "wait_interval_seconds": 180,

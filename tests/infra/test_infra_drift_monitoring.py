@@ -4,7 +4,7 @@ location it reads."""
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
-from infra_template import render
+from infra_template import render, rendered_group_name
 from monitoring_roles import (
     actions_of,
     capture_prefix,
@@ -104,8 +104,14 @@ def test_drift_role_follows_the_endpoint_to_its_model_package(synthesized):
         {"Action": "sagemaker:DescribeEndpoint", "Resource": _sagemaker_arn(f"endpoint/{synthesized.config.deployment.endpoint_name}")},
         {"Action": "sagemaker:DescribeEndpointConfig", "Resource": _sagemaker_arn(f"endpoint-config/{project}-*")},
         {"Action": "sagemaker:DescribeModel", "Resource": _sagemaker_arn(f"model/{project}-*")},
-        {"Action": "sagemaker:DescribeModelPackage", "Resource": _sagemaker_arn(f"model-package/{synthesized.config.model_package_group}/*")},
     )
+    (packages,) = [
+        render(statement["Resource"])
+        for statement in role_statements(synthesized, "monitor_drift")
+        if statement["Action"] == "sagemaker:DescribeModelPackage"
+    ]
+    group = rendered_group_name(synthesized.config.model_package_group)
+    assert packages == f"arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model-package/{group}/*"
 
 
 def test_drift_role_puts_metrics_only_into_the_monitoring_namespace(synthesized):

@@ -8,7 +8,13 @@ from infra.constructs.lambda_factory import LambdaFactory
 
 PROJECT = "mlops"  # pipeline.json's project
 ENDPOINT_NAME = "mlops-endpoint"
-MODEL_PACKAGE_GROUP = "mlops-models"
+# The configured group name and the first block of the stack's id (infra/constructs/registry.py).
+MODEL_PACKAGE_GROUP = {
+    "Fn::Join": [
+        "-",
+        ["mlops-models", {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}],
+    ]
+}
 MONITORING_NAMESPACE = "mlops/monitoring"
 
 
@@ -73,7 +79,11 @@ def _functions(synthesized):
 
 
 def test_functions_share_runtime_architecture_layers_and_observability(synthesized):
-    layer_names = {LambdaFactory.PANDAS_LAYER_NAME, LambdaFactory.POWERTOOLS_LAYER_NAME}
+    mapping = LambdaFactory.LAYER_MAPPING_ID
+    layer_references = [
+        {"Fn::FindInMap": [mapping, {"Ref": "AWS::Region"}, "pandas"]},
+        {"Fn::FindInMap": [mapping, {"Ref": "AWS::Region"}, "powertools"]},
+    ]
     for name, function in _functions(synthesized).items():
         properties = function["Properties"]
         assert properties["Handler"] == f"functions.{name}.handler.lambda_handler"
@@ -81,9 +91,7 @@ def test_functions_share_runtime_architecture_layers_and_observability(synthesiz
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
-        layers = [layer["Fn::Join"][1] for layer in properties["Layers"]]
-        assert {part.split(":layer:")[1].split(":")[0] for layer in layers for part in layer if ":layer:" in str(part)} == layer_names
-        assert all({"Ref": "AWS::Region"} in layer for layer in layers)
+        assert properties["Layers"] == layer_references
         assert properties["Timeout"] > 3 and properties["MemorySize"] > 128
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 import pytest
-from infra_template import render
+from infra_template import render, rendered_group_name
 from pydantic import ValidationError
 
 from functions.alarm_responder.responder import rollback_resource_name
@@ -180,7 +180,7 @@ def test_prepare_deployment_reads_only_the_group_versions_and_the_endpoint_chain
         "sagemaker:DescribeModel",
     }
     (packages,) = granted["sagemaker:DescribeModelPackage"]
-    assert packages.endswith(f":model-package/{config.model_package_group}/*")
+    assert packages.endswith(f":model-package/{rendered_group_name(config.model_package_group)}/*")
     (endpoint,) = granted["sagemaker:DescribeEndpoint"]
     assert endpoint.endswith(f":endpoint/{config.deployment.endpoint_name}")
     assert [r.rsplit(":", 1)[1] for r in granted["sagemaker:DescribeEndpointConfig"]] == [f"endpoint-config/{config.project}-*"]

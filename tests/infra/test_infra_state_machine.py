@@ -397,8 +397,10 @@ def test_deployment_uses_data_capture_and_blue_green_rollback_on_alarms(synthesi
     deployment = states["Update endpoint"]["Parameters"]["DeploymentConfig"]
 
     routing = deployment["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
-    assert routing["Type"] == "CANARY"
-    assert routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": config.deployment.canary_percent}
+    # One instance: a canary of it would be the whole fleet, so the default shifts all at once.
+    assert config.deployment.initial_instance_count == 1
+    assert routing["Type"] == "ALL_AT_ONCE"
+    assert routing["WaitIntervalInSeconds"] == config.deployment.wait_interval_seconds
     assert deployment["AutoRollbackConfiguration"]["Alarms"] == [
         {"AlarmName": f"{config.project}-errors"},
         {"AlarmName": f"{config.project}-latency"},

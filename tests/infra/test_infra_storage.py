@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
+from infra_template import render, rendered_group_name
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
@@ -77,11 +78,12 @@ def test_idempotency_table_matches_the_powertools_layout(synthesized):
 def test_model_package_group_and_endpoint_are_named_from_the_config(synthesized):
     config = synthesized.config
     outputs = synthesized.template_json["Outputs"]
+    (_, group) = synthesized.only("AWS::SageMaker::ModelPackageGroup")
 
-    synthesized.template.has_resource_properties(
-        "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": config.model_package_group}
-    )
-    assert outputs["ModelPackageGroupName"]["Value"] == config.model_package_group
+    # The retained group carries its stack's id: a deployment after `cdk destroy` gets a new one.
+    assert group["DeletionPolicy"] == "Retain"
+    assert render(group["Properties"]["ModelPackageGroupName"]) == rendered_group_name(config.model_package_group)
+    assert render(outputs["ModelPackageGroupName"]["Value"]) == rendered_group_name(config.model_package_group)
     assert outputs["EndpointName"]["Value"] == config.deployment.endpoint_name
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
+from infra_template import render, rendered_group_name
+
 from functions.common import s3_layout
 
 
@@ -70,13 +72,14 @@ def _rule_from(synthesized, source):
 def test_approval_rule_matches_approvals_in_the_pipeline_group_on_the_default_bus(synthesized):
     rule = _rule_from(synthesized, "aws.sagemaker")
 
-    assert rule["Properties"]["EventPattern"] == {
+    pattern = rule["Properties"]["EventPattern"]
+    detail = dict(pattern["detail"])
+    groups = detail.pop("ModelPackageGroupName")
+    assert [render(group) for group in groups] == [rendered_group_name(synthesized.config.model_package_group)]
+    assert {**pattern, "detail": detail} == {
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Model Package State Change"],
-        "detail": {
-            "ModelPackageGroupName": [synthesized.config.model_package_group],
-            "ModelApprovalStatus": ["Approved"],
-        },
+        "detail": {"ModelApprovalStatus": ["Approved"]},
     }
     assert "EventBusName" not in rule["Properties"]
     assert rule["Properties"]["State"] == "ENABLED"

@@ -1,0 +1,92 @@
+"""SageMaker's limits are checked when the config loads, with a message that names the field
+and the limit, so `mlops init`, `cdk synth` and the local run refuse what SageMaker would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from functions.common.config import (
+    MAX_REALTIME_PAYLOAD_BYTES,
+    ConfigError,
+    DeploymentConfig,
+    PipelineConfig,
+    load_config,
+)
+from functions.evaluate_model.champion import MAX_PAYLOAD_BYTES
+from mlops.cli import main
+
+REPOSITORY_CONFIG = Path(__file__).resolve().parents[2] / "pipeline.json"
+
+
+def _config_with(tmp_path: Path, **deployment: object) -> Path:
+    document = json.loads(REPOSITORY_CONFIG.read_text())
+    document["deployment"].update(deployment)
+    path = tmp_path / "pipeline.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("deployment", "field", "limit"),
+    [
+        ({"strategy": "canary", "initial_instance_count": 1, "canary_percent": 10}, "deployment.canary_percent", "at most 50 % of the fleet"),
+        ({"strategy": "canary", "initial_instance_count": 3, "canary_percent": 50}, "deployment.canary_percent", "at most 50 % of the fleet"),
+        ({"strategy": "linear", "initial_instance_count": 1, "linear_step_percent": 25}, "deployment.linear_step_percent", "at most 50 % of the fleet"),
+        ({"strategy": "linear", "initial_instance_count": 4, "linear_step_percent": 5}, "linear_step_percent", "greater than or equal to 10"),
+        ({"strategy": "linear", "initial_instance_count": 4, "linear_step_percent": 60}, "linear_step_percent", "less than or equal to 50"),
+        ({"wait_interval_seconds": 3601}, "wait_interval_seconds", "less than or equal to 3600"),
+        ({"termination_wait_seconds": 3601}, "termination_wait_seconds", "less than or equal to 3600"),
+        ({"maximum_execution_timeout_seconds": 599}, "maximum_execution_timeout_seconds", "greater than or equal to 600"),
+        (
+            {"maximum_execution_timeout_seconds": 900, "wait_interval_seconds": 300, "termination_wait_seconds": 600},
+            "deployment.maximum_execution_timeout_seconds",
+            "more than the deployment's waits (900 s",
+        ),
+        ({"endpoint_name": "my_endpoint"}, "endpoint_name", "should match pattern"),
+        ({"endpoint_name": "e" * 64}, "endpoint_name", "at most 63 characters"),
+        ({"instance_type": "m5.large"}, "instance_type", "should match pattern"),
+    ],
+)
+def test_a_config_outside_sagemaker_limits_is_refused_naming_the_field_and_the_limit(tmp_path, deployment, field, limit):
+    with pytest.raises(ConfigError) as refused:
+        load_config(_config_with(tmp_path, **deployment))
+
+    assert field in str(refused.value)
+    assert limit in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        {"strategy": "canary", "initial_instance_count": 2, "canary_percent": 50},
+        {"strategy": "canary", "initial_instance_count": 10, "canary_percent": 10},
+        {"strategy": "linear", "initial_instance_count": 2, "linear_step_percent": 50},
+        {"strategy": "all_at_once", "initial_instance_count": 1},
+        {"strategy": "canary", "initial_instance_count": 1, "serverless": True},
+    ],
+)
+def test_a_config_within_the_limits_loads(tmp_path, deployment):
+    assert load_config(_config_with(tmp_path, **deployment)).deployment.initial_instance_count >= 1
+
+
+def test_the_default_deployment_is_within_the_guardrail_limits():
+    assert DeploymentConfig().strategy == "all_at_once"
+    assert load_config(REPOSITORY_CONFIG).deployment.strategy == "all_at_once"
+
+
+def test_mlops_init_writes_a_config_that_passes_the_limits(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    rows = ["x,y,label"] + [f"{i},{i * 2 % 7},{i % 2}" for i in range(120)]
+    data.write_text("\n".join(rows) + "\n")
+    config = tmp_path / "pipeline.json"
+
+    assert main(["init", "--data", str(data), "--target", "label", "--config", str(config)]) == 0
+    loaded = PipelineConfig.model_validate(json.loads(config.read_text()))
+    assert loaded.deployment.strategy == "all_at_once"
+
+
+def test_the_evaluation_requests_stay_under_the_real_time_payload_limit():
+    assert MAX_PAYLOAD_BYTES < MAX_REALTIME_PAYLOAD_BYTES

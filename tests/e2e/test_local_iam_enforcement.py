@@ -1,0 +1,140 @@
+"""The local cloud refuses what AWS would refuse: each test takes one permission out of the
+synthesized template and shows that a local run then fails with the AccessDenied AWS gives,
+naming the principal, the action and the resource."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.local.cloud import LocalCloud
+from mlops.local.deployment import SynthesizedApp, synthesize
+from mlops.local.runner import run_upload
+
+pytestmark = pytest.mark.e2e
+
+REPOSITORY_CONFIG = Path(__file__).resolve().parents[2] / "pipeline.json"
+Template = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def app() -> SynthesizedApp:
+    return synthesize(REPOSITORY_CONFIG)
+
+
+@pytest.fixture
+def upload(breast_cancer_frame, tmp_path) -> Path:
+    path = tmp_path / "breast_cancer.csv"
+    breast_cancer_frame.to_csv(path, index=False)
+    return path
+
+
+def cloud_with(app: SynthesizedApp, change: Callable[[Template], None]) -> LocalCloud:
+    template = copy.deepcopy(app.template)
+    change(template)
+    return LocalCloud(REPOSITORY_CONFIG, app=SynthesizedApp(app.outdir, app.stack_name, template, app.assets))
+
+
+def _role_policy_statements(template: Template, role_fragment: str) -> list[dict[str, Any]]:
+    statements = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        if any(role_fragment in role["Ref"] for role in resource["Properties"]["Roles"]):
+            statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    assert statements, role_fragment
+    return statements
+
+
+def _remove_action(statements: list[dict[str, Any]], action: str, keep: Callable[[dict[str, Any]], bool]) -> None:
+    removed = False
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if action in actions and not keep(statement):
+            statement["Action"] = [name for name in actions if name != action] or ["s3:GetBucketTagging"]
+            removed = True
+    assert removed, action
+
+
+def _without_validate_bucket_listing(template: Template) -> None:
+    _remove_action(
+        _role_policy_statements(template, "ValidateDataRole"), "s3:ListBucket", keep=lambda statement: "Condition" in statement
+    )
+
+
+def _without_create_training_job(template: Template) -> None:
+    _remove_action(_role_policy_statements(template, "TrainingWorkflowRole"), "sagemaker:CreateTrainingJob", keep=lambda _: False)
+
+
+def _without_cloudwatch_on_topic(template: Template) -> None:
+    (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    kept = [s for s in statements if s.get("Principal") != {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(kept) == len(statements) - 1
+    policy["Properties"]["PolicyDocument"]["Statement"] = kept
+
+
+def _without_upload_rule_permission(template: Template) -> None:
+    permissions = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Permission" and logical_id.startswith("WorkflowTriggersUploadRule")
+    ]
+    assert len(permissions) == 1
+    del template["Resources"][permissions[0]]
+
+
+def test_a_read_of_a_missing_key_without_bucket_listing_is_refused_as_s3_refuses_it(app, upload):
+    """The first upload's curated manifest does not exist: S3 answers 403, not 404, to a role
+    that may not list the bucket, and validation cannot tell a new upload from a duplicate."""
+    with cloud_with(app, _without_validate_bucket_listing) as cloud:
+        result = run_upload(cloud, upload)
+
+    assert result.outcome == "failed"
+    assert "AccessDenied" in result.reason
+    assert "ValidateDataRole" in result.reason
+    assert f"s3:ListBucket on resource: arn:aws:s3:::{cloud.outputs.data_bucket}" in result.reason
+
+
+def test_a_state_machine_task_runs_as_the_state_machine_role(app, upload):
+    with cloud_with(app, _without_create_training_job) as cloud:
+        result = run_upload(cloud, upload)
+
+    assert result.outcome == "failed"
+    assert "TrainingWorkflowRole" in result.reason
+    assert "is not authorized to perform: sagemaker:CreateTrainingJob on resource: arn:aws:sagemaker:" in result.reason
+    assert not cloud.standins.training.runs
+
+
+def test_an_alarm_action_publishes_only_as_the_topic_policy_allows_cloudwatch(app):
+    with cloud_with(app, lambda template: None) as cloud:
+        cloud.set_alarm_state("mlops-errors", "ALARM", "errors above the threshold")
+        allowed = [action for action in cloud.standins.service_actions if action.action == "sns:Publish"]
+        assert [(action.target_arn, action.error) for action in allowed] == [(cloud.outputs.topic_arn, None)]
+    with cloud_with(app, _without_cloudwatch_on_topic) as cloud:
+        cloud.set_alarm_state("mlops-errors", "ALARM", "errors above the threshold")
+        refused = [action for action in cloud.standins.service_actions if action.action == "sns:Publish"]
+        topic = cloud.outputs.topic_arn
+
+    (refusal,) = refused
+    assert refusal.principal == "cloudwatch.amazonaws.com"
+    assert refusal.error.startswith("AuthorizationError: User: cloudwatch.amazonaws.com is not authorized to perform: sns:Publish")
+    assert topic in refusal.error
+
+
+def test_eventbridge_invokes_a_function_only_with_its_permission_and_then_dead_letters_the_event(app, upload):
+    with cloud_with(app, _without_upload_rule_permission) as cloud:
+        result = run_upload(cloud, upload)
+        deliveries = [d for d in cloud.standins.deliveries if "StartPipeline" in d.target_arn]
+        dead_letters = [a for a in cloud.standins.service_actions if a.action == "sqs:SendMessage"]
+
+    assert result.outcome == "failed"
+    assert result.execution is None
+    (delivery,) = deliveries
+    assert delivery.error.startswith("AccessDeniedException: User: events.amazonaws.com is not authorized to perform: lambda:InvokeFunction")
+    (dead_letter,) = dead_letters
+    assert dead_letter.error is None
