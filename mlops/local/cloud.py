@@ -23,8 +23,10 @@ from infra import outputs as stack_outputs
 from mlops.local import moto_access
 from mlops.local.deployment import (
     DeployedStack,
+    DeploymentError,
     SynthesizedApp,
     deploy,
+    encrypted_log_groups,
     environment_for_moto,
     prepared_session,
     synthesize,
@@ -32,6 +34,7 @@ from mlops.local.deployment import (
 from mlops.local.endpoints import LocalEndpointServer
 from mlops.local.iam.enforcement import OPERATOR_ARN, OPERATOR_POLICY, Enforcement, enforced
 from mlops.local.iam.evaluator import PolicyEvaluator
+from mlops.local.iam.service_principals import use_key_for_log_group
 from mlops.local.iam.policies import stack_policies
 from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
 from mlops.local.standins import StandIns
@@ -118,6 +121,7 @@ class LocalCloud:
         self.deployed = deploy(self.app, session)
         self.outputs = StackOutputs.from_outputs(self.deployed.outputs)
         self._stack.enter_context(enforced(self._enforcement()))
+        self._check_log_group_keys()
 
     def _enforcement(self) -> Enforcement:
         """IAM as the synthesized policies say, from here on (the deployment itself is
@@ -131,6 +135,16 @@ class LocalCloud:
         )
         self._stack.callback(evaluator.close)
         return Enforcement(evaluator)
+
+    def _check_log_group_keys(self) -> None:
+        """CloudFormation creates an encrypted log group only if CloudWatch Logs may use its key;
+        moto's creates it regardless, so the key policy is checked once enforcement is on."""
+        assert self.app is not None
+        for logical_id, name, key_id in encrypted_log_groups(self.app.template, self.deployed):
+            action = use_key_for_log_group(name, key_id)
+            self.standins.service_actions.append(action)
+            if action.error:
+                raise DeploymentError(f"{logical_id}: {action.error}")
 
     def _code_root_for(self, bucket: str, key: str) -> Path:
         assert self.app is not None

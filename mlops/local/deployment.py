@@ -196,6 +196,19 @@ def deploy(app: SynthesizedApp, session: boto3.Session | None = None) -> Deploye
     return DeployedStack(app.stack_name, outputs, physical_ids, state_machines)
 
 
+def encrypted_log_groups(template: dict[str, Any], deployed: DeployedStack) -> list[tuple[str, str, str]]:
+    """(logical id, name, key id) of each log group of the stack encrypted with a KMS key."""
+    found = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        key = resource.get("Properties", {}).get("KmsKeyId") if resource["Type"] == "AWS::Logs::LogGroup" else None
+        if key is None:
+            continue
+        key_logical_id = key["Fn::GetAtt"][0] if isinstance(key, dict) and "Fn::GetAtt" in key else None
+        key_id = deployed.physical_ids[key_logical_id] if key_logical_id else key
+        found.append((logical_id, deployed.physical_ids[logical_id], key_id))
+    return found
+
+
 def _bootstrap(session: boto3.Session, app: SynthesizedApp, account: str, region: str) -> None:
     """What `cdk bootstrap` leaves in an account, and the asset publishing of `cdk deploy`."""
     session.client("ssm").put_parameter(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mlops.local.cloud import LocalCloud
-from mlops.local.deployment import SynthesizedApp, synthesize
+from mlops.local.deployment import DeploymentError, SynthesizedApp, synthesize
 from mlops.local.runner import run_upload
 
 pytestmark = pytest.mark.e2e
@@ -138,3 +138,36 @@ def test_eventbridge_invokes_a_function_only_with_its_permission_and_then_dead_l
     assert delivery.error.startswith("AccessDeniedException: User: events.amazonaws.com is not authorized to perform: lambda:InvokeFunction")
     (dead_letter,) = dead_letters
     assert dead_letter.error is None
+
+
+def _without_create_grant_for_the_workflow(template: Template) -> None:
+    _remove_action(_role_policy_statements(template, "TrainingWorkflowRole"), "kms:CreateGrant", keep=lambda _: False)
+
+
+def _without_logs_in_the_key_policy(template: Template) -> None:
+    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    kept = [s for s in statements if "logs." not in str(s.get("Principal", {}).get("Service", ""))]
+    assert len(kept) == len(statements) - 1
+    key["Properties"]["KeyPolicy"]["Statement"] = kept
+
+
+def test_sagemaker_encrypts_a_training_volume_only_if_the_caller_may_grant_it_the_key(app, upload):
+    """CreateTrainingJob with a VolumeKmsKeyId needs kms:CreateGrant of the caller when the
+    job's own role does not have it."""
+    with cloud_with(app, _without_create_grant_for_the_workflow) as cloud:
+        result = run_upload(cloud, upload)
+
+    assert result.outcome == "failed"
+    assert "TrainingWorkflowRole" in result.reason
+    assert "is not authorized to perform: kms:CreateGrant on resource: arn:aws:kms:" in result.reason
+    assert not cloud.standins.training.runs
+
+
+def test_a_log_group_is_encrypted_only_if_the_key_policy_lets_cloudwatch_logs_use_the_key(app):
+    with pytest.raises(DeploymentError) as refused:
+        with cloud_with(app, _without_logs_in_the_key_policy):
+            pass
+
+    assert "Logs" in str(refused.value)
+    assert "The specified KMS key does not exist or is not allowed to be used with Arn 'arn:aws:logs:" in str(refused.value)

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from mlops.local.iam.enforcement import OPERATOR_ARN, OPERATOR_POLICY, Enforcement, acting_as, enforced
 from mlops.local.iam.evaluator import PolicyEvaluator
-from mlops.local.iam.operations import UnmodeledOperationError
+from mlops.local.iam.operations import Authorization, UnmodeledOperationError
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID
 
 BUCKET = "pipeline-data"
@@ -137,3 +137,38 @@ def test_the_operator_is_an_administrator_to_whom_the_bucket_policy_still_applie
 def test_a_role_calling_an_operation_the_local_cloud_cannot_evaluate_fails_loudly(s3):
     with acting_as(READER), pytest.raises(UnmodeledOperationError, match="s3:GetBucketTagging"):
         s3.get_bucket_tagging(Bucket=BUCKET)
+
+
+LOGS_PRINCIPAL = "logs.us-east-1.amazonaws.com"
+KEY = f"arn:aws:kms:us-east-1:{LOCAL_ACCOUNT_ID}:key/0e5c9a1c-0000-4000-8000-000000000001"
+LOG_GROUP_ARNS = f"arn:aws:logs:us-east-1:{LOCAL_ACCOUNT_ID}:log-group:pipeline-*"
+
+
+def test_a_key_policy_condition_on_the_encryption_context_is_evaluated():
+    """CloudWatch Logs uses the key in an encryption context that names the log group; the key
+    policy's ArnLike on kms:EncryptionContext:aws:logs:arn decides which groups it may encrypt."""
+    # Given a key policy that lets CloudWatch Logs use the key for the pipeline's log groups only
+    key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": LOGS_PRINCIPAL},
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": LOG_GROUP_ARNS}},
+            }
+        ],
+    }
+    evaluator = PolicyEvaluator(identity={}, resource={KEY: key_policy}, account=LOCAL_ACCOUNT_ID)
+    try:
+        def use(log_group: str) -> bool:
+            context = (("kms:EncryptionContext:aws:logs:arn", f"arn:aws:logs:us-east-1:{LOCAL_ACCOUNT_ID}:log-group:{log_group}"),)
+            return evaluator.decide(LOGS_PRINCIPAL, Authorization("kms:Encrypt", KEY, context, resource_policy=KEY)).allowed
+
+        # When CloudWatch Logs encrypts for one of them, and for another log group of the account
+        # Then only the first is allowed
+        assert use("pipeline-validate-data")
+        assert not use("someone-elses-group")
+    finally:
+        evaluator.close()

@@ -198,6 +198,12 @@ def _check_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSRespo
         decision = enforcement.decide(principal, authorization)
         if not decision.allowed:
             return _refusal(service, operation, denial_message(decision))
+    grant = _sagemaker_key_grant(service, operation, params)
+    if grant is not None:
+        decision = enforcement.decide(principal, grant)
+        passed_role = params.get("RoleArn")
+        if not decision.allowed and not (passed_role and enforcement.decide(passed_role, grant).allowed):
+            return _refusal(service, operation, denial_message(decision))
     if service == "s3" and operation in ("GetObject", "HeadObject"):
         return _missing_object_refusal(enforcement, principal, operation, params)
     return None
@@ -225,6 +231,45 @@ def _key_uses(service: str, operation: str, params: dict[str, Any]) -> list[Auth
         if key:
             uses.append(key_use("kms:Decrypt", key, S3_VIA_SERVICE))
     return uses
+
+
+def _sagemaker_key_grant(service: str, operation: str, params: dict[str, Any]) -> Authorization | None:
+    """SageMaker encrypts a job's or an endpoint's storage volumes with the key through a grant it
+    creates with the caller's rights: kms:CreateGrant is "required only if the associated
+    ResourceConfig has a specified VolumeKmsKeyId and the associated role does not have a policy
+    that permits this action" for jobs, and "only if the associated EndpointConfig has a KmsKeyId"
+    for endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html).
+    The grant is for an AWS resource, which is the condition key policies use to allow it."""
+    if service != "sagemaker":
+        return None
+    key_id = None
+    if operation == "CreateTrainingJob":
+        key_id = params.get("ResourceConfig", {}).get("VolumeKmsKeyId")
+    elif operation == "CreateProcessingJob":
+        key_id = params.get("ProcessingResources", {}).get("ClusterConfig", {}).get("VolumeKmsKeyId")
+    elif operation in ("CreateEndpoint", "UpdateEndpoint"):
+        key_id = _endpoint_config_key(params["EndpointConfigName"])
+    key = key_arn(key_id) if key_id else None
+    if key is None:
+        return None
+    return Authorization(
+        "kms:CreateGrant",
+        key,
+        (
+            ("kms:GrantIsForAWSResource", "true"),
+            ("kms:ViaService", f"sagemaker.{moto_access.LOCAL_REGION}.amazonaws.com"),
+            ("kms:CallerAccount", moto_access.LOCAL_ACCOUNT_ID),
+        ),
+        resource_policy=key,
+    )
+
+
+def _endpoint_config_key(endpoint_config_name: str) -> str | None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    configs = sagemaker_backends[moto_access.LOCAL_ACCOUNT_ID][moto_access.LOCAL_REGION].endpoint_configs
+    config = configs.get(endpoint_config_name)
+    return getattr(config, "kms_key_id", None) if config is not None else None
 
 
 def _read_object(operation: str, params: dict[str, Any]) -> tuple[str, str]:

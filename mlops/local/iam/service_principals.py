@@ -12,7 +12,7 @@ from typing import Any
 
 from mlops.local import moto_access
 from mlops.local.iam import enforcement
-from mlops.local.iam.keys import queue_key, topic_key
+from mlops.local.iam.keys import key_arn, queue_key, topic_key
 from mlops.local.iam.operations import Authorization
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
@@ -94,3 +94,30 @@ def send_to_dead_letter_queue(rule_arn: str, queue_arn: str, event: dict[str, An
         },
     )
     return record
+
+
+def use_key_for_log_group(log_group_name: str, key_id: str) -> ServiceAction:
+    """CloudWatch Logs encrypts a log group's data with the key as logs.<region>.amazonaws.com,
+    in an encryption context that names the log group; the key policy must allow that
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html). AWS
+    refuses the log group's creation otherwise."""
+    principal = f"logs.{moto_access.LOCAL_REGION}.amazonaws.com"
+    log_group_arn = f"arn:aws:logs:{moto_access.LOCAL_REGION}:{moto_access.LOCAL_ACCOUNT_ID}:log-group:{log_group_name}"
+    key = key_arn(key_id)
+    record = ServiceAction(principal, "kms:GenerateDataKey", log_group_arn, key or key_id)
+    context = (("kms:EncryptionContext:aws:logs:arn", log_group_arn),)
+    required = [Authorization(action, key or key_id, context, resource_policy=key) for action in LOG_GROUP_KEY_ACTIONS]
+    try:
+        enforcement.authorize(principal, required)
+    except enforcement.AccessDeniedError:
+        record.error = (
+            f"AccessDeniedException: The specified KMS key does not exist or is not allowed to be used with Arn "
+            f"'{log_group_arn}'"
+        )
+    return record
+
+
+# What CloudWatch Logs does with the key for an encrypted log group (the documented key policy
+# statement allows kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey*, kms:Describe*,
+# all in an encryption context that names the log group).
+LOG_GROUP_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")

@@ -13,7 +13,21 @@
 'use strict'
 
 const readline = require('node:readline')
-const { runSimulation } = require('@cloud-copilot/iam-simulate')
+const path = require('node:path')
+const { runSimulation, runUnsafeSimulation } = require('@cloud-copilot/iam-simulate')
+
+// The direct entry point loads the resource policy without a name, which its analysis reads:
+// the loader every entry point calls gives an unnamed policy one.
+const policyParser = require(path.join(
+  path.dirname(require.resolve('@cloud-copilot/iam-policy')), 'parser.js'))
+const loadPolicy = policyParser.loadPolicy
+policyParser.loadPolicy = (document, metadata) => loadPolicy(document, metadata || { name: 'ResourcePolicy' })
+
+// Condition keys with a name of the request's own choosing after a colon, such as
+// kms:EncryptionContext:aws:logs:arn. The validating entry point recognises only the
+// "prefix/name" form of such keys (aws:PrincipalTag/Name) and drops these from the request,
+// so a question that carries one is asked of the engine directly.
+const COLON_TEMPLATED_KEYS = ['kms:encryptioncontext:']
 
 let identityPolicies = {}
 let resourcePolicies = {}
@@ -41,6 +55,10 @@ async function answer(message) {
   const response = await runSimulation(simulation, {})
   if (response.resultType === 'error') {
     return { error: JSON.stringify(response.errors) }
+  }
+  const ignored = response.resultType === 'single' ? response.result.ignoredContextKeys || [] : []
+  if (ignored.some((key) => COLON_TEMPLATED_KEYS.some((prefix) => key.toLowerCase().startsWith(prefix)))) {
+    return { result: runUnsafeSimulation(simulation, {}) }
   }
   return { result: response.overallResult }
 }
