@@ -87,6 +87,9 @@ def validation_job_prefix(execution_name: str) -> str:
     return f"{VALIDATION_JOBS_PREFIX}{execution_name}/"
 
 
+VALIDATION_JOB_SOURCE = "source/upload"
+
+
 def validation_job_key(execution_name: str, name: str) -> str:
     """name is e.g. "plan.json", "source.manifest", "output/outcome.json", "output/splits/train.csv"."""
     return f"{validation_job_prefix(execution_name)}{name}"

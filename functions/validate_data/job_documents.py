@@ -5,11 +5,14 @@ s3_layout.validation_job_prefix(<execution>):
 plan.json, written by "plan", read by the job and by "conclude":
 
     {"format_version": 1, "source_uri": <the upload>, "file_name": <its name>,
+     "input_file_name": <the name of the job's copy of the upload in its input folder>,
      "execution_arn": ..., "execution_name": ...,
      "baseline": {"model_package_arn", "profile_uri", "profile", "note"}}  # storage.Baseline
 
-source.manifest, written by "plan": a SageMaker manifest naming the one uploaded object, so the
-job downloads exactly that object.
+source/upload, written by "plan": a copy of the version of the upload the event names.
+
+source.manifest, written by "plan": a SageMaker manifest naming that one copy, so the job
+downloads exactly those bytes.
 
 output/outcome.json, written by the job, read by "conclude" (a ValidationOutcome):
 
@@ -45,12 +48,19 @@ SPLITS_FOLDER = "splits"
 
 
 def plan_document(
-    *, source_uri: str, file_name: str, execution_arn: str, execution_name: str, baseline: Baseline
+    *,
+    source_uri: str,
+    file_name: str,
+    input_file_name: str,
+    execution_arn: str,
+    execution_name: str,
+    baseline: Baseline,
 ) -> dict[str, Any]:
     return {
         "format_version": PLAN_FORMAT_VERSION,
         "source_uri": source_uri,
         "file_name": file_name,
+        "input_file_name": input_file_name,
         "execution_arn": execution_arn,
         "execution_name": execution_name,
         "baseline": {

@@ -77,9 +77,9 @@ def main(argv: Sequence[str], config_json: str | bytes) -> int:
 def validate_upload_file(plan: dict[str, Any], config: PipelineConfig, data_dir: Path, output_dir: Path) -> dict[str, Any]:
     """Validate the planned file in `data_dir`; write outcome.json (and the splits) to `output_dir`."""
     file_name = plan["file_name"]
-    source = data_dir / file_name
+    source = data_dir / plan["input_file_name"]
     if not source.is_file():
-        raise FileNotFoundError(f"the job's input has no file {file_name!r}")
+        raise FileNotFoundError(f"the job's input has no file {plan['input_file_name']!r}")
     output_dir.mkdir(parents=True, exist_ok=True)
     dataset_version = sha256_file(source)
     baseline_profile = (plan.get("baseline") or {}).get("profile")

@@ -111,16 +111,24 @@ def plan_validation_job(
     except SourceObjectMissingError as error:
         return plan.model_copy(update={"result": run.source_missing(error)})
     baseline = find_baseline(sagemaker, s3, model_package_group)
+    # The job reads a copy of the version the event names, under a name any file system takes: a
+    # manifest cannot name a version (an overwrite during the execution would change the bytes),
+    # and the job's input file is named after the key's last segment, which may be ".." or longer
+    # than a file name may be (S3 keys run to 1,024 bytes).
+    job_source_uri = run.store.copy_version(
+        request.bucket, request.key, request.version_id, s3_layout.validation_job_key(name, s3_layout.VALIDATION_JOB_SOURCE)
+    )
     document = plan_document(
         source_uri=run.source_uri,
         file_name=run.file_name,
+        input_file_name=Path(s3_layout.VALIDATION_JOB_SOURCE).name,
         execution_arn=request.execution_arn,
         execution_name=name,
         baseline=baseline,
     )
     run.store.put_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME), document)
     # A manifest names exactly the one object; an S3 prefix would also match "<key>.gz" and the like.
-    manifest = source_manifest(run.source_uri)
+    manifest = source_manifest(job_source_uri)
     run.store.put_text(
         s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME), json.dumps(manifest), "application/json"
     )

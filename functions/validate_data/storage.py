@@ -108,6 +108,12 @@ class DataStore:
         self.s3.copy(source, self.bucket, target_key)
         return s3_layout.s3_uri(self.bucket, target_key)
 
+    def copy_version(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str:
+        """Copy one version of an object to `target_key` of the data bucket (multipart when large)."""
+        source: dict[str, str] = {"Bucket": bucket, "Key": key, **_version(version_id)}
+        self.s3.copy(source, self.bucket, target_key)
+        return s3_layout.s3_uri(self.bucket, target_key)
+
     def copy(self, source_key: str, target_key: str, content_type: str) -> str:
         """Copy an object within the data bucket (multipart when large), with `content_type`."""
         self.s3.copy(

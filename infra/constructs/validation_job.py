@@ -93,19 +93,15 @@ class ValidationJobResources(Construct):
             resource_name=self.code_bundle.s3_object_key,
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
-        uploads = data_bucket.arn_for_objects(f"{s3_layout.INCOMING_PREFIX}*")
+        # The job reads the plan's copy of the upload, never the upload itself.
         job_files = data_bucket.arn_for_objects(f"{s3_layout.VALIDATION_JOBS_PREFIX}*")
         statements = [
-            iam.PolicyStatement(sid="ReadUploadAndPlan", actions=["s3:GetObject"], resources=[uploads, job_files]),
+            iam.PolicyStatement(sid="ReadUploadCopyAndPlan", actions=["s3:GetObject"], resources=[job_files]),
             iam.PolicyStatement(
-                sid="ListUploadAndPlan",
+                sid="ListUploadCopyAndPlan",
                 actions=["s3:ListBucket"],
                 resources=[data_bucket.bucket_arn],
-                conditions={
-                    "StringLike": {
-                        "s3:prefix": [f"{s3_layout.INCOMING_PREFIX}*", f"{s3_layout.VALIDATION_JOBS_PREFIX}*"]
-                    }
-                },
+                conditions={"StringLike": {"s3:prefix": [f"{s3_layout.VALIDATION_JOBS_PREFIX}*"]}},
             ),
             iam.PolicyStatement(
                 sid="WriteJobOutput",
@@ -132,8 +128,8 @@ class ValidationJobResources(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
-            "Object-level access is limited to the uploads the job validates (incoming/) and the "
-            "job's own plan and output (validation-jobs/); object names are only known at run time.",
-            findings=[f"Resource::{nag_text(self.role, arn)}" for arn in (uploads, job_files)],
+            "Object-level access is limited to the job's own copy of the upload, plan and output "
+            "(validation-jobs/); object names are only known at run time.",
+            findings=[f"Resource::{nag_text(self.role, job_files)}"],
         )
         acknowledge_sagemaker_logs_and_metrics(self.role, stack, PROCESSING_LOG_GROUP, job_prefix)

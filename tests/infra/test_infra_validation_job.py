@@ -236,7 +236,7 @@ def test_training_gets_the_configured_instance_type_and_count(scaled):
     assert (resources["InstanceType"], resources["InstanceCount"]) == ("ml.c5.4xlarge", 2)
 
 
-def test_the_job_role_reads_uploads_and_its_plan_and_writes_only_its_output(synthesized, job_role_id):
+def test_the_job_role_reads_only_its_copy_of_the_upload_and_its_plan_and_writes_only_its_output(synthesized, job_role_id):
     (data_bucket_id,) = [
         logical_id for logical_id in synthesized.resources("AWS::S3::Bucket") if logical_id.startswith("DataStoreDataBucket")
     ]
@@ -259,11 +259,11 @@ def test_the_job_role_reads_uploads_and_its_plan_and_writes_only_its_output(synt
 
     data = f"<{data_bucket_id}.Arn>"
     assert {r for r in by_action["s3:PutObject"]} == {f"{data}/validation-jobs/*"}
-    assert {r for r in by_action["s3:GetObject"] if r.startswith(data)} == {f"{data}/incoming/*", f"{data}/validation-jobs/*"}
+    assert {r for r in by_action["s3:GetObject"] if r.startswith(data)} == {f"{data}/validation-jobs/*"}
     assert all(r.endswith(".zip") for r in by_action["s3:GetObject"] if not r.startswith(data))
     assert by_action["kms:Decrypt"] == {f"<{key_id}.Arn>"}
     listing = [s for s in statements if "s3:ListBucket" in _listed(s["Action"]) and data in map(render, _listed(s["Resource"]))]
-    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "validation-jobs/*"]}}
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["validation-jobs/*"]}}
     assert {action for action, resources in by_action.items() if "*" in resources} == {"cloudwatch:PutMetricData"}
     assert not any(action.startswith(("sagemaker:", "iam:", "s3:Delete")) for action in by_action)
 

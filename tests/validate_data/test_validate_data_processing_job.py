@@ -36,6 +36,7 @@ def _job_folders(tmp_path: Path, file_name: str, body: bytes, execution_name: st
         "format_version": 1,
         "source_uri": f"s3://{DATA_BUCKET}/incoming/{file_name}",
         "file_name": file_name,
+        "input_file_name": file_name,
         "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:mlops:{execution_name}",
         "execution_name": execution_name,
         "baseline": {"model_package_arn": None, "profile_uri": None, "profile": None, "note": FIRST_DATASET_NOTE},
@@ -350,11 +351,13 @@ def test_the_plan_names_exactly_the_upload_and_the_job_the_same_for_every_attemp
     assert plan["source_manifest_uri"] == prefix + "source.manifest"
     assert plan["output_uri"] == prefix + "output/"
     assert aws.get_json("validation-jobs/bbbbbbbb-job-route/source.manifest") == [
-        {"prefix": f"s3://{DATA_BUCKET}/incoming/sub/"},
-        "cancer.csv",
+        {"prefix": f"s3://{DATA_BUCKET}/validation-jobs/bbbbbbbb-job-route/source/"},
+        "upload",
     ]
+    assert aws.get("validation-jobs/bbbbbbbb-job-route/source/upload") == to_csv_bytes(breast_cancer)
     document = aws.get_json("validation-jobs/bbbbbbbb-job-route/plan.json")
     assert document["file_name"] == "cancer.csv"
+    assert document["input_file_name"] == "upload"
     assert document["baseline"]["note"] == FIRST_DATASET_NOTE
 
 
@@ -369,3 +372,41 @@ def test_conclude_without_the_jobs_outcome_is_an_error_not_a_verdict(aws, lambda
         lambda_handler({**event, "mode": "conclude"}, lambda_context)
     assert aws.keys("quarantine/") == [] and aws.keys("curated/") == []
 
+
+
+def test_the_job_validates_the_version_the_event_names_even_after_an_overwrite(aws, lambda_context, breast_cancer, tmp_path):
+    # Given a versioned bucket, an upload, and the same key overwritten with broken bytes after its event
+    aws.s3.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = "incoming/overwritten.csv"
+    good = to_csv_bytes(breast_cancer)
+    good_version = aws.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=good)["VersionId"]
+    aws.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=to_csv_bytes(breast_cancer.drop(columns=["target"])))
+
+    # When the job route validates the first upload's execution
+    event = {**request_for(key, "bbbbbbbb-version"), "version_id": good_version}
+    _, result = _run_job_route(aws, event, lambda_context, tmp_path)
+
+    # Then the job read the bytes of the version the event named
+    assert result["outcome"] == "accepted", result["reason"]
+    assert result["dataset_version"] == hashlib.sha256(good).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/..",
+        "incoming/" + "l" * 300 + ".csv",
+        "incoming/" + "ü" * 200 + ".csv",
+    ],
+    ids=["dot-dot", "300-byte-name", "400-byte-utf8-name"],
+)
+def test_a_key_no_file_system_takes_as_a_name_is_validated_by_the_job(aws, lambda_context, breast_cancer, tmp_path, key):
+    # Given an upload whose key's last segment cannot name a file (S3 keys run to 1,024 bytes)
+    aws.put(key, to_csv_bytes(breast_cancer))
+
+    # When the job route validates it
+    _, result = _run_job_route(aws, request_for(key, "bbbbbbbb-odd-key"), lambda_context, tmp_path)
+
+    # Then it is validated like any other upload
+    assert result["outcome"] == "accepted", result["reason"]
+    assert result["rows"] == len(breast_cancer)
