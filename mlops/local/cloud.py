@@ -20,7 +20,7 @@ import boto3
 from moto import mock_aws
 
 from infra import outputs as stack_outputs
-from mlops.local import moto_access
+from mlops.local import moto_access, runtime_env
 from mlops.local.deployment import (
     DeployedStack,
     SynthesizedApp,
@@ -108,6 +108,8 @@ class LocalCloud:
         self._stack.enter_context(_quiet_moto())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self.log_folder = _ensure(work / "logs")
+        # Jobs and endpoints run in the SageMaker image's environment; made once, before any upload.
+        runtime_env.image_python()
         self.standins = StandIns(
             lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, self.log_folder),
             training=LocalTrainingJobRunner(_ensure(work / "training")),
@@ -115,6 +117,7 @@ class LocalCloud:
             endpoints=LocalEndpointServer(_ensure(work / "models")),
         )
         self._stack.enter_context(self.standins.installed())
+        self._stack.callback(self.standins.endpoints.close)
         self.deployed = deploy(self.app, session)
         self.outputs = StackOutputs.from_outputs(self.deployed.outputs)
         self._stack.enter_context(enforced(self._enforcement()))

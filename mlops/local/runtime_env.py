@@ -28,6 +28,7 @@ from infra import runtime_manifest
 RECIPE_VERSION = 1
 PIP_INSTALL_TIMEOUT_SECONDS = 30 * 60
 COMPLETE_MARKER = ".complete"
+INTERPRETER_PROBE_SECONDS = 30
 # Interpreter-level variables of the caller that would make another interpreter import the
 # caller's packages or look for its own files in the wrong place.
 FOREIGN_INTERPRETER_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONUSERBASE")
@@ -54,10 +55,23 @@ def find_interpreter(python_version: str) -> Path | None:
         (pyenv_root / "versions").glob(f"{python_version}.*/bin/python{python_version}"),
         key=lambda path: [int(part) if part.isdigit() else -1 for part in path.parts[-3].split(".")],
     )
-    if candidates:
-        return candidates[-1]
     found = shutil.which(f"python{python_version}")
-    return Path(found) if found else None
+    for candidate in [*reversed(candidates), *([Path(found)] if found else [])]:
+        # A pyenv shim is on PATH whether or not it can run that version.
+        if _runs_python(candidate, python_version):
+            return candidate
+    return None
+
+
+def _runs_python(candidate: Path, python_version: str) -> bool:
+    try:
+        completed = subprocess.run(
+            [str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, env=clean_environment(), timeout=INTERPRETER_PROBE_SECONDS, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return completed.returncode == 0 and completed.stdout.strip() == python_version
 
 
 def missing_interpreter_reason(runtime_name: str, python_version: str) -> str:
