@@ -97,6 +97,9 @@ class LocalCloud:
         self._stack.close()
 
     def _start(self) -> None:
+        # Jobs and endpoints run in the SageMaker image's environment: made once, and before the
+        # synthesis, so a machine without the image's Python learns it at once.
+        runtime_env.image_python()
         work = self._work_dir or Path(self._stack.enter_context(_temporary_folder()))
         work.mkdir(parents=True, exist_ok=True)
         self._stack.enter_context(patched_environment({**environment_for_moto(), **PROCESS_ENVIRONMENT}))
@@ -108,8 +111,6 @@ class LocalCloud:
         self._stack.enter_context(_quiet_moto())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self.log_folder = _ensure(work / "logs")
-        # Jobs and endpoints run in the SageMaker image's environment; made once, before any upload.
-        runtime_env.image_python()
         self.standins = StandIns(
             lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, self.log_folder),
             training=LocalTrainingJobRunner(_ensure(work / "training")),
