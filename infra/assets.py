@@ -4,8 +4,11 @@ Two artifacts are built from the repository:
 
 * the Lambda code asset: a folder holding a copy of the `functions/` package (without
   `functions/training`, which only runs in the SageMaker container, and without byte-code
-  caches) and the pipeline config as `pipeline_config.json` at its root, where
-  `functions.common.config.load_packaged_config()` finds it (`$LAMBDA_TASK_ROOT`);
+  caches), the pipeline config as `pipeline_config.json` at its root, where
+  `functions.common.config.load_packaged_config()` finds it (`$LAMBDA_TASK_ROOT`), and the AWS
+  SDK the runtime manifest says the functions carry (boto3, botocore, s3transfer, jmespath, copied
+  from this environment's installed distributions, which must be the manifest's versions): the
+  runtime's own SDK differs by region and runtime version, and the layers strip theirs;
 * the training source bundle: a `.tar.gz` of `functions/training/*.py` and
   `pipeline_config.json` at the archive root. SageMaker receives it as the `code` input
   channel and the framework container runs `train.py` from it;
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import importlib.metadata
 import io
 import shutil
 import tarfile
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.common.config import CONFIG_FILE_NAME
+from infra import runtime_manifest
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_PACKAGE_NAME = "functions"
@@ -82,7 +87,33 @@ def stage_lambda_code(config_path: Path, destination: Path, repository_root: Pat
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source_package, target_package, ignore=ignore)
     shutil.copyfile(config_path, destination / CONFIG_FILE_NAME)
+    _stage_bundled_sdk(destination)
     return destination
+
+
+class BundledSdkVersionError(RuntimeError):
+    """The SDK installed here is not the version the runtime manifest says the functions carry."""
+
+
+def _stage_bundled_sdk(destination: Path) -> None:
+    sdk = runtime_manifest.lambda_sdk()
+    if not sdk.get("bundled_with_functions"):
+        return
+    for name, version in sdk["packages"].items():
+        distribution = importlib.metadata.distribution(name)
+        if distribution.version != version:
+            raise BundledSdkVersionError(
+                f"{name} {distribution.version} is installed, and the runtime manifest bundles {name} {version} "
+                "with the functions (infra/runtime_manifest.toml, pyproject.toml)"
+            )
+        for file in distribution.files or []:
+            relative = Path(str(file))
+            # Console scripts live outside site-packages; byte-code is the runtime's to write.
+            if relative.parts[0] == ".." or any(_is_excluded(Path(part)) for part in relative.parts):
+                continue
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(distribution.locate_file(file), target)
 
 
 def _training_sources(repository_root: Path) -> list[Path]:

@@ -12,7 +12,7 @@ from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Token,
 from constructs import Construct
 
 from functions.common.config import PipelineConfig
-from infra import regions
+from infra import regions, runtime_manifest
 from infra.assets import StagedAssets
 from infra.outputs import (
     OUTPUT_DATA_BUCKET,
@@ -52,6 +52,7 @@ SUPPORTED_REGION_RULE_ID = "SupportedRegion"
 class PipelineStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, assets: StagedAssets, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        _require_manifest_image(config.training.framework_version)
         self._require_supported_region(config.training.framework_version)
         project = config.project
         endpoint_name = config.deployment.endpoint_name
@@ -265,4 +266,19 @@ class PipelineStack(Stack):
                     ),
                 )
             ],
+        )
+
+
+class UnknownImageError(ValueError):
+    """The config names a framework image the runtime manifest does not describe."""
+
+
+def _require_manifest_image(framework_version: str) -> None:
+    """Only the image the runtime manifest describes is the one the local cloud runs and the tests
+    cover; another version would deploy code nothing here has run under its packages."""
+    described = runtime_manifest.sklearn_image()["framework_version"]
+    if framework_version != described:
+        raise UnknownImageError(
+            f"training.framework_version {framework_version!r} is not the scikit-learn image the runtime "
+            f"manifest describes ({described!r}, infra/runtime_manifest.toml)"
         )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from mlops.cli_support import EXIT_FAILED, EXIT_USAGE, OneLineErrorParser, UsageError
 from mlops.commands import audit, demo, init, local, registry
+from mlops.local.runtime_env import RuntimeUnavailableError
 from mlops.terminal_text import escaped_standard_streams
 
 # In the order `mlops --help` lists them.
@@ -30,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as error:
             print(str(error), file=sys.stderr)
             return EXIT_USAGE
+        except RuntimeUnavailableError as error:
+            # The local cloud cannot run jobs or endpoints without the image's interpreter.
+            print(f"mlops: {error}", file=sys.stderr)
+            return EXIT_FAILED
         except KeyboardInterrupt:
             return EXIT_FAILED
 

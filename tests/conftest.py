@@ -5,6 +5,7 @@ import os
 import pytest
 
 from functions.common.aws_clients import clear_clients
+from tests.support.runtimes import image_python
 
 # Powertools reads these when a handler module is imported, as Lambda does at cold start; a
 # test process imports each handler once, so they are set before any test imports one.
@@ -19,6 +20,13 @@ def cold_aws_clients():
     clear_clients()
     yield
     clear_clients()
+
+
+@pytest.fixture(scope="session")
+def image_runtime():
+    """The SageMaker image's interpreter, for tests whose jobs or endpoints run in it; without it
+    they skip with the reason (the missing interpreter and how to get it)."""
+    return image_python()
 
 
 # The shared helpers assert too; their failures read like the tests' own.

@@ -116,6 +116,14 @@ class AwsClients:
 # The whole response
 
 
+def respond_to_transition(*, transition: dict[str, Any], **collaborators: Any) -> dict[str, Any]:
+    """`respond` for the idempotency layer, which hashes and stores its data argument: the alarm's
+    transition as JSON data (`AlarmStateChangeDetail.model_dump(mode="json")`). Powertools 3.23 to
+    3.26, the releases of the layer, serialize a pydantic argument with `model_dump()`, which keeps
+    the state's datetime and fails with IdempotencyPersistenceLayerError on every alarm."""
+    return respond(change=AlarmStateChangeDetail.model_validate(transition), **collaborators)
+
+
 def respond(
     *,
     change: AlarmStateChangeDetail,

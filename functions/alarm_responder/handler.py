@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.alarm_responder.actions import AwsClients, respond
+from functions.alarm_responder.actions import AwsClients, respond_to_transition
 from functions.alarm_responder.responder import AlarmStateChangeEvent
 from functions.alarm_responder.settings import ResponderSettings
 from functions.common.aws_clients import aws_client
@@ -62,8 +62,8 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, setting
     )
     idempotency_config.register_lambda_context(context)
     respond_once = idempotent_function(
-        respond,
-        data_keyword_argument="change",
+        respond_to_transition,
+        data_keyword_argument="transition",
         persistence_store=DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table, boto3_client=aws_client("dynamodb")
         ),
@@ -71,7 +71,7 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, setting
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
     )
     decision = respond_once(
-        change=event.detail,
+        transition=event.detail.model_dump(mode="json"),
         config=config,
         settings=settings,
         clients=AwsClients(

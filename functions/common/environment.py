@@ -5,11 +5,15 @@ named once and a variable the code needs cannot be left out of the template."""
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from functions.common.errors import MissingEnvironmentError
+
+if TYPE_CHECKING:
+    # typing.Self is 3.11+; the validation job imports this module under the image's Python 3.10.
+    from typing import Self
 
 # A variable that is set but blank is as missing as one that is not set.
 EnvironmentValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

@@ -44,6 +44,8 @@ CATEGORICAL_COLUMN_TYPES = frozenset({"category", "boolean"})
 # Columns of the config that are kept in the data but are not model features.
 NON_FEATURE_TYPES = frozenset({"date", "ignore"})
 PROBABILITY_COLUMN_PREFIX = "proba__"
+# read_csv's parser that gives the nearest double for every decimal (pandas' default did not before 3.1).
+CSV_FLOAT_PRECISION = "round_trip"
 
 TRUE_SPELLINGS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 FALSE_SPELLINGS = frozenset({"false", "f", "no", "n", "0", "0.0"})
@@ -118,13 +120,28 @@ def _object_series(values: list[Any], index: pd.Index) -> pd.Series:
     return pd.Series(array, index=index, dtype=object)
 
 
+def _correctly_rounded_float(value: Any) -> float:
+    """The nearest double, as Python's float() and json give it; pd.to_numeric before pandas 3.1
+    lands some decimals one ulp off. NaN for what is not a number (the caller names it)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    text = str(value).strip()
+    # float() also takes digit separators ("1_000"), which no CSV writer means as a number.
+    if "_" in text:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def _numeric_column(values: pd.Series, name: str, column_type: str, source: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         return values.astype(float)
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(float)
     blanks_as_missing = values.map(lambda value: np.nan if _is_missing(value) else value)
-    numbers = pd.to_numeric(blanks_as_missing, errors="coerce").astype(float)
+    numbers = blanks_as_missing.map(_correctly_rounded_float).astype(float)
     unparsable = numbers.isna() & blanks_as_missing.notna()
     if unparsable.any():
         examples = [str(value) for value in blanks_as_missing[unparsable].unique()[:MAX_EXAMPLE_VALUES_IN_MESSAGE]]
@@ -255,7 +272,8 @@ def _csv_frame(text: str, features: list[dict[str, str]]) -> pd.DataFrame:
             f"CSV request rows have {', '.join(map(str, widths))} fields; expected {len(names)} "
             f"in feature order: {', '.join(names)}"
         )
-    # pandas parses the values so that missing-value spellings ("", "NA", "null") match training's.
+    # pandas parses the values so that missing-value spellings ("", "NA", "null") match training's;
+    # as text, so that numbers are parsed by _correctly_rounded_float.
     return pd.read_csv(
         io.StringIO(text), header=None, names=names, dtype=str, skiprows=1 if has_header else 0, skip_blank_lines=True
     )
@@ -352,6 +370,32 @@ def _serving_features() -> list[dict[str, str]]:
     return features
 
 
+# HTTP statuses the serving container answers a request it refuses with (RFC 9110).
+HTTP_BAD_REQUEST = 400
+HTTP_NOT_ACCEPTABLE = 406
+HTTP_UNSUPPORTED_MEDIA_TYPE = 415
+
+
+class RejectedRequest:
+    """A request refused before the model sees it, carried to output_fn: sagemaker-containers'
+    Transformer wraps every exception of input_fn, predict_fn and output_fn in ClientError, which
+    its worker answers with 500 (counted as Invocation5XXErrors, the errors alarm's metric), so a
+    refusal must leave as a response with its own 4xx status instead of an exception."""
+
+    def __init__(self, status: int, error: InvalidRequestError) -> None:
+        self.status = status
+        self.error = error
+
+    @classmethod
+    def of(cls, error: InvalidRequestError, unsupported_status: int) -> "RejectedRequest":
+        if isinstance(error, UnsupportedContentTypeError):
+            return cls(unsupported_status, error)
+        return cls(HTTP_BAD_REQUEST, error)
+
+    def body(self) -> str:
+        return json.dumps({"error": type(self.error).__name__, "message": str(self.error)})
+
+
 def model_fn(model_dir: str) -> ServingModel:
     global _loaded_features
     directory = Path(model_dir)
@@ -361,12 +405,20 @@ def model_fn(model_dir: str) -> ServingModel:
     return ServingModel(pipeline, metadata)
 
 
-def input_fn(request_body: str | bytes, request_content_type: str | None) -> pd.DataFrame:
-    return decode_request(request_body, request_content_type, _serving_features())
+def input_fn(request_body: str | bytes, request_content_type: str | None) -> pd.DataFrame | RejectedRequest:
+    try:
+        return decode_request(request_body, request_content_type, _serving_features())
+    except InvalidRequestError as error:
+        return RejectedRequest.of(error, HTTP_UNSUPPORTED_MEDIA_TYPE)
 
 
-def predict_fn(input_data: pd.DataFrame, model: ServingModel) -> dict[str, Any]:
-    frame = prepare_features(input_data, model.features, "request")
+def predict_fn(input_data: pd.DataFrame | RejectedRequest, model: ServingModel) -> dict[str, Any] | RejectedRequest:
+    if isinstance(input_data, RejectedRequest):
+        return input_data
+    try:
+        frame = prepare_features(input_data, model.features, "request")
+    except InvalidRequestError as error:
+        return RejectedRequest.of(error, HTTP_UNSUPPORTED_MEDIA_TYPE)
     predictions, probabilities, classes = score(model.pipeline, frame, model.problem_type)
     if probabilities is None:
         return {"predictions": [float(value) for value in predictions]}
@@ -377,5 +429,17 @@ def predict_fn(input_data: pd.DataFrame, model: ServingModel) -> dict[str, Any]:
     }
 
 
-def output_fn(prediction: dict[str, Any], accept: str | None) -> str:
-    return encode_response(prediction, accept)
+def output_fn(prediction: dict[str, Any] | RejectedRequest, accept: str | None) -> Any:
+    """(body, media type): the Transformer answers it with that Content-Type; a refused request is
+    answered with its 4xx status through the image's own response class."""
+    if not isinstance(prediction, RejectedRequest):
+        try:
+            media_type = _response_media_type(accept)
+        except UnsupportedContentTypeError as error:
+            prediction = RejectedRequest.of(error, HTTP_NOT_ACCEPTABLE)
+        else:
+            return encode_response(prediction, media_type), media_type
+    # Only the serving container calls output_fn with a refusal; its image has sagemaker-containers.
+    from sagemaker_containers.beta.framework import worker
+
+    return worker.Response(response=prediction.body(), status=prediction.status, mimetype=JSON_CONTENT_TYPE)

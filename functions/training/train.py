@@ -328,7 +328,9 @@ def read_channel(channel: str, directory: Path, spec: DatasetSpec, require_targe
     if spec.is_classification:
         text_columns[spec.target] = str
     try:
-        frame = pd.read_csv(path, dtype=text_columns)
+        # Correctly rounded floats, as a JSON request's are: pandas before 3.1 parses some decimals one
+        # ulp off by default, and the served predictions would then differ from predictions.csv.
+        frame = pd.read_csv(path, dtype=text_columns, float_precision=serving.CSV_FLOAT_PRECISION)
     except pd.errors.EmptyDataError as error:
         raise ChannelUnreadableError(f"{channel} channel {path.name} is empty") from error
     except pd.errors.ParserError as error:

@@ -20,7 +20,9 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+# timezone.utc, not datetime.UTC (3.11+): the validation job imports this package under the
+# SageMaker image's Python 3.10.
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +83,7 @@ def validate_upload(
     data_bucket: str,
     model_package_group: str,
     work_root: str | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ValidateDataResult:
     with tempfile.TemporaryDirectory(dir=work_root) as work:
         return _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path(work), now).run()
@@ -95,7 +97,7 @@ def plan_validation_job(
     sagemaker: Any,
     data_bucket: str,
     model_package_group: str,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ValidationJobPlan:
     """Write the job's plan.json and source.manifest; a missing upload is rejected here, as on the Lambda route."""
     run = _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path("."), now)
@@ -141,7 +143,7 @@ def conclude_validation_job(
     *,
     s3: Any,
     data_bucket: str,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ValidateDataResult:
     """From the completed job's outcome.json to the result `validate_upload` gives for the same file."""
     run = _ValidationRun(request, config, s3, None, data_bucket, "", Path("."), now)

@@ -10,7 +10,7 @@ from aws_cdk import Aws, CfnMapping, Duration, RemovalPolicy, Size, Stack, Token
 from aws_cdk import aws_lambda as lambda_, aws_logs as logs, aws_sqs as sqs
 from constructs import Construct
 
-from infra import regions
+from infra import regions, runtime_manifest
 from infra.constructs.nag import acknowledge
 
 
@@ -61,16 +61,18 @@ class PipelineFunction:
 
 
 class LambdaFactory(Construct):
-    """Creates the pipeline's functions: Python 3.12 on arm64, managed layers, JSON logs,
+    """Creates the pipeline's functions: the runtime and architecture of the runtime manifest, managed layers, JSON logs,
     X-Ray, an explicit encrypted log group with retention, one role per function."""
 
-    RUNTIME = lambda_.Runtime.PYTHON_3_12
-    ARCHITECTURE = lambda_.Architecture.ARM_64
+    RUNTIME = lambda_.Runtime(runtime_manifest.lambda_runtime()["runtime"], lambda_.RuntimeFamily.PYTHON)
+    ARCHITECTURE = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}[
+        runtime_manifest.lambda_runtime()["architecture"]
+    ]
     HANDLER_TEMPLATE = "functions.{name}.handler.lambda_handler"
     LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
     LOG_LEVEL = "INFO"
 
-    # The managed layers' ARNs per region (infra/regions.py), resolved at deploy time.
+    # The managed layers' ARNs per region (infra/runtime_manifest.toml), resolved at deploy time.
     LAYER_MAPPING_ID = "ManagedLayers"
 
     def __init__(
@@ -151,8 +153,8 @@ class LambdaFactory(Construct):
             findings=["Resource::*"],
         )
         runtime_reason = (
-            "Pinned to Python 3.12: the managed Powertools and AWS SDK for pandas layers the "
-            "functions depend on are published per Python version and pinned here."
+            f"Pinned to {self.RUNTIME.name}: the managed Powertools and AWS SDK for pandas layers the "
+            "functions depend on are published per Python version and pinned in infra/runtime_manifest.toml."
         )
         acknowledge(function, "Serverless-LambdaLatestVersion", runtime_reason)
         acknowledge(function, "AwsSolutions-L1", runtime_reason)

@@ -20,7 +20,7 @@ import boto3
 from moto import mock_aws
 
 from infra import outputs as stack_outputs
-from mlops.local import moto_access
+from mlops.local import moto_access, runtime_env
 from mlops.local.deployment import (
     DeployedStack,
     DeploymentError,
@@ -100,6 +100,9 @@ class LocalCloud:
         self._stack.close()
 
     def _start(self) -> None:
+        # Jobs and endpoints run in the SageMaker image's environment: made once, and before the
+        # synthesis, so a machine without the image's Python learns it at once.
+        runtime_env.image_python()
         work = self._work_dir or Path(self._stack.enter_context(_temporary_folder()))
         work.mkdir(parents=True, exist_ok=True)
         self._stack.enter_context(patched_environment({**environment_for_moto(), **PROCESS_ENVIRONMENT}))
@@ -118,6 +121,7 @@ class LocalCloud:
             endpoints=LocalEndpointServer(_ensure(work / "models")),
         )
         self._stack.enter_context(self.standins.installed())
+        self._stack.callback(self.standins.endpoints.close)
         self.deployed = deploy(self.app, session)
         self.outputs = StackOutputs.from_outputs(self.deployed.outputs)
         self._stack.enter_context(enforced(self._enforcement()))

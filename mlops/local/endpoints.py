@@ -1,9 +1,13 @@
 """SageMaker endpoints served from the trained artifact, and endpoint updates.
 
 moto keeps endpoints as records: InvokeEndpoint returns canned text and UpdateEndpoint is not
-implemented. This stand-in serves an invocation the way the scikit-learn serving container
-does: it loads the variant's model.tar.gz, imports `SAGEMAKER_PROGRAM` from
-`SAGEMAKER_SUBMIT_DIRECTORY` inside it, and calls model_fn, input_fn, predict_fn, output_fn.
+implemented. This stand-in serves an invocation through the scikit-learn image's own serving stack,
+in the image's environment (mlops/local/runtime_env.py): the variant's model.tar.gz is unpacked
+under a SAGEMAKER_BASE_DIR of its own, and a process of the image's interpreter
+(image_serving_host.py) imports `SAGEMAKER_PROGRAM` from `SAGEMAKER_SUBMIT_DIRECTORY` and answers
+through sagemaker-containers' transformer and worker. Its status, Content-Type and body are the
+container's: a 4xx or 5xx becomes SageMaker's ModelError with the original status, counted as
+Invocation4XXErrors or Invocation5XXErrors.
 
 CreateEndpoint and UpdateEndpoint take time, as in SageMaker: the endpoint is Creating or
 Updating (still serving the old config) until the deployment bakes, which ends at the first
@@ -19,9 +23,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import json
+import os
+import subprocess
 import tarfile
 import tempfile
 import threading
@@ -31,15 +36,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
-from mlops.local import moto_access
+from mlops.local import moto_access, runtime_env
 from mlops.local.iam import enforcement
 from mlops.local.iam.operations import Authorization
 
 SERVING_MOUNT = "/opt/ml/model"
-DEFAULT_ACCEPT = "application/json"
+SERVING_HOST = Path(__file__).resolve().parent / "image_serving_host.py"
+SERVING_HOST_EXIT_SECONDS = 5
+SERVING_OPENMP_THREADS = "1"
+HTTP_INTERNAL_SERVER_ERROR = 500
+HTTP_CLIENT_ERROR_CLASS = 4
+HTTP_SERVER_ERROR_CLASS = 5
 
 
 class EndpointNotFoundError(Exception):
@@ -55,13 +64,84 @@ class EndpointExistsError(Exception):
 
 
 class ModelInvocationError(Exception):
-    """The model's own code failed on the request (SageMaker's ModelError)."""
+    """The container answered with an error status, or could not serve (SageMaker's ModelError)."""
+
+    def __init__(self, message: str, original_status: int = HTTP_INTERNAL_SERVER_ERROR) -> None:
+        super().__init__(message)
+        self.original_status = original_status
 
 
 @dataclass
-class LoadedModel:
-    module: ModuleType
-    model: Any
+class ContainerResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class ServedModel:
+    """A model artifact served by the image's serving stack in a process of the image's interpreter."""
+
+    def __init__(self, container: dict[str, Any], base_dir: Path, log_path: Path) -> None:
+        environment = container.get("Environment") or {}
+        submit_directory = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", f"{SERVING_MOUNT}/code")
+        serving_environment = {
+            **runtime_env.clean_environment(),
+            **{key: str(value) for key, value in environment.items()},
+            "SAGEMAKER_BASE_DIR": str(base_dir),
+            "SAGEMAKER_PROGRAM": environment.get("SAGEMAKER_PROGRAM", "inference.py"),
+            # The image mounts the artifact at /opt/ml/model; here it is unpacked under base_dir/model.
+            "SAGEMAKER_SUBMIT_DIRECTORY": str(base_dir / "model" / submit_directory.removeprefix(SERVING_MOUNT).lstrip("/")),
+            # An endpoint instance has its cores to itself; a local machine runs jobs, tests and other
+            # endpoints beside it, and OpenMP's spinning threads then make ModelLatency measure that
+            # load (8 s instead of 30 ms for 60 rows on a busy 2-core machine), which trips the
+            # latency alarm. One thread changes no prediction: each row is scored on its own.
+            "OMP_NUM_THREADS": SERVING_OPENMP_THREADS,
+        }
+        answers_read, answers_write = os.pipe()
+        self._log = log_path.open("ab")
+        try:
+            self._process = subprocess.Popen(
+                [str(runtime_env.image_python()), str(SERVING_HOST), str(answers_write)],
+                stdin=subprocess.PIPE,
+                stdout=self._log,
+                stderr=self._log,
+                env=serving_environment,
+                pass_fds=(answers_write,),
+            )
+        finally:
+            os.close(answers_write)
+        self._answers: IO[str] = os.fdopen(answers_read, "r")
+        self._lock = threading.Lock()
+        ready = self._read_answer()
+        if not ready.get("ready"):
+            self.close()
+            raise ModelInvocationError(f"the model container did not start: {ready.get('error')}")
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> ContainerResponse:
+        request = {"body": base64.b64encode(body).decode("ascii"), "content_type": content_type, "accept": accept}
+        with self._lock:
+            assert self._process.stdin is not None
+            self._process.stdin.write((json.dumps(request) + "\n").encode())
+            self._process.stdin.flush()
+            answer = self._read_answer()
+        return ContainerResponse(answer["status"], answer.get("content_type") or "", base64.b64decode(answer["body"]))
+
+    def _read_answer(self) -> dict[str, Any]:
+        line = self._answers.readline()
+        if not line:
+            raise ModelInvocationError("the model container exited; see its log")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=SERVING_HOST_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._answers.close()
+        self._log.close()
 
 
 @dataclass
@@ -88,7 +168,7 @@ PERCENT = 100
 class LocalEndpointServer:
     def __init__(self, work_root: Path) -> None:
         self._work_root = work_root
-        self._models: dict[str, LoadedModel] = {}
+        self._models: dict[str, ServedModel] = {}
         self._lock = threading.Lock()
         self._deployment_lock = threading.Lock()
         self._pending: dict[str, PendingDeployment] = {}
@@ -104,24 +184,27 @@ class LocalEndpointServer:
         self, endpoint_name: str, body: bytes, content_type: str, accept: str | None, inference_id: str | None = None
     ) -> Invocation:
         container, variant = self._serving_container(endpoint_name)
-        loaded = self._load(container)
+        served = self._load(container)
         started = time.monotonic()
-        try:
-            data = loaded.module.input_fn(body.decode("utf-8") if isinstance(body, bytes) else body, content_type)
-            prediction = loaded.module.predict_fn(data, loaded.model)
-            response = loaded.module.output_fn(prediction, accept or DEFAULT_ACCEPT)
-        except Exception as error:  # the container turns any model-code error into ModelError
-            _publish_invocation_metrics(endpoint_name, variant, time.monotonic() - started, failed=True)
-            raise ModelInvocationError(f"{type(error).__name__}: {error}") from error
-        _publish_invocation_metrics(endpoint_name, variant, time.monotonic() - started, failed=False)
-        if isinstance(response, tuple):
-            response, response_type = response
-        else:
-            response_type = accept or DEFAULT_ACCEPT
-        payload = response.encode("utf-8") if isinstance(response, str) else bytes(response)
+        response = served.invoke(body, content_type, accept)
+        status_class = response.status // 100
+        _publish_invocation_metrics(endpoint_name, variant, time.monotonic() - started, status_class)
+        if status_class in (HTTP_CLIENT_ERROR_CLASS, HTTP_SERVER_ERROR_CLASS):
+            message = response.body.decode("utf-8", errors="replace")
+            raise ModelInvocationError(
+                f"Received {'client' if status_class == HTTP_CLIENT_ERROR_CLASS else 'server'} error "
+                f"({response.status}) from primary with message \"{message}\"",
+                original_status=response.status,
+            )
         environment = container.get("Environment") or {}
-        _capture(endpoint_name, variant, body, content_type, payload, response_type, inference_id)
-        return Invocation(payload, response_type, variant, environment.get("MODEL_VERSION"))
+        _capture(endpoint_name, variant, body, content_type, response.body, response.content_type, inference_id)
+        return Invocation(response.body, response.content_type, variant, environment.get("MODEL_VERSION"))
+
+    def close(self) -> None:
+        with self._lock:
+            for served in self._models.values():
+                served.close()
+            self._models.clear()
 
     def create(self, endpoint_name: str, create: Callable[[], Any]) -> Any:
         """CreateEndpoint through moto's `create`, which would replace an existing endpoint."""
@@ -225,38 +308,30 @@ class LocalEndpointServer:
             raise ModelInvocationError(f"Failed to download model data: {error}") from error
         return container, variant["VariantName"]
 
-    def _load(self, container: dict[str, Any]) -> LoadedModel:
+    def _load(self, container: dict[str, Any]) -> ServedModel:
         model_data_url = container["ModelDataUrl"]
         with self._lock:
             if model_data_url not in self._models:
                 self._models[model_data_url] = self._load_uncached(container)
             return self._models[model_data_url]
 
-    def _load_uncached(self, container: dict[str, Any]) -> LoadedModel:
+    def _load_uncached(self, container: dict[str, Any]) -> ServedModel:
         bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
-        model_dir = Path(tempfile.mkdtemp(prefix="model-", dir=self._work_root))
+        base_dir = Path(tempfile.mkdtemp(prefix="model-", dir=self._work_root))
         with tarfile.open(fileobj=io.BytesIO(moto_access.read_object(bucket, key)), mode="r:gz") as archive:
-            archive.extractall(model_dir, filter="data")
-        environment = container.get("Environment") or {}
-        program = environment.get("SAGEMAKER_PROGRAM", "inference.py")
-        submit_directory = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", f"{SERVING_MOUNT}/code")
-        code_dir = model_dir / submit_directory.removeprefix(SERVING_MOUNT).lstrip("/")
-        spec = importlib.util.spec_from_file_location(f"served_model_{len(self._models)}", code_dir / program)
-        if spec is None or spec.loader is None:
-            raise ModelInvocationError(f"{program} is not in the model artifact")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return LoadedModel(module, module.model_fn(str(model_dir)))
+            archive.extractall(base_dir / "model", filter="data")
+        return ServedModel(container, base_dir, base_dir / "container.log")
 
 
-def _publish_invocation_metrics(endpoint_name: str, variant: str, seconds: float, failed: bool) -> None:
+def _publish_invocation_metrics(endpoint_name: str, variant: str, seconds: float, status_class: int) -> None:
     """The per-invocation metrics SageMaker publishes for an endpoint variant."""
     dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
     moto_access.cloudwatch_backend().put_metric_data(
         INVOCATION_NAMESPACE,
         [
             {"MetricName": "Invocations", "Value": 1, "Unit": "Count", "Dimensions": dimensions},
-            {"MetricName": "Invocation5XXErrors", "Value": int(failed), "Unit": "Count", "Dimensions": dimensions},
+            {"MetricName": "Invocation4XXErrors", "Value": int(status_class == HTTP_CLIENT_ERROR_CLASS), "Unit": "Count", "Dimensions": dimensions},
+            {"MetricName": "Invocation5XXErrors", "Value": int(status_class == HTTP_SERVER_ERROR_CLASS), "Unit": "Count", "Dimensions": dimensions},
             {"MetricName": "ModelLatency", "Value": seconds * MICROSECONDS_PER_SECOND, "Unit": "Microseconds", "Dimensions": dimensions},
         ],
     )

@@ -5,7 +5,8 @@ during CreateProcessingJob instead: it lays out the container's /opt/ml tree in 
 folder (with /opt/ml/config/processingjobconfig.json and resourceconfig.json), downloads each
 ProcessingInput from the (moto) bucket to its LocalPath (an S3 prefix, or the objects a manifest
 file names), runs AppSpecification's ContainerEntrypoint and ContainerArguments with every
-/opt/ml/... path mapped into that folder and `python3` as this interpreter, then uploads each
+/opt/ml/... path mapped into that folder and `python3` as the SageMaker image's interpreter
+(mlops/local/runtime_env.py), then uploads each
 ProcessingOutput's LocalPath to its S3Uri. /opt/ml/output/message becomes the job's ExitMessage;
 a non-zero exit leaves the job Failed with that message (or the end of stderr) as the reason,
 as SageMaker reports it.
@@ -17,14 +18,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.local import moto_access
+from mlops.local import moto_access, runtime_env
 from mlops.local.iam import enforcement
 from mlops.local.training_jobs import (
     JobSetupError,
@@ -141,7 +141,7 @@ class LocalProcessingJobRunner:
         if not command:
             raise JobSetupError("ClientError: AppSpecification has no ContainerEntrypoint")
         if command[0] == CONTAINER_PYTHON:
-            command[0] = sys.executable
+            command[0] = str(runtime_env.image_python())
         command = [str(_local(job_root, part)) if part.startswith(CONTAINER_ROOT) else part for part in command]
         (job_root / MESSAGE_FILE).parent.mkdir(parents=True, exist_ok=True)
         for output in (request.get("processing_output_config") or {}).get("Outputs") or []:
@@ -151,7 +151,7 @@ class LocalProcessingJobRunner:
             return subprocess.run(
                 command,
                 cwd=job_root,
-                env=dict(os.environ),
+                env=runtime_env.clean_environment(),
                 capture_output=True,
                 text=True,
                 timeout=max_runtime_seconds,

@@ -235,7 +235,7 @@ class StandIns:
                 message = {"__type": "ValidationError", "message": f"Endpoint {endpoint_name} not found."}
                 return 400, {"status": 400, "Content-Type": "application/json"}, json.dumps(message)
             except ModelInvocationError as error:
-                message = {"__type": "ModelError", "message": str(error), "OriginalStatusCode": 500}
+                message = {"__type": "ModelError", "message": str(error), "OriginalStatusCode": error.original_status}
                 headers = {"status": 424, "Content-Type": "application/json", "x-amzn-ErrorType": "ModelError"}
                 return 424, headers, json.dumps(message)
             headers = {"Content-Type": invocation.content_type, "x-Amzn-Invoked-Production-Variant": invocation.variant}

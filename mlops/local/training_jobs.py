@@ -3,7 +3,8 @@
 moto records a training job as Completed at once, with no artifact. This stand-in runs the job
 during CreateTrainingJob instead: it lays out SageMaker's /opt/ml tree in a temporary folder,
 downloads each input channel from the (moto) bucket, unpacks the source bundle named by
-`sagemaker_submit_directory`, runs `sagemaker_program` with the hyperparameters as
+`sagemaker_submit_directory`, runs `sagemaker_program` under the SageMaker image's interpreter and
+packages (mlops/local/runtime_env.py) with the hyperparameters as
 `--name value` arguments and the SM_* environment, then uploads model.tar.gz and output.tar.gz
 where SageMaker would. A failed script leaves the job Failed with the reason from
 /opt/ml/output/failure, as SageMaker reports it.
@@ -16,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.local import moto_access
+from mlops.local import moto_access, runtime_env
 from mlops.local.iam import enforcement
 
 SAGEMAKER_ROOT = "/opt/ml"
@@ -118,7 +118,7 @@ class LocalTrainingJobRunner:
         (job_root / "model").mkdir()
         (job_root / "output" / "data").mkdir(parents=True)
         environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("SM_")},
+            **{k: v for k, v in runtime_env.clean_environment().items() if not k.startswith("SM_")},
             "SM_MODEL_DIR": str(job_root / "model"),
             "SM_OUTPUT_DIR": str(job_root / "output"),
             "SM_OUTPUT_DATA_DIR": str(job_root / "output" / "data"),
@@ -138,7 +138,7 @@ class LocalTrainingJobRunner:
         max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", 86400)
         try:
             return subprocess.run(
-                [sys.executable, program, *arguments],
+                [str(runtime_env.image_python()), program, *arguments],
                 cwd=code_dir,
                 env=environment,
                 capture_output=True,

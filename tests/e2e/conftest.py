@@ -10,6 +10,11 @@ from tests.support import datasets
 E2E_SEED = 11
 
 
+@pytest.fixture(autouse=True)
+def jobs_and_endpoints_run_in_the_image(image_runtime):
+    """Every run trains and serves in the image's environment."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_synth_cache(tmp_path_factory):
     """Each test session synthesizes afresh, so the tests see the app as it is now."""

@@ -5,22 +5,27 @@ usually receives is announced to a person."""
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import tarfile
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from functions.common.config import MonitoringConfig
 from functions.common.outcome import Outcome
 from mlops.commands.monitoring import run_scheduled_monitors, send_rows
-from mlops.local import moto_access
+from mlops.local import moto_access, runtime_env
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, execution_result, run_upload
 from mlops.local.standins import ALARM_STATE_CHANGE
 from tests.support.local_pipeline_runs import init_config, write_csv
+from tests.support.runtimes import image_python
 
 pytestmark = pytest.mark.e2e
 
-DRIFTED_FEATURE = "mean_radius"
 # The drift alarm watches the fraction of drifted features; a recalibrated sensor moves all of
 # the "worst_*" measurements (a third of the features) at once.
 RECALIBRATED_FEATURES = [f"worst_{name}" for name in ("radius", "texture", "perimeter", "area", "smoothness",
@@ -67,6 +72,29 @@ def _learned_traffic(cloud) -> None:
             for periods_ago, count in enumerate(LEARNED_TRAFFIC)
         ],
     )
+
+
+def _break_serving_model(cloud, work: Path) -> None:
+    """Replace the estimator in the serving version's artifact with one never fitted, before the
+    endpoint first loads it: the model's own code then fails on every request."""
+    sagemaker = cloud.client("sagemaker")
+    config_name = sagemaker.describe_endpoint(EndpointName=cloud.outputs.endpoint_name)["EndpointConfigName"]
+    model_name = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]["ModelName"]
+    bucket, _, key = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"]["ModelDataUrl"][5:].partition("/")
+    unpacked = work / "broken-model"
+    with tarfile.open(fileobj=io.BytesIO(moto_access.read_object(bucket, key)), mode="r:gz") as archive:
+        archive.extractall(unpacked, filter="data")
+    subprocess.run(
+        [str(image_python()), "-c", "import joblib, sys; from sklearn.linear_model import LogisticRegression; "
+         "joblib.dump(LogisticRegression(), sys.argv[1])", str(unpacked / "model.joblib")],
+        env=runtime_env.clean_environment(),
+        check=True,
+    )
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+        for path in sorted(unpacked.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(unpacked)), recursive=False)
+    moto_access.write_object(bucket, key, packed.getvalue())
 
 
 def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cancer_config, breast_cancer_frame):
@@ -121,12 +149,18 @@ def test_a_burst_of_5xx_errors_after_a_deployment_rolls_back(cancer_config, brea
         assert endpoint_status(cloud)["model_version"] == 2
         delivered = len(cloud.standins.deliveries)
 
-        # When requests start failing on the new version
-        broken = breast_cancer_frame.drop(columns=["target", DRIFTED_FEATURE]).head(12)
-        failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, broken, rows_per_request=1)
-        assert failed.failed_requests == 12
+        # When the new version's model fails on every well-formed request (its own 5XX; a client's
+        # malformed request is a 4XX, which the errors alarm does not count)
+        _break_serving_model(cloud, tmp_path)
+        rows = breast_cancer_frame.drop(columns=["target"]).head(12)
+        failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, rows, rows_per_request=1)
 
-        # Then the errors alarm rolls the endpoint back to version 1 and marks version 2
+        # Then the errors alarm goes off at its threshold, and the requests after it are served again
+        threshold = MonitoringConfig.model_validate(json.loads(cloud.config_path.read_text()).get("monitoring", {})).error_5xx_threshold
+        assert failed.failed_requests == threshold
+        assert len(failed.predictions) == len(rows) - threshold
+
+        # by version 1: the alarm's action rolled the endpoint back and marked version 2
         [decision] = [d for d in _decisions(cloud, delivered) if d["state"] == "ALARM"]
         assert decision["alarm_name"] == "mlops-errors" and decision["action"] == "rollback"
         assert decision["model_version_before"] == 2 and decision["model_version_after"] == 1

@@ -10,6 +10,7 @@ import socket
 import time
 
 import boto3
+from botocore.exceptions import ClientError
 import pytest
 
 from functions.common.outcome import Outcome
@@ -82,6 +83,22 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(tmp_path,
             EndpointName=outputs["EndpointName"], ContentType="text/csv", Body=rows
         )
         assert len(json.loads(response["Body"].read())["predictions"]) == 3
+        assert response["ContentType"] == "application/json"
+        # And a malformed request is the client's error, which the image's serving stack answers with
+        # a 400 naming the problem, counted as a 4XX and not as an error of the model
+        with pytest.raises(ClientError) as refused:
+            session.client("sagemaker-runtime", endpoint_url=url).invoke_endpoint(
+                EndpointName=outputs["EndpointName"], ContentType="text/csv", Body="1.0,2.0\n"
+            )
+        assert refused.value.response["Error"]["Code"] == "ModelError"
+        assert refused.value.response["OriginalStatusCode"] == 400
+        assert "expected 30" in refused.value.response["Error"]["Message"]
+        errors = session.client("cloudwatch", endpoint_url=url).get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors", StartTime=time.time() - 3600,
+            EndTime=time.time() + 60, Period=3600, Statistics=["Sum"],
+            Dimensions=[{"Name": "EndpointName", "Value": outputs["EndpointName"]}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        )
+        assert sum(point["Sum"] for point in errors["Datapoints"]) == 0
 
         # And the commands that work on the local server sign with the same credentials
         capsys.readouterr()

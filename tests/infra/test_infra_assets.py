@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from functions.common.config import CONFIG_FILE_NAME
+from infra import runtime_manifest
 from infra.assets import build_training_bundle, stage_lambda_code
 
 
@@ -40,7 +41,14 @@ def config_file(tmp_path: Path) -> Path:
 def test_lambda_code_holds_functions_without_training_or_caches_plus_the_config(repository, config_file, tmp_path):
     staged = stage_lambda_code(config_file, tmp_path / "staged", repository)
 
-    files = sorted(str(path.relative_to(staged)) for path in staged.rglob("*") if path.is_file())
+    sdk = runtime_manifest.lambda_sdk()["packages"]
+    bundled_sdk = {*sdk, *(f"{name}-{version}.dist-info" for name, version in sdk.items())}
+    assert {path.name for path in staged.iterdir() if path.is_dir()} == {"functions", *bundled_sdk}
+    files = sorted(
+        str(path.relative_to(staged))
+        for path in staged.rglob("*")
+        if path.is_file() and path.relative_to(staged).parts[0] not in bundled_sdk
+    )
     assert files == sorted(
         [
             CONFIG_FILE_NAME,

@@ -16,6 +16,9 @@ from mlops.local.processing_jobs import LocalProcessingJobRunner
 from mlops.local.standins import StandIns
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
+# The jobs run in the SageMaker image's environment.
+pytestmark = pytest.mark.usefixtures("image_runtime")
+
 BUCKET = "data"
 ASSETS = "assets"
 # Reads both inputs, checks the contract's config files, writes one output file and the message.

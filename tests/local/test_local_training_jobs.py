@@ -10,6 +10,9 @@ import pytest
 from mlops.local.training_jobs import LocalTrainingJobRunner
 from tests.support.training_source import source_bundle
 
+# The jobs run in the SageMaker image's environment.
+pytestmark = pytest.mark.usefixtures("image_runtime")
+
 BUCKET = "data"
 ARTIFACTS = "artifacts"
 

@@ -1,20 +1,20 @@
-"""The training entry point run the way SageMaker script mode runs it (a subprocess with the
-SM_* environment and --name value hyperparameters), then the model artifact served through its
-own code/inference.py, on real public datasets."""
+"""The training entry point run the way SageMaker script mode runs it (a subprocess of the
+SageMaker scikit-learn image's interpreter and packages, with the SM_* environment and --name value
+hyperparameters), then the model artifact served through its own code/inference.py by the image's
+serving stack (sagemaker-containers' transformer and worker), on real public datasets."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
+import re
 import os
 import shutil
 import subprocess
-import sys
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,10 @@ from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 
 from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
 from functions.training import train as training_script
+from mlops.local import runtime_env
+from mlops.local.endpoints import ContainerResponse, ServedModel
 from tests.support import datasets
+from tests.support.runtimes import image_python
 
 TRAINING_SOURCE_DIR = Path(__file__).resolve().parents[2] / "functions" / "training"
 SPLIT_SEED = 20240601
@@ -125,7 +128,7 @@ def run_training(
     (source_dir / "pipeline_config.json").write_text(config.to_json(), encoding="utf-8")
 
     splits = deterministic_splits(frame)
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("SM_")}
+    environment = {name: value for name, value in runtime_env.clean_environment().items() if not name.startswith("SM_")}
     for split_name, split in splits.items():
         channel_dir = root / "input" / "data" / split_name
         channel_dir.mkdir(parents=True)
@@ -139,7 +142,7 @@ def run_training(
         SM_HPS=hyperparameters_json,
     )
     process = subprocess.run(
-        [sys.executable, "train.py", *arguments],
+        [str(image_python()), "train.py", *arguments],
         cwd=source_dir,
         env=environment,
         capture_output=True,
@@ -163,17 +166,28 @@ def succeeded(run: TrainingRun) -> TrainingRun:
     return run
 
 
-def load_served_module(model_dir: Path) -> ModuleType:
-    path = model_dir / "code" / "inference.py"
-    spec = importlib.util.spec_from_file_location(f"served_inference_{uuid.uuid4().hex}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 
-def invoke(module: ModuleType, model: object, body: str, content_type: str, accept: str = "application/json") -> str:
-    return module.output_fn(module.predict_fn(module.input_fn(body, content_type), model), accept)
+@contextmanager
+def served(run: TrainingRun) -> Iterator[ServedModel]:
+    """The run's model directory served as the image serves /opt/ml/model."""
+    model = ServedModel({"Environment": SERVING_ENVIRONMENT}, run.root, run.root / "container.log")
+    try:
+        yield model
+    finally:
+        model.close()
+
+
+def invoke(model: ServedModel, body: str | bytes, content_type: str, accept: str | None = "application/json") -> str:
+    response = model.invoke(body.encode("utf-8") if isinstance(body, str) else body, content_type, accept)
+    assert response.status == 200, response.body.decode()
+    assert media_type(response) == (accept or "application/json")
+    return response.body.decode("utf-8")
+
+
+def media_type(response: ContainerResponse) -> str:
+    return response.content_type.split(";", 1)[0].strip()
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +209,9 @@ def diabetes_run(tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
 
 
 @pytest.fixture(scope="module")
-def penguins_model(penguins_run: TrainingRun) -> tuple[ModuleType, object]:
-    module = load_served_module(penguins_run.model_dir)
-    return module, module.model_fn(str(penguins_run.model_dir))
+def penguins_model(penguins_run: TrainingRun) -> Iterator[ServedModel]:
+    with served(penguins_run) as model:
+        yield model
 
 
 # --- training -----------------------------------------------------------------------------
@@ -315,11 +329,11 @@ def test_bad_hyperparameters_are_named(arguments: list[str], named: str) -> None
         training_script.parse_hyperparameters(arguments, "{}")
 
 
-# --- serving ------------------------------------------------------------------------------
+# --- serving, through the image's serving stack ------------------------------------------
 
 
-def feature_rows(run: TrainingRun) -> pd.DataFrame:
-    return run.splits["test"].iloc[:ROUND_TRIP_ROWS][run.feature_names]
+def feature_rows(run: TrainingRun, rows: int | None = ROUND_TRIP_ROWS) -> pd.DataFrame:
+    return run.splits["test"].iloc[:rows][run.feature_names]
 
 
 def csv_body(rows: pd.DataFrame, header: bool = False) -> str:
@@ -330,33 +344,36 @@ def json_instances(rows: pd.DataFrame) -> list[dict]:
     return [{name: (None if pd.isna(value) else value) for name, value in record.items()} for record in rows.to_dict("records")]
 
 
-def assert_matches_training_predictions(response: dict, run: TrainingRun) -> None:
-    expected = run.predictions().iloc[:ROUND_TRIP_ROWS]
+def written_predictions(run: TrainingRun) -> pd.DataFrame:
+    """predictions.csv as written: its floats read back exactly (shortest repr round trip)."""
+    return pd.read_csv(run.output_data_dir / "predictions.csv", dtype={"prediction": str}, float_precision="round_trip")
+
+
+def assert_matches_training_predictions(response: dict, run: TrainingRun, rows: int = ROUND_TRIP_ROWS) -> None:
+    expected = written_predictions(run).iloc[:rows]
     if run.config.dataset.problem_type == "regression":
         assert "probabilities" not in response
-        assert np.allclose(response["predictions"], expected["prediction"].astype(float))
+        assert response["predictions"] == expected["prediction"].astype(float).tolist()
         return
     assert response["predictions"] == expected["prediction"].tolist()
     assert response["classes"] == [name.removeprefix("proba__") for name in expected.columns[1:]]
-    assert np.allclose(response["probabilities"], expected.iloc[:, 1:].to_numpy())
+    assert response["probabilities"] == expected.iloc[:, 1:].to_numpy().tolist()
 
 
 @pytest.mark.parametrize("run_fixture", ["breast_cancer_run", "penguins_run", "diabetes_run"])
 def test_served_artifact_matches_training_predictions(run_fixture: str, request: pytest.FixtureRequest) -> None:
+    # Every test row, sent as CSV and as JSON, is predicted exactly as the training job wrote it.
     run: TrainingRun = request.getfixturevalue(run_fixture)
-    module = load_served_module(run.model_dir)
-    model = module.model_fn(str(run.model_dir))
-    rows = feature_rows(run)
+    rows = feature_rows(run, rows=None)
+    with served(run) as model:
+        from_csv = json.loads(invoke(model, csv_body(rows), "text/csv"))
+        from_json = json.loads(invoke(model, json.dumps({"instances": json_instances(rows)}), "application/json"))
 
-    from_csv = json.loads(invoke(module, model, csv_body(rows), "text/csv"))
-    from_json = json.loads(invoke(module, model, json.dumps({"instances": json_instances(rows)}), "application/json"))
-
-    assert_matches_training_predictions(from_csv, run)
-    assert_matches_training_predictions(from_json, run)
+    assert_matches_training_predictions(from_csv, run, rows=len(rows))
+    assert_matches_training_predictions(from_json, run, rows=len(rows))
 
 
-def test_served_request_shapes_agree(penguins_run: TrainingRun, penguins_model: tuple[ModuleType, object]) -> None:
-    module, model = penguins_model
+def test_served_request_shapes_agree(penguins_run: TrainingRun, penguins_model: ServedModel) -> None:
     rows = feature_rows(penguins_run)
     records = json_instances(rows)
     value_rows = [[record[name] for name in penguins_run.feature_names] for record in records]
@@ -366,59 +383,73 @@ def test_served_request_shapes_agree(penguins_run: TrainingRun, penguins_model: 
         (json.dumps(records), "application/json"),
         (json.dumps({"instances": value_rows}), "application/json"),
     ]
-    responses = [json.loads(invoke(module, model, body, content_type)) for body, content_type in bodies]
+    responses = [json.loads(invoke(penguins_model, body, content_type)) for body, content_type in bodies]
     for response in responses:
         assert_matches_training_predictions(response, penguins_run)
 
 
-def test_served_csv_response_lists_prediction_then_probabilities(
-    penguins_run: TrainingRun, penguins_model: tuple[ModuleType, object]
-) -> None:
-    module, model = penguins_model
-    body = invoke(module, model, csv_body(feature_rows(penguins_run)), "text/csv", accept="text/csv")
-    response = pd.read_csv(io.StringIO(body), header=None, dtype={0: str})
-    expected = penguins_run.predictions().iloc[:ROUND_TRIP_ROWS]
+def test_served_csv_response_lists_prediction_then_probabilities(penguins_run: TrainingRun, penguins_model: ServedModel) -> None:
+    body = invoke(penguins_model, csv_body(feature_rows(penguins_run)), "text/csv", accept="text/csv")
+    response = pd.read_csv(io.StringIO(body), header=None, dtype={0: str}, float_precision="round_trip")
+    expected = written_predictions(penguins_run).iloc[:ROUND_TRIP_ROWS]
     assert response[0].tolist() == expected["prediction"].tolist()
-    assert np.allclose(response.iloc[:, 1:].to_numpy(), expected.iloc[:, 1:].to_numpy())
+    assert response.iloc[:, 1:].to_numpy().tolist() == expected.iloc[:, 1:].to_numpy().tolist()
 
 
-def test_served_model_tolerates_unseen_categories(penguins_model: tuple[ModuleType, object]) -> None:
-    module, model = penguins_model
+def test_served_json_answer_without_accept_is_json(penguins_run: TrainingRun, penguins_model: ServedModel) -> None:
+    response = penguins_model.invoke(csv_body(feature_rows(penguins_run)).encode(), "text/csv", None)
+    assert (response.status, media_type(response)) == (200, "application/json")
+    assert_matches_training_predictions(json.loads(response.body), penguins_run)
+
+
+def test_served_model_tolerates_unseen_categories(penguins_model: ServedModel) -> None:
     instance = {"island": "Atlantis", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181,
                 "body_mass_g": 3750, "sex": None, "year": 2009}
-    response = json.loads(invoke(module, model, json.dumps({"instances": [instance]}), "application/json"))
+    response = json.loads(invoke(penguins_model, json.dumps({"instances": [instance]}), "application/json"))
     assert response["predictions"][0] in response["classes"]
 
 
-def test_served_model_names_missing_features(penguins_model: tuple[ModuleType, object]) -> None:
-    module, _ = penguins_model
-    with pytest.raises(ValueError, match="'island'.*'year'"):
-        module.input_fn(json.dumps({"instances": [{"bill_length_mm": 39.1}]}), "application/json")
-
-
 @pytest.mark.parametrize(
-    ("body", "content_type", "named"),
+    ("body", "content_type", "accept", "status", "named"),
     [
-        ("Biscoe,39.1,18.7,181\n", "text/csv", "expected 7"),
+        (json.dumps({"instances": [{"bill_length_mm": 39.1}]}), "application/json", None, 400, "'island'.*'year'"),
+        ("Biscoe,39.1,18.7,181\n", "text/csv", None, 400, "expected 7"),
         (
             json.dumps({"instances": [{"island": "Biscoe", "bill_length_mm": "long", "bill_depth_mm": 18.7,
                                        "flipper_length_mm": 181, "body_mass_g": 3750, "sex": "male", "year": 2009}]}),
             "application/json",
+            None,
+            400,
             "'bill_length_mm'.*'long'",
         ),
-        ("not json", "application/json", "not valid JSON"),
-        ("island=Biscoe", "application/x-www-form-urlencoded", "unsupported content type"),
+        ("not json", "application/json", None, 400, "not valid JSON"),
+        ("island=Biscoe", "application/x-www-form-urlencoded", None, 415, "unsupported content type"),
+        ("Biscoe,39.1,18.7,181,3750,male,2009\n", "text/csv", "application/x-parquet", 406, "unsupported accept type"),
     ],
 )
-def test_served_model_rejects_bad_requests_clearly(
-    body: str, content_type: str, named: str, penguins_model: tuple[ModuleType, object]
+def test_served_model_refuses_bad_requests_with_a_4xx_naming_the_problem(
+    body: str, content_type: str, accept: str | None, status: int, named: str, penguins_model: ServedModel
 ) -> None:
-    module, model = penguins_model
-    with pytest.raises(ValueError, match=named):
-        module.predict_fn(module.input_fn(body, content_type), model)
+    response = penguins_model.invoke(body.encode(), content_type, accept)
+    assert response.status == status
+    assert media_type(response) == "application/json"
+    assert re.search(named, json.loads(response.body)["message"])
 
 
-def test_served_model_rejects_unsupported_accept(penguins_run: TrainingRun, penguins_model: tuple[ModuleType, object]) -> None:
-    module, model = penguins_model
-    with pytest.raises(ValueError, match="unsupported accept type"):
-        invoke(module, model, csv_body(feature_rows(penguins_run)), "text/csv", accept="application/x-parquet")
+def test_only_the_models_own_failure_is_a_5xx(penguins_run: TrainingRun, tmp_path: Path) -> None:
+    # Given the artifact with an estimator that was never fitted, When a well-formed request arrives,
+    # Then the model's own failure is the container's 500.
+    broken = tmp_path / "broken"
+    shutil.copytree(penguins_run.model_dir, broken / "model")
+    subprocess.run(
+        [str(image_python()), "-c", "import joblib, sys; from sklearn.linear_model import LogisticRegression; "
+         "joblib.dump(LogisticRegression(), sys.argv[1])", str(broken / "model" / "model.joblib")],
+        env=runtime_env.clean_environment(),
+        check=True,
+    )
+    model = ServedModel({"Environment": SERVING_ENVIRONMENT}, broken, broken / "container.log")
+    try:
+        response = model.invoke(csv_body(feature_rows(penguins_run)).encode(), "text/csv", "application/json")
+    finally:
+        model.close()
+    assert response.status == 500

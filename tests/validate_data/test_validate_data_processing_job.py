@@ -21,6 +21,7 @@ from functions.validate_data import job_bootstrap, processing_job
 from functions.validate_data.handler import lambda_handler
 from functions.validate_data.validation import validate_file
 from infra.assets import build_validation_job_bundle
+from tests.support.runtimes import image_python
 from validate_data_support import DATA_BUCKET, request_for, to_csv_bytes
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -123,16 +124,16 @@ def test_the_job_is_not_bound_by_the_lambda_routes_limit_on_decompressed_gzip(tm
     assert outcome["rows"] == len(breast_cancer)
 
 
-def test_the_bundle_runs_as_a_program_with_its_packaged_config(tmp_path, breast_cancer, breast_cancer_config):
+def test_the_bundle_runs_as_a_program_in_the_image_with_its_packaged_config(tmp_path, breast_cancer, breast_cancer_config):
     # Given the bundle as the CDK app builds it for this config
     config_path = tmp_path / "pipeline.json"
     config_path.write_text(breast_cancer_config.to_json())
     bundle = build_validation_job_bundle(config_path, tmp_path / "bundle" / "validation-job.zip")
     folders = _job_folders(tmp_path / "job", "cancer.csv", to_csv_bytes(breast_cancer))
 
-    # When Python runs the zip the way the job's ContainerEntrypoint does, outside the repository
+    # When the image's Python runs the zip the way the job's ContainerEntrypoint does, outside the repository
     completed = subprocess.run(
-        [sys.executable, str(bundle), *_arguments(folders)],
+        [str(image_python()), str(bundle), *_arguments(folders)],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
         capture_output=True,
@@ -410,3 +411,48 @@ def test_a_key_no_file_system_takes_as_a_name_is_validated_by_the_job(aws, lambd
     # Then it is validated like any other upload
     assert result["outcome"] == "accepted", result["reason"]
     assert result["rows"] == len(breast_cancer)
+
+
+# Modules of the bundle that serve only the Lambda function; the image has no Powertools.
+LAMBDA_ONLY_PACKAGE = "aws_lambda_powertools"
+
+
+def test_every_module_of_the_bundle_imports_under_the_images_python(tmp_path, breast_cancer_config):
+    # Given the bundle and the image's interpreter (Python 3.10, with the bundle's own pydantic wheels)
+    config_path = tmp_path / "pipeline.json"
+    config_path.write_text(breast_cancer_config.to_json())
+    bundle = build_validation_job_bundle(config_path, tmp_path / "validation-job.zip")
+    script = (
+        "import importlib, json, sys, tempfile, zipfile\n"
+        "from pathlib import Path\n"
+        "bundle = Path(sys.argv[1])\n"
+        "sys.path.insert(0, str(bundle))\n"
+        "import __main__ as _\n"
+        "from functions.validate_data import job_bootstrap\n"
+        "job_bootstrap.unpack_wheels(bundle, Path(tempfile.mkdtemp()))\n"
+        "names = sorted(n[:-3].replace('/', '.') for n in zipfile.ZipFile(bundle).namelist()\n"
+        "               if n.startswith('functions/') and n.endswith('.py'))\n"
+        "failures = {}\n"
+        "for name in names:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError as error:\n"
+        f"        if error.name != {LAMBDA_ONLY_PACKAGE!r}:\n"
+        "            failures[name] = repr(error)\n"
+        "    except Exception as error:\n"
+        "        failures[name] = repr(error)\n"
+        "print(json.dumps({'imported': names, 'failures': failures}))\n"
+    )
+    # When each of its modules is imported there
+    completed = subprocess.run(
+        [str(image_python()), "-c", script, str(bundle)],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Then none fails for a reason of its own (the validation service included)
+    report = json.loads(completed.stdout)
+    assert "functions.validate_data.service" in report["imported"]
+    assert report["failures"] == {}
