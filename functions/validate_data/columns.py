@@ -73,17 +73,6 @@ class CoercedColumn:
         hashes[self.invalid] = INVALID_VALUE_HASH
         return hashes
 
-    def output_text(self) -> np.ndarray:
-        """Values as written to the curated CSV; nulls are empty fields."""
-        if self.schema.type == "integer":
-            text = np.array([format_number(value) for value in self.numbers], dtype=object)
-        elif self.schema.type == "float":
-            text = np.array([repr(float(value)) for value in self.numbers], dtype=object)
-        else:
-            text = self.labels.copy()
-        text[self.null | self.invalid] = ""
-        return text
-
 
 def format_number(value: float) -> str:
     if math.isfinite(value) and value == math.floor(value) and abs(value) < MAX_EXACT_INTEGER:

@@ -19,6 +19,7 @@ becomes a single finding here and nowhere else.
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from functions.common.contracts import CheckFinding
 from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
+from functions.validate_data.csv_lines import csv_lines, write_lines
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
 from functions.validate_data.splitting import (
     SPLIT_NAMES,
@@ -670,32 +672,38 @@ def write_splits(
     quarantined_path = work_dir / f"{QUARANTINED_ROWS}.csv"
     any_quarantined = bool((assignment == QUARANTINED).any())
     header = [column.name for column in schema.columns]
-    streams = {name: path.open("w", encoding="utf-8", newline="") for name, path in paths.items()}
+    streams = {name: path.open("wb") for name, path in paths.items()}
     if any_quarantined:
         streams[QUARANTINED_ROWS] = quarantined_path.open("w", encoding="utf-8", newline="")
     try:
-        writers = {name: csv.writer(stream, lineterminator="\n") for name, stream in streams.items()}
         for name in SPLIT_NAMES:
-            writers[name].writerow(header)
+            streams[name].write(_csv_row(header).encode("utf-8"))
         if any_quarantined:
-            writers[QUARANTINED_ROWS].writerow([*table.columns, QUARANTINE_REASON_COLUMN])
+            quarantined = csv.writer(streams[QUARANTINED_ROWS], lineterminator="\n")
+            quarantined.writerow([*table.columns, QUARANTINE_REASON_COLUMN])
         offset = 0
         for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
             coerced = [coerce_column(chunk[column.name], column) for column in schema.columns]
-            text = np.column_stack([values.output_text() for values in coerced])
+            lines = csv_lines(coerced)
             chunk_assignment = assignment[offset : offset + len(chunk)]
             offset += len(chunk)
             for index, name in enumerate(SPLIT_NAMES):
-                writers[name].writerows(text[chunk_assignment == index].tolist())
+                write_lines(streams[name], lines, chunk_assignment == index)
             positions = np.flatnonzero(chunk_assignment == QUARANTINED)
             if positions.size:
-                writers[QUARANTINED_ROWS].writerows(_quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
+                quarantined.writerows(_quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
     finally:
         for stream in streams.values():
             stream.close()
     if any_quarantined:
         paths[QUARANTINED_ROWS] = quarantined_path
     return paths
+
+
+def _csv_row(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
 
 
 def _quarantined_rows(
