@@ -206,7 +206,8 @@ class _ColumnTally:
     observed_max: float = -np.inf
     identical_to_target: bool = True
     compared_rows: int = 0
-    # (feature value, class) counts; None once the feature cannot be a relabelling of the classes.
+    # (feature value, class) counts; None once the feature cannot be a relabelling of the classes
+    # (more than MAX_LEAKAGE_PAIRS pairs, or a value seen with two classes or a class with two values).
     pairs: Counter | None = None
     # Rows failing a check that `mostly` tolerates (range, "error" categories, non-null).
     row_failures: int = 0
@@ -313,23 +314,22 @@ class _Scan:
             self._store("_regression_targets", np.where(valid, target.numbers, np.nan))
 
     def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
-        if not tally.identical_to_target and tally.pairs is None:
-            return
-        both_null = feature.null & target.null
-        if feature.labels is not None and target.labels is not None:
-            equal = ~feature.null & ~target.null & (feature.labels == target.labels)
-        else:
-            equal = ~feature.null & ~target.null & (feature.numbers == target.numbers)
-        tally.compared_rows += int(equal.sum())
-        if not bool((equal | both_null).all()):
-            tally.identical_to_target = False
+        if tally.identical_to_target:
+            both_null = feature.null & target.null
+            if feature.labels is not None and target.labels is not None:
+                equal = ~feature.null & ~target.null & (feature.labels == target.labels)
+            else:
+                equal = ~feature.null & ~target.null & (feature.numbers == target.numbers)
+            tally.compared_rows += int(equal.sum())
+            if not bool((equal | both_null).all()):
+                tally.identical_to_target = False
         if self.classification and tally.pairs is not None:
             valid = ~feature.null & ~feature.invalid & ~target.null & ~target.invalid
             feature_keys = feature.labels if feature.labels is not None else feature.numbers
             target_keys = target.labels if target.labels is not None else target.numbers
             pairs = pd.DataFrame({"feature": feature_keys[valid], "target": target_keys[valid]}).value_counts()
             tally.pairs.update({(str(key[0]), str(key[1])): int(count) for key, count in pairs.items()})
-            if len(tally.pairs) > MAX_LEAKAGE_PAIRS:
+            if len(tally.pairs) > MAX_LEAKAGE_PAIRS or not _one_to_one(tally.pairs):
                 tally.pairs = None
 
     def _keep_sample(self, coerced: dict[str, CoercedColumn], hashes: np.ndarray) -> None:
@@ -560,13 +560,12 @@ class _Scan:
                 )
 
     def _is_relabelling(self, pairs: Counter) -> bool:
-        features = {feature for feature, _ in pairs}
         labels = {label for _, label in pairs}
         covered_rows = sum(pairs.values())
         return (
             len(labels) >= 2
             and covered_rows >= MIN_ROWS_FOR_RELABELLING_LEAKAGE
-            and len(features) == len(labels) == len(pairs)
+            and _one_to_one(pairs)
             and covered_rows >= 0.99 * sum(self.class_counts.values())
         )
 
@@ -620,6 +619,14 @@ def header_findings(columns: list[str], schema: DatasetSchema) -> list[CheckFind
             )
         )
     return errors
+
+
+def _one_to_one(pairs: Counter) -> bool:
+    """Whether every feature value seen so far has one class and every class one feature value.
+    Pairs are only ever added, so a tally that is not one-to-one never becomes one again."""
+    features = {feature for feature, _ in pairs}
+    labels = {label for _, label in pairs}
+    return len(features) == len(labels) == len(pairs)
 
 
 def combine_row_hashes(column_hashes: list[np.ndarray], rows: int) -> np.ndarray:
