@@ -51,6 +51,10 @@ class CoercedColumn:
     numbers: float64 values (NaN where null or invalid) for numeric and boolean columns, and for
       category columns whose value is a number (used for leakage checks); labels: canonical text
       for category and boolean columns, None elsewhere.
+    label_values, label_codes: when the labels were coerced from a column's distinct values
+      (the Arrow path), those values' labels and each row's index into them, so that per-label
+      work (hashing, membership, formatting) runs once per distinct value:
+      labels == label_values[label_codes].
     """
 
     schema: ColumnSchema
@@ -58,6 +62,8 @@ class CoercedColumn:
     labels: np.ndarray | None
     null: np.ndarray
     invalid: np.ndarray
+    label_values: np.ndarray | None = None
+    label_codes: np.ndarray | None = None
 
     @property
     def is_numeric(self) -> bool:
@@ -65,13 +71,22 @@ class CoercedColumn:
 
     def content_hashes(self) -> np.ndarray:
         """One uint64 per row that depends only on the coerced value (for duplicates and the split)."""
-        if self.labels is not None:
+        if self.label_codes is not None:
+            # hash_array hashes each value alone: hashing the distinct values is the same.
+            hashes = pd.util.hash_array(self.label_values.astype(object), categorize=False)[self.label_codes]
+        elif self.labels is not None:
             hashes = pd.util.hash_array(self.labels.astype(object), categorize=True)
         else:
             hashes = (self.numbers + 0.0).view(np.uint64).copy()
         hashes[self.null] = NULL_VALUE_HASH
         hashes[self.invalid] = INVALID_VALUE_HASH
         return hashes
+
+    def labels_in(self, allowed: list[str]) -> np.ndarray:
+        """Whether each row's label is one of `allowed`."""
+        if self.label_codes is not None:
+            return pd.Series(self.label_values, dtype=object).isin(allowed).to_numpy()[self.label_codes]
+        return pd.Series(self.labels, dtype=object).isin(allowed).to_numpy()
 
 
 def format_number(value: float) -> str:
@@ -143,8 +158,17 @@ def _coerce_arrow_strings(array: Any, schema: ColumnSchema) -> CoercedColumn:
     encoded = pc.dictionary_encode(array)
     distinct = _coerce_series(pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object), schema)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
-    labels = distinct.labels[codes] if distinct.labels is not None else None
-    return CoercedColumn(schema, distinct.numbers[codes], labels, distinct.null[codes], distinct.invalid[codes])
+    if distinct.labels is None:
+        return CoercedColumn(schema, distinct.numbers[codes], None, distinct.null[codes], distinct.invalid[codes])
+    return CoercedColumn(
+        schema,
+        distinct.numbers[codes],
+        distinct.labels[codes],
+        distinct.null[codes],
+        distinct.invalid[codes],
+        label_values=distinct.labels,
+        label_codes=codes,
+    )
 
 
 def _cast_arrow_numbers(array: Any) -> tuple[np.ndarray, np.ndarray] | None:

@@ -65,9 +65,12 @@ def column_fields(values: CoercedColumn, *, only_field: bool) -> Any:
         # A number's text never holds a character csv.writer quotes for.
         texts = number_texts(distinct.view(np.float64), integer=values.schema.type == "integer")
     else:
-        codes, distinct = pd.factorize(values.labels)
+        if values.label_codes is not None:
+            codes, distinct = values.label_codes, values.label_values
+        else:
+            codes, distinct = pd.factorize(values.labels)
         texts = pa.array(csv_fields([str(label) for label in distinct], only_field=only_field), type=pa.string())
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.array(codes, dtype=np.int64)
     # One more entry, the empty field, for nulls and invalid values.
     codes[values.null | values.invalid | (codes < 0)] = len(texts)
     dictionary = pa.concat_arrays([texts, pa.array(csv_fields([""], only_field=only_field), type=pa.string())])

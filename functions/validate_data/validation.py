@@ -171,7 +171,7 @@ def row_failures(values: CoercedColumn, target: str) -> list[tuple[np.ndarray, s
         if column.maximum is not None:
             failures.append((valid & (values.numbers > column.maximum), f"above the maximum {format_number(column.maximum)}"))
     if values.labels is not None and column.type == "category" and column.categories and column.unseen_category == "error":
-        unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
+        unseen = valid & ~values.labels_in(column.categories)
         failures.append((unseen, "not one of the categories"))
     if column.name == target:
         # A row without its label cannot be trained on; within the tolerance it is held back.
@@ -291,7 +291,7 @@ class _Scan:
             if below.any() or above.any():
                 _extend_examples(tally.out_of_range_examples, raw, below | above, first_row)
         if values.labels is not None and column.type == "category" and column.categories:
-            unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
+            unseen = valid & ~values.labels_in(column.categories)
             if unseen.any():
                 tally.unseen.update(pd.Series(values.labels[unseen], dtype=object).value_counts().to_dict())
 
