@@ -183,17 +183,46 @@ def _cast_arrow_numbers(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
         numbers = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
         null = np.zeros(len(numbers), dtype=bool)
     except pa.ArrowInvalid:
-        trimmed = pc.utf8_trim_whitespace(array)
-        null_tokens = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(sorted(NULL_TOKENS)))
-        try:
-            numbers = pc.cast(pc.if_else(null_tokens, pa.scalar(None, pa.string()), trimmed), pa.float64())
-        except pa.ArrowInvalid:
+        cast = _cast_with_empty_nulls(array)
+        if cast is None:
+            cast = _cast_with_null_tokens(array)
+        if cast is None:
             return None
-        numbers = numbers.to_numpy(zero_copy_only=False)
-        null = null_tokens.to_numpy(zero_copy_only=False)
+        numbers, null = cast
     if not np.isfinite(numbers[~null]).all():
         return None
     return numbers, null
+
+
+def _cast_with_empty_nulls(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cast when the only values Arrow cannot read are empty fields (the usual nulls of a
+    numeric column), without trimming and lowering every value to look for null tokens: a value
+    Arrow reads as a finite number is no null token, and reads the same trimmed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    empty = pc.equal(array, pa.scalar("", pa.string()))
+    try:
+        numbers = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), array), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    numbers = numbers.to_numpy(zero_copy_only=False)
+    null = empty.to_numpy(zero_copy_only=False)
+    # "nan" and friends are null tokens: the full rules decide them.
+    return (numbers, null) if np.isfinite(numbers[~null]).all() else None
+
+
+def _cast_with_null_tokens(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(array)
+    null_tokens = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(sorted(NULL_TOKENS)))
+    try:
+        numbers = pc.cast(pc.if_else(null_tokens, pa.scalar(None, pa.string()), trimmed), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    return numbers.to_numpy(zero_copy_only=False), null_tokens.to_numpy(zero_copy_only=False)
 
 
 def _coerce_series(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
