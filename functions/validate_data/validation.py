@@ -49,6 +49,8 @@ MAX_REASON_PROBLEMS = 3
 # A feature with more distinct values than this cannot be a relabelling of a class target.
 MAX_LEAKAGE_PAIRS = 200
 SAMPLE_SEED_SALT = 0x5A17
+# The drift sample holds up to this many times SAMPLE_ROWS rows between trims.
+SAMPLE_TRIM_FACTOR = 2
 DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
 # Below this many rows a feature can match the classes one-to-one by chance.
 MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
@@ -337,7 +339,8 @@ class _Scan:
         priority = mix_hashes(hashes, self.config.split.seed ^ SAMPLE_SEED_SALT)
         candidates = np.arange(len(priority))
         if len(self._sample_priority) >= SAMPLE_ROWS:
-            candidates = np.flatnonzero(priority < self._sample_priority.max())
+            largest_kept = np.partition(self._sample_priority, SAMPLE_ROWS - 1)[SAMPLE_ROWS - 1]
+            candidates = np.flatnonzero(priority < largest_kept)
         if len(candidates) > SAMPLE_ROWS:
             candidates = candidates[np.argpartition(priority[candidates], SAMPLE_ROWS - 1)[:SAMPLE_ROWS]]
         if len(candidates) == 0:
@@ -352,6 +355,13 @@ class _Scan:
             previous = self._sample_columns.get(name)
             self._sample_columns[name] = kept if previous is None else np.concatenate([previous, kept])
         self._sample_priority = np.concatenate([self._sample_priority, priority[candidates]])
+        # Trimmed when twice the sample, not at every chunk: cutting every column's rows (object
+        # arrays for labels) is the costly part, and keeping more rows than needed changes nothing.
+        if len(self._sample_priority) > SAMPLE_TRIM_FACTOR * SAMPLE_ROWS:
+            self._trim_sample()
+
+    def _trim_sample(self) -> None:
+        """Keep the SAMPLE_ROWS smallest priorities (rows of equal priority are identical rows)."""
         if len(self._sample_priority) > SAMPLE_ROWS:
             keep = np.argpartition(self._sample_priority, SAMPLE_ROWS - 1)[:SAMPLE_ROWS]
             self._sample_priority = self._sample_priority[keep]
@@ -361,6 +371,7 @@ class _Scan:
         """The kept rows in hash order, so the sample does not depend on the file's row order."""
         if not self._sample_columns:
             return None
+        self._trim_sample()
         order = np.argsort(self._sample_priority, kind="stable")
         return pd.DataFrame({name: values[order] for name, values in self._sample_columns.items()})
 
