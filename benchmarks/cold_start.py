@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -38,10 +39,16 @@ MAX_RATIO_TO_BOTO3 = 1.5
 HEAVY_MODULES = ("pandas", "numpy", "pyarrow", "sklearn", "scipy", "aws_xray_sdk")
 
 
-def import_seconds(module: str, repeats: int) -> float:
-    command = [sys.executable, "-c", f"import {module}"]
-    seconds, _ = median_seconds(lambda: subprocess.run(command, check=True, cwd=REPO_ROOT, env=_environment()), repeats)
-    return seconds
+def import_seconds(modules: list[str], repeats: int) -> dict[str, float]:
+    """Median import time of each module; the modules take turns in every round, so load that
+    comes and goes on a shared machine weighs on all of them alike."""
+    samples: dict[str, list[float]] = {module: [] for module in modules}
+    for _ in range(repeats):
+        for module in modules:
+            command = [sys.executable, "-c", f"import {module}"]
+            seconds, _ = median_seconds(lambda: subprocess.run(command, check=True, cwd=REPO_ROOT, env=_environment()), 1)
+            samples[module].append(seconds)
+    return {module: statistics.median(times) for module, times in samples.items()}
 
 
 def heavy_imports(module: str) -> list[str]:
@@ -63,16 +70,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="3 repeats")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
-    interpreter = import_seconds("sys", repeats)
-    boto3_seconds = import_seconds("boto3", repeats)
-    xray_seconds = import_seconds("aws_xray_sdk.core", repeats)
+    seconds_of = import_seconds(["sys", "boto3", "aws_xray_sdk.core", *HANDLERS], repeats)
+    interpreter, boto3_seconds, xray_seconds = seconds_of["sys"], seconds_of["boto3"], seconds_of["aws_xray_sdk.core"]
     rows = [
         ["python (no import)", interpreter, interpreter / boto3_seconds, "-"],
         ["boto3", boto3_seconds, 1.0, "-"],
         ["aws_xray_sdk.core (Powertools Tracer)", xray_seconds, xray_seconds / boto3_seconds, "-"],
     ]
     for module, may_use_pandas in HANDLERS.items():
-        seconds = import_seconds(module, repeats)
+        seconds = seconds_of[module]
         heavy = heavy_imports(module)
         if may_use_pandas:
             check = "reads tables: " + (" ".join(heavy) or "no heavy imports")
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         rows.append([module, seconds, seconds / boto3_seconds, check])
     print_table(
-        f"Import time in a fresh process (includes interpreter start), median of {repeats}",
+        f"Import time in a fresh process (includes interpreter start), median of {repeats} rounds",
         ["module", "seconds", "x boto3", "check"],
         rows,
     )
