@@ -139,3 +139,75 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+# The mixed shape: a credit-application table of integer, float-with-nulls and text columns.
+CREDIT_TARGET = "credit_risk"
+CREDIT_TEXT_COLUMNS = {
+    "employment": ["unemployed", "below_1_year", "1_to_4_years", "4_to_7_years", "7_years_or_more"],
+    "housing": ["own", "rent", "for_free"],
+    "purpose": ["car_new", "car_used", "furniture", "radio_tv", "appliances", "repairs", "education",
+                "retraining", "business", "other"],
+    "job": ["unskilled_non_resident", "unskilled_resident", "skilled", "highly_qualified"],
+    "telephone": ["not_registered", "registered"],
+}
+CREDIT_INTEGER_RANGES = {"age": (18, 80), "credit_amount": (250, 20_000), "duration_months": (4, 72),
+                         "existing_credits": (1, 4), "dependents": (0, 5)}
+# Float columns and the fraction of their values left empty.
+CREDIT_FLOAT_NULLS = {"income": 0.08, "installment_rate": 0.02, "savings_balance": 0.2, "debt_ratio": 0.05}
+
+
+def credit_frame(rows: int, seed: int = DATA_SEED):
+    """A seeded credit-application table: the integer, float-with-nulls and text columns of a
+    typical tabular upload, with a good/bad target that depends on some of them."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(index=range(rows))
+    for name, (low, high) in CREDIT_INTEGER_RANGES.items():
+        frame[name] = rng.integers(low, high + 1, rows)
+    frame["income"] = np.round(rng.lognormal(10.5, 0.6, rows), 2)
+    frame["installment_rate"] = np.round(rng.random(rows) * 0.35, 3)
+    frame["savings_balance"] = np.round(rng.exponential(5_000, rows), 2)
+    frame["debt_ratio"] = np.round(rng.beta(2, 5, rows), 4)
+    for name, values in CREDIT_TEXT_COLUMNS.items():
+        frame[name] = rng.choice(values, rows)
+    risk = 0.02 * (frame["duration_months"] - 30) + (frame["debt_ratio"] - 0.3) * 4 - (frame["age"] - 40) * 0.02
+    frame[CREDIT_TARGET] = np.where(risk + rng.normal(0, 1, rows) > 0.5, "bad", "good")
+    for name, fraction in CREDIT_FLOAT_NULLS.items():
+        frame.loc[rng.random(rows) < fraction, name] = np.nan
+    return frame
+
+
+def credit_csv(rows: int, seed: int = DATA_SEED) -> Path:
+    """Path of the cached credit CSV of `rows` rows, written on first use (empty fields for nulls)."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = CACHE_DIR / f"credit_{rows}_{seed}.csv"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        credit_frame(rows, seed).to_csv(partial, index=False, lineterminator="\n")
+        partial.rename(path)
+    return path
+
+
+def credit_config(rows: int):
+    """The PipelineConfig of the credit table: integer ranges, float null fractions, categories."""
+    from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
+
+    columns = [ColumnSchema(name=name, type="integer", minimum=low, maximum=high) for name, (low, high) in CREDIT_INTEGER_RANGES.items()]
+    columns += [
+        ColumnSchema(name=name, type="float", minimum=0.0, nullable=True, max_null_fraction=min(1.0, 2 * fraction))
+        for name, fraction in CREDIT_FLOAT_NULLS.items()
+    ]
+    columns += [ColumnSchema(name=name, type="category", categories=values) for name, values in CREDIT_TEXT_COLUMNS.items()]
+    columns.append(ColumnSchema(name=CREDIT_TARGET, type="category", categories=["good", "bad"]))
+    dataset = DatasetSchema(
+        target=CREDIT_TARGET,
+        problem_type="binary",
+        columns=columns,
+        min_rows=min(rows, 1000),
+        min_rows_per_class=int(MIN_CLASS_FRACTION * rows),
+        max_duplicate_fraction=MAX_DUPLICATE_FRACTION,
+    )
+    return PipelineConfig(dataset=dataset, gates=GateConfig(primary_metric="roc_auc"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -21,10 +21,10 @@ from functions.alarm_responder.settings import ResponderSettings
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, alarm_mismatch
-from functions.common.handler import ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 # One alarm transition is one (alarm name, state timestamp) pair, whatever EventBridge retries.

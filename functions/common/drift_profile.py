@@ -142,15 +142,29 @@ def _bin_fractions(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _label_counts(values: pd.Series) -> tuple[pd.Series, float]:
-    """Counts of the non-null labels keyed by their text, and the null fraction."""
-    labels = values.to_numpy(dtype=object)
-    counts = pd.Series(labels, dtype=object).value_counts(dropna=False)
-    null_keys = [label for label in counts.index if label is None or label == "" or (isinstance(label, float) and math.isnan(label))]
-    null_rows = int(counts[null_keys].sum()) if null_keys else 0
-    present = counts.drop(index=null_keys)
-    present.index = [str(label) for label in present.index]
+    """Counts of the non-null labels keyed by their text, and the null fraction.
+
+    The rows are counted by their factorized codes (Arrow's dictionary encoding for a pandas
+    string column; no Python string per row), in the order value_counts gives the labels
+    themselves: codes number the labels in order of first appearance, and the counts are sorted
+    the same way. Nulls (None, NaN, "") are dropped after counting.
+    """
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    counts = pd.Series(codes, copy=False).value_counts()
+    distinct_labels = distinct.to_numpy(dtype=object)
+    keys = [None if code < 0 else distinct_labels[code] for code in counts.index]
+    null_rows = int(sum(count for key, count in zip(keys, counts.to_numpy()) if _is_null_label(key)))
+    present = pd.Series(
+        [count for key, count in zip(keys, counts.to_numpy()) if not _is_null_label(key)],
+        index=[str(key) for key in keys if not _is_null_label(key)],
+        dtype=np.int64,
+    )
     present = present.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
-    return present, (null_rows / len(labels) if len(labels) else 0.0)
+    return present, (null_rows / len(values) if len(values) else 0.0)
+
+
+def _is_null_label(label: Any) -> bool:
+    return label is None or label == "" or (isinstance(label, float) and math.isnan(label))
 
 
 def _categorical_profile(values: pd.Series) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 get its clients, call the pure function.
 
 It owns, from the outside in: the Lambda context in every log line, the X-Ray trace of the
-invocation, flushing the handler's metrics, logging and counting a typed pipeline error, and
+invocation (where tracing is on; see InvocationTracer), flushing the handler's metrics, logging and counting a typed pipeline error, and
 the function's settings, read from the environment and checked before any other work (the
 event is not even parsed with a variable missing). The settings reach the body as its
 `settings` keyword argument.
+
+    tracer = InvocationTracer()
 
     @pipeline_handler(settings_model=EvaluationSettings, logger=logger, tracer=tracer, metrics=metrics,
                       failure_log_message="evaluation_failed", failure_metric="EvaluationErrors")
@@ -16,16 +18,22 @@ event is not even parsed with a variable missing). The settings reach the body a
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+from aws_lambda_powertools.shared import constants as powertools_constants
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.environment import FunctionEnvironment
 from functions.common.errors import PipelineError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 
 FOREIGN_EVENTS_METRIC = "ForeignEventsIgnored"
@@ -40,6 +48,45 @@ def ignore_foreign_event(logger: Logger, metrics: Metrics | None, reason: str, *
     return {"ignored": True, "reason": reason}
 
 
+def tracing_enabled() -> bool:
+    """Whether Powertools' Tracer would trace here: inside Lambda (LAMBDA_TASK_ROOT), not under
+    SAM local or Chalice, and POWERTOOLS_TRACE_DISABLED not set; the rule of Tracer's own
+    `_is_tracer_disabled` in aws-lambda-powertools 3.x (aws_lambda_powertools/tracing/tracer.py),
+    read from the same environment variables."""
+    if resolve_truthy_env_var_choice(env=os.getenv(powertools_constants.TRACER_DISABLED_ENV, "false")):
+        return False
+    if os.getenv(powertools_constants.SAM_LOCAL_ENV) or os.getenv(powertools_constants.CHALICE_LOCAL_ENV):
+        return False
+    return bool(os.getenv(powertools_constants.LAMBDA_TASK_ROOT_ENV))
+
+
+class InvocationTracer:
+    """Powertools' Tracer, built at the first invocation where tracing is on, and never built where
+    it is off.
+
+    Building a Tracer imports the X-Ray SDK, whose recorder loads the X-Ray service model for its
+    sampling client: about twice the import time of boto3, paid by every handler module at import
+    even where Tracer then disables itself (tests, the local cloud). In Lambda with active
+    tracing the Tracer is built before the first invocation's body runs, so its botocore patch
+    covers every client the body builds.
+    """
+
+    def __init__(self) -> None:
+        self._tracer: Tracer | None = None
+
+    def tracer(self) -> Tracer | None:
+        """The Tracer of this function, or None where tracing is off."""
+        if self._tracer is None and tracing_enabled():
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer()
+        return self._tracer
+
+    def capture_lambda_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        tracer = self.tracer()
+        return handler if tracer is None else tracer.capture_lambda_handler(handler)
+
+
 @lambda_handler_decorator
 def pipeline_handler(
     handler: Callable[..., Any],
@@ -48,7 +95,7 @@ def pipeline_handler(
     *,
     settings_model: type[FunctionEnvironment],
     logger: Logger,
-    tracer: Tracer,
+    tracer: InvocationTracer | Tracer,
     failure_log_message: str,
     metrics: Metrics | None = None,
     failure_metric: str | None = None,

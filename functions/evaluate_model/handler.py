@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,12 +13,12 @@ from botocore.config import Config
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import EvaluateModelRequest
-from functions.common.handler import pipeline_handler
+from functions.common.handler import InvocationTracer, pipeline_handler
 from functions.evaluate_model.service import evaluate_candidate
 from functions.evaluate_model.settings import EvaluationSettings
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 # An endpoint invocation may take up to 60 seconds before SageMaker gives up on it.

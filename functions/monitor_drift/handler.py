@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, origin_mismatch
-from functions.common.handler import ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
 from functions.monitor_drift.service import run_drift_monitor
 from functions.monitor_drift.settings import DriftMonitorSettings
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 

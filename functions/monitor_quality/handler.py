@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, object_mismatch
-from functions.common.handler import ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
 from functions.common.s3_layout import GROUND_TRUTH_PREFIX
 from functions.monitor_quality.ground_truth import GroundTruthFormatError
 from functions.monitor_quality.service import (
@@ -24,7 +24,7 @@ from functions.monitor_quality.service import (
 from functions.monitor_quality.settings import QualityMonitorSettings
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 

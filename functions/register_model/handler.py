@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import RegisterModelRequest
-from functions.common.handler import pipeline_handler
+from functions.common.handler import InvocationTracer, pipeline_handler
 from functions.register_model.registration import register_candidate
 from functions.register_model.settings import RegistrationSettings
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -14,12 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
 from functions.common.event_ownership import StackScope
-from functions.common.handler import ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
 from functions.start_pipeline.settings import StartPipelineSettings
 from functions.start_pipeline.starter import PipelineTrigger, foreign_event_reason, start_pipeline
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 METRIC_BY_OUTCOME = {"started": "ExecutionsStarted", "already_started": "RepeatedEventsSkipped"}

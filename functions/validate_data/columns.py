@@ -51,6 +51,10 @@ class CoercedColumn:
     numbers: float64 values (NaN where null or invalid) for numeric and boolean columns, and for
       category columns whose value is a number (used for leakage checks); labels: canonical text
       for category and boolean columns, None elsewhere.
+    label_values, label_codes: when the labels were coerced from a column's distinct values
+      (the Arrow path), those values' labels and each row's index into them, so that per-label
+      work (hashing, membership, formatting) runs once per distinct value:
+      labels == label_values[label_codes].
     """
 
     schema: ColumnSchema
@@ -58,6 +62,8 @@ class CoercedColumn:
     labels: np.ndarray | None
     null: np.ndarray
     invalid: np.ndarray
+    label_values: np.ndarray | None = None
+    label_codes: np.ndarray | None = None
 
     @property
     def is_numeric(self) -> bool:
@@ -65,7 +71,10 @@ class CoercedColumn:
 
     def content_hashes(self) -> np.ndarray:
         """One uint64 per row that depends only on the coerced value (for duplicates and the split)."""
-        if self.labels is not None:
+        if self.label_codes is not None:
+            # hash_array hashes each value alone: hashing the distinct values is the same.
+            hashes = pd.util.hash_array(self.label_values.astype(object), categorize=False)[self.label_codes]
+        elif self.labels is not None:
             hashes = pd.util.hash_array(self.labels.astype(object), categorize=True)
         else:
             hashes = (self.numbers + 0.0).view(np.uint64).copy()
@@ -73,16 +82,11 @@ class CoercedColumn:
         hashes[self.invalid] = INVALID_VALUE_HASH
         return hashes
 
-    def output_text(self) -> np.ndarray:
-        """Values as written to the curated CSV; nulls are empty fields."""
-        if self.schema.type == "integer":
-            text = np.array([format_number(value) for value in self.numbers], dtype=object)
-        elif self.schema.type == "float":
-            text = np.array([repr(float(value)) for value in self.numbers], dtype=object)
-        else:
-            text = self.labels.copy()
-        text[self.null | self.invalid] = ""
-        return text
+    def labels_in(self, allowed: list[str]) -> np.ndarray:
+        """Whether each row's label is one of `allowed`."""
+        if self.label_codes is not None:
+            return pd.Series(self.label_values, dtype=object).isin(allowed).to_numpy()[self.label_codes]
+        return pd.Series(self.labels, dtype=object).isin(allowed).to_numpy()
 
 
 def format_number(value: float) -> str:
@@ -154,8 +158,17 @@ def _coerce_arrow_strings(array: Any, schema: ColumnSchema) -> CoercedColumn:
     encoded = pc.dictionary_encode(array)
     distinct = _coerce_series(pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object), schema)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
-    labels = distinct.labels[codes] if distinct.labels is not None else None
-    return CoercedColumn(schema, distinct.numbers[codes], labels, distinct.null[codes], distinct.invalid[codes])
+    if distinct.labels is None:
+        return CoercedColumn(schema, distinct.numbers[codes], None, distinct.null[codes], distinct.invalid[codes])
+    return CoercedColumn(
+        schema,
+        distinct.numbers[codes],
+        distinct.labels[codes],
+        distinct.null[codes],
+        distinct.invalid[codes],
+        label_values=distinct.labels,
+        label_codes=codes,
+    )
 
 
 def _cast_arrow_numbers(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -170,17 +183,46 @@ def _cast_arrow_numbers(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
         numbers = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
         null = np.zeros(len(numbers), dtype=bool)
     except pa.ArrowInvalid:
-        trimmed = pc.utf8_trim_whitespace(array)
-        null_tokens = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(sorted(NULL_TOKENS)))
-        try:
-            numbers = pc.cast(pc.if_else(null_tokens, pa.scalar(None, pa.string()), trimmed), pa.float64())
-        except pa.ArrowInvalid:
+        cast = _cast_with_empty_nulls(array)
+        if cast is None:
+            cast = _cast_with_null_tokens(array)
+        if cast is None:
             return None
-        numbers = numbers.to_numpy(zero_copy_only=False)
-        null = null_tokens.to_numpy(zero_copy_only=False)
+        numbers, null = cast
     if not np.isfinite(numbers[~null]).all():
         return None
     return numbers, null
+
+
+def _cast_with_empty_nulls(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cast when the only values Arrow cannot read are empty fields (the usual nulls of a
+    numeric column), without trimming and lowering every value to look for null tokens: a value
+    Arrow reads as a finite number is no null token, and reads the same trimmed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    empty = pc.equal(array, pa.scalar("", pa.string()))
+    try:
+        numbers = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), array), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    numbers = numbers.to_numpy(zero_copy_only=False)
+    null = empty.to_numpy(zero_copy_only=False)
+    # "nan" and friends are null tokens: the full rules decide them.
+    return (numbers, null) if np.isfinite(numbers[~null]).all() else None
+
+
+def _cast_with_null_tokens(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(array)
+    null_tokens = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(sorted(NULL_TOKENS)))
+    try:
+        numbers = pc.cast(pc.if_else(null_tokens, pa.scalar(None, pa.string()), trimmed), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    return numbers.to_numpy(zero_copy_only=False), null_tokens.to_numpy(zero_copy_only=False)
 
 
 def _coerce_series(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:

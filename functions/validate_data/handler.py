@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,12 +13,12 @@ from pydantic import Field
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import ValidateDataRequest, ValidateDataResult, ValidationJobRequest
-from functions.common.handler import pipeline_handler
+from functions.common.handler import InvocationTracer, pipeline_handler
 from functions.validate_data.service import conclude_validation_job, plan_validation_job, validate_upload
 from functions.validate_data.settings import ValidateDataSettings
 
 logger = Logger()
-tracer = Tracer()
+tracer = InvocationTracer()
 metrics = Metrics()
 
 OUTCOME_METRICS = {"accepted": "DataAccepted", "data_rejected": "DataRejected", "duplicate": "DuplicateUpload"}

@@ -19,6 +19,7 @@ becomes a single finding here and nowhere else.
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from functions.common.contracts import CheckFinding
 from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
+from functions.validate_data.csv_lines import csv_lines, write_lines
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
 from functions.validate_data.splitting import (
     SPLIT_NAMES,
@@ -47,6 +49,8 @@ MAX_REASON_PROBLEMS = 3
 # A feature with more distinct values than this cannot be a relabelling of a class target.
 MAX_LEAKAGE_PAIRS = 200
 SAMPLE_SEED_SALT = 0x5A17
+# The drift sample holds up to this many times SAMPLE_ROWS rows between trims.
+SAMPLE_TRIM_FACTOR = 2
 DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
 # Below this many rows a feature can match the classes one-to-one by chance.
 MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
@@ -169,7 +173,7 @@ def row_failures(values: CoercedColumn, target: str) -> list[tuple[np.ndarray, s
         if column.maximum is not None:
             failures.append((valid & (values.numbers > column.maximum), f"above the maximum {format_number(column.maximum)}"))
     if values.labels is not None and column.type == "category" and column.categories and column.unseen_category == "error":
-        unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
+        unseen = valid & ~values.labels_in(column.categories)
         failures.append((unseen, "not one of the categories"))
     if column.name == target:
         # A row without its label cannot be trained on; within the tolerance it is held back.
@@ -204,7 +208,8 @@ class _ColumnTally:
     observed_max: float = -np.inf
     identical_to_target: bool = True
     compared_rows: int = 0
-    # (feature value, class) counts; None once the feature cannot be a relabelling of the classes.
+    # (feature value, class) counts; None once the feature cannot be a relabelling of the classes
+    # (more than MAX_LEAKAGE_PAIRS pairs, or a value seen with two classes or a class with two values).
     pairs: Counter | None = None
     # Rows failing a check that `mostly` tolerates (range, "error" categories, non-null).
     row_failures: int = 0
@@ -288,7 +293,7 @@ class _Scan:
             if below.any() or above.any():
                 _extend_examples(tally.out_of_range_examples, raw, below | above, first_row)
         if values.labels is not None and column.type == "category" and column.categories:
-            unseen = valid & ~pd.Series(values.labels, dtype=object).isin(column.categories).to_numpy()
+            unseen = valid & ~values.labels_in(column.categories)
             if unseen.any():
                 tally.unseen.update(pd.Series(values.labels[unseen], dtype=object).value_counts().to_dict())
 
@@ -311,23 +316,22 @@ class _Scan:
             self._store("_regression_targets", np.where(valid, target.numbers, np.nan))
 
     def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
-        if not tally.identical_to_target and tally.pairs is None:
-            return
-        both_null = feature.null & target.null
-        if feature.labels is not None and target.labels is not None:
-            equal = ~feature.null & ~target.null & (feature.labels == target.labels)
-        else:
-            equal = ~feature.null & ~target.null & (feature.numbers == target.numbers)
-        tally.compared_rows += int(equal.sum())
-        if not bool((equal | both_null).all()):
-            tally.identical_to_target = False
+        if tally.identical_to_target:
+            both_null = feature.null & target.null
+            if feature.labels is not None and target.labels is not None:
+                equal = ~feature.null & ~target.null & (feature.labels == target.labels)
+            else:
+                equal = ~feature.null & ~target.null & (feature.numbers == target.numbers)
+            tally.compared_rows += int(equal.sum())
+            if not bool((equal | both_null).all()):
+                tally.identical_to_target = False
         if self.classification and tally.pairs is not None:
             valid = ~feature.null & ~feature.invalid & ~target.null & ~target.invalid
             feature_keys = feature.labels if feature.labels is not None else feature.numbers
             target_keys = target.labels if target.labels is not None else target.numbers
             pairs = pd.DataFrame({"feature": feature_keys[valid], "target": target_keys[valid]}).value_counts()
             tally.pairs.update({(str(key[0]), str(key[1])): int(count) for key, count in pairs.items()})
-            if len(tally.pairs) > MAX_LEAKAGE_PAIRS:
+            if len(tally.pairs) > MAX_LEAKAGE_PAIRS or not _one_to_one(tally.pairs):
                 tally.pairs = None
 
     def _keep_sample(self, coerced: dict[str, CoercedColumn], hashes: np.ndarray) -> None:
@@ -335,7 +339,8 @@ class _Scan:
         priority = mix_hashes(hashes, self.config.split.seed ^ SAMPLE_SEED_SALT)
         candidates = np.arange(len(priority))
         if len(self._sample_priority) >= SAMPLE_ROWS:
-            candidates = np.flatnonzero(priority < self._sample_priority.max())
+            largest_kept = np.partition(self._sample_priority, SAMPLE_ROWS - 1)[SAMPLE_ROWS - 1]
+            candidates = np.flatnonzero(priority < largest_kept)
         if len(candidates) > SAMPLE_ROWS:
             candidates = candidates[np.argpartition(priority[candidates], SAMPLE_ROWS - 1)[:SAMPLE_ROWS]]
         if len(candidates) == 0:
@@ -350,6 +355,13 @@ class _Scan:
             previous = self._sample_columns.get(name)
             self._sample_columns[name] = kept if previous is None else np.concatenate([previous, kept])
         self._sample_priority = np.concatenate([self._sample_priority, priority[candidates]])
+        # Trimmed when twice the sample, not at every chunk: cutting every column's rows (object
+        # arrays for labels) is the costly part, and keeping more rows than needed changes nothing.
+        if len(self._sample_priority) > SAMPLE_TRIM_FACTOR * SAMPLE_ROWS:
+            self._trim_sample()
+
+    def _trim_sample(self) -> None:
+        """Keep the SAMPLE_ROWS smallest priorities (rows of equal priority are identical rows)."""
         if len(self._sample_priority) > SAMPLE_ROWS:
             keep = np.argpartition(self._sample_priority, SAMPLE_ROWS - 1)[:SAMPLE_ROWS]
             self._sample_priority = self._sample_priority[keep]
@@ -359,6 +371,7 @@ class _Scan:
         """The kept rows in hash order, so the sample does not depend on the file's row order."""
         if not self._sample_columns:
             return None
+        self._trim_sample()
         order = np.argsort(self._sample_priority, kind="stable")
         return pd.DataFrame({name: values[order] for name, values in self._sample_columns.items()})
 
@@ -558,13 +571,12 @@ class _Scan:
                 )
 
     def _is_relabelling(self, pairs: Counter) -> bool:
-        features = {feature for feature, _ in pairs}
         labels = {label for _, label in pairs}
         covered_rows = sum(pairs.values())
         return (
             len(labels) >= 2
             and covered_rows >= MIN_ROWS_FOR_RELABELLING_LEAKAGE
-            and len(features) == len(labels) == len(pairs)
+            and _one_to_one(pairs)
             and covered_rows >= 0.99 * sum(self.class_counts.values())
         )
 
@@ -620,6 +632,14 @@ def header_findings(columns: list[str], schema: DatasetSchema) -> list[CheckFind
     return errors
 
 
+def _one_to_one(pairs: Counter) -> bool:
+    """Whether every feature value seen so far has one class and every class one feature value.
+    Pairs are only ever added, so a tally that is not one-to-one never becomes one again."""
+    features = {feature for feature, _ in pairs}
+    labels = {label for _, label in pairs}
+    return len(features) == len(labels) == len(pairs)
+
+
 def combine_row_hashes(column_hashes: list[np.ndarray], rows: int) -> np.ndarray:
     """One well-spread uint64 per row from its columns' value hashes (order of columns matters)."""
     combined = np.zeros(rows, dtype=np.uint64)
@@ -670,32 +690,38 @@ def write_splits(
     quarantined_path = work_dir / f"{QUARANTINED_ROWS}.csv"
     any_quarantined = bool((assignment == QUARANTINED).any())
     header = [column.name for column in schema.columns]
-    streams = {name: path.open("w", encoding="utf-8", newline="") for name, path in paths.items()}
+    streams = {name: path.open("wb") for name, path in paths.items()}
     if any_quarantined:
         streams[QUARANTINED_ROWS] = quarantined_path.open("w", encoding="utf-8", newline="")
     try:
-        writers = {name: csv.writer(stream, lineterminator="\n") for name, stream in streams.items()}
         for name in SPLIT_NAMES:
-            writers[name].writerow(header)
+            streams[name].write(_csv_row(header).encode("utf-8"))
         if any_quarantined:
-            writers[QUARANTINED_ROWS].writerow([*table.columns, QUARANTINE_REASON_COLUMN])
+            quarantined = csv.writer(streams[QUARANTINED_ROWS], lineterminator="\n")
+            quarantined.writerow([*table.columns, QUARANTINE_REASON_COLUMN])
         offset = 0
         for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
             coerced = [coerce_column(chunk[column.name], column) for column in schema.columns]
-            text = np.column_stack([values.output_text() for values in coerced])
+            lines = csv_lines(coerced)
             chunk_assignment = assignment[offset : offset + len(chunk)]
             offset += len(chunk)
             for index, name in enumerate(SPLIT_NAMES):
-                writers[name].writerows(text[chunk_assignment == index].tolist())
+                write_lines(streams[name], lines, chunk_assignment == index)
             positions = np.flatnonzero(chunk_assignment == QUARANTINED)
             if positions.size:
-                writers[QUARANTINED_ROWS].writerows(_quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
+                quarantined.writerows(_quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
     finally:
         for stream in streams.values():
             stream.close()
     if any_quarantined:
         paths[QUARANTINED_ROWS] = quarantined_path
     return paths
+
+
+def _csv_row(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
 
 
 def _quarantined_rows(

@@ -6,7 +6,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from functions.common.errors import MissingEnvironmentError, PipelineError
 from functions.common.handler import pipeline_handler
 from tests.support.lambda_handlers import lambda_context
 
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 FAILURE_LOG_MESSAGE = "example_failed"
 FAILURE_METRIC = "ExampleErrors"
 
@@ -138,3 +143,56 @@ def test_an_unexpected_error_is_raised_without_being_counted_as_a_pipeline_error
 
     assert observed.log_lines() == []
     assert '"_aws"' not in capsys.readouterr().out
+
+
+HANDLER_MODULES = sorted(
+    f"functions.{path.parent.name}.handler" for path in FUNCTIONS_DIR.glob("*/handler.py") if path.parent.name != "common"
+)
+# Loads the X-Ray service model on import: about twice boto3's import time.
+XRAY_SDK = "aws_xray_sdk"
+
+
+def _probe(code: str, environment: dict[str, str]) -> list[str]:
+    """Run `code` in a fresh interpreter with `environment` (and PATH); its stdout, split."""
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=FUNCTIONS_DIR.parent,
+        env={"PATH": os.environ.get("PATH", ""), **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.split()
+
+
+def test_every_handler_module_imports_without_the_xray_sdk():
+    imports = "; ".join(f"import {module}" for module in HANDLER_MODULES)
+    assert len(HANDLER_MODULES) >= 8
+    loaded = _probe(f"import sys; {imports}; print({XRAY_SDK!r} in sys.modules)", {"LAMBDA_TASK_ROOT": "/var/task"})
+
+    assert loaded == ["False"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "traced"),
+    [
+        ({"LAMBDA_TASK_ROOT": "/var/task"}, True),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
+        ({}, False),
+    ],
+)
+def test_the_tracer_is_built_at_the_first_invocation_only_where_tracing_is_on(environment, traced):
+    code = (
+        "import sys\n"
+        "from functions.common.handler import InvocationTracer\n"
+        "tracer = InvocationTracer()\n"
+        f"before = {XRAY_SDK!r} in sys.modules\n"
+        "def body(event, context): return None\n"
+        "wrapped = tracer.capture_lambda_handler(body)\n"
+        "print(before, type(tracer.tracer()).__name__, wrapped is not body, "
+        f"{XRAY_SDK!r} in sys.modules)\n"
+    )
+    expected = ["False", "Tracer", "True", "True"] if traced else ["False", "NoneType", "False", "False"]
+
+    assert _probe(code, environment) == expected
