@@ -26,6 +26,13 @@ from mlops.local.server_access import GuardedApplication, LocalCredentials, own_
 LOOPBACK = "127.0.0.1"
 # The state file holds the secret access key: readable by its owner only.
 STATE_FILE_MODE = 0o600
+# The server's exit status when it cannot bind its port (`mlops local up` reports it as such).
+PORT_UNAVAILABLE_EXIT = 3
+STOPPED_WHILE_STARTING = "stopped while starting: nothing was left running"
+
+
+class PortUnavailableError(Exception):
+    """The port is taken (or not ours to bind)."""
 
 
 class LocalServer:
@@ -41,7 +48,17 @@ class LocalServer:
 
     def __enter__(self) -> LocalServer:
         moto_application = DomainDispatcherApplication(create_backend_app)
-        server = make_server(LOOPBACK, self._requested_port, moto_application, threaded=True, request_handler=MotoRequestHandler)
+        try:
+            server = make_server(
+                LOOPBACK, self._requested_port, moto_application, threaded=True, request_handler=MotoRequestHandler
+            )
+        except OSError as error:
+            raise PortUnavailableError(
+                f"cannot listen on {LOOPBACK}:{self._requested_port}: {error.strerror or error}"
+            ) from error
+        except SystemExit as error:
+            # werkzeug prints its own message and exits when the address is in use.
+            raise PortUnavailableError(f"cannot listen on {LOOPBACK}:{self._requested_port}: address already in use") from error
         # The guard needs the bound port to know the server's own Host header values.
         server.app = GuardedApplication(
             moto_application,
@@ -93,16 +110,33 @@ def write_state_file(state_file: Path, state: dict[str, Any]) -> None:
     os.replace(partial, state_file)
 
 
+class StopRequested(Exception):
+    """SIGTERM or SIGINT arrived: unwind whatever is starting or running."""
+
+
+def _stop(*_: Any) -> None:
+    raise StopRequested
+
+
 def serve(config_path: Path, port: int, state_file: Path) -> None:
+    # Raised in the main thread wherever it is, so a stop during the long start (synthesis,
+    # deployment) ends the process as promptly as a stop while serving.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    with LocalCloud(config_path) as cloud, LocalServer(port, LocalCredentials.generate()) as server:
-        try:
-            write_state_file(state_file, server.state(config_path, cloud.deployed.outputs if cloud.deployed else {}))
-            stopped.wait()
-        finally:
-            state_file.unlink(missing_ok=True)
+    ready = False
+    try:
+        # The port first: taken, the server fails in a second instead of after the deployment.
+        with LocalServer(port, LocalCredentials.generate()) as server, LocalCloud(config_path) as cloud:
+            try:
+                write_state_file(state_file, server.state(config_path, cloud.deployed.outputs if cloud.deployed else {}))
+                ready = True
+                stopped.wait()
+            finally:
+                state_file.unlink(missing_ok=True)
+    except StopRequested:
+        if not ready:
+            print(STOPPED_WHILE_STARTING, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-file", type=Path, required=True)
     arguments = parser.parse_args(argv)
-    serve(arguments.config.resolve(), arguments.port, arguments.state_file)
+    try:
+        serve(arguments.config.resolve(), arguments.port, arguments.state_file)
+    except PortUnavailableError as error:
+        # `mlops local up` shows this line from the server's log.
+        print(str(error), file=sys.stderr, flush=True)
+        return PORT_UNAVAILABLE_EXIT
     return 0
 
 
