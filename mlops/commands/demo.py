@@ -25,10 +25,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.cli_support import EXIT_FAILED, EXIT_OK
+from mlops.cli_support import DEFAULT_RUNS_FOLDER, EXIT_FAILED, EXIT_OK
 from mlops.commands.monitoring import run_scheduled_monitors, send_rows
 from mlops.console import print_result
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from functions.common.outcome import Outcome
 
     from mlops.local.cloud import LocalCloud
+    from mlops.local.progress import ExecutionProgress
+    from mlops.local.results import UploadResult
 
 DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
@@ -51,8 +54,11 @@ FAILING_REQUESTS = 12
 
 def register(commands: argparse._SubParsersAction) -> None:
     demo_command = commands.add_parser("demo", help="the whole story on a real public dataset, in under a minute")
-    demo_command.add_argument("--json", action="store_true", help="one JSON object per chapter, one per line")
-    demo_command.set_defaults(local_only=True, handler=lambda arguments: demo(arguments.json))
+    demo_command.add_argument("--json", action="store_true", help="one JSON object per chapter, one per line; no progress")
+    demo_command.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
+                              help="where to keep the demo's reports, quarantine copies, logs and outcomes "
+                                   f"(default {DEFAULT_RUNS_FOLDER}/<UTC time>-demo)")
+    demo_command.set_defaults(local_only=True, handler=lambda arguments: demo(arguments.json, arguments.keep))
 
 
 @dataclass
@@ -100,39 +106,50 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
     return config_file, chapters
 
 
-def demo(as_json: bool) -> int:
+def demo(as_json: bool, keep: Path | None = None) -> int:
     from mlops.local.cloud import LocalCloud
+    from mlops.local.progress import ExecutionProgress
+    from mlops.local.run_folder import RunFolder, run_name
     from mlops.local.runner import run_upload
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mlops-demo-") as folder:
-        config_file, chapters = write_demo_files(Path(folder))
+    folder = RunFolder(keep or DEFAULT_RUNS_FOLDER / run_name("demo", datetime.now(UTC)))
+    kept: list[UploadResult] = []
+    with tempfile.TemporaryDirectory(prefix="mlops-demo-") as work:
+        config_file, chapters = write_demo_files(Path(work))
         _say(as_json, "Starting a local cloud: cdk synth, then the stack deployed into moto...")
-        with LocalCloud(config_file) as cloud:
+        with LocalCloud(config_file, log_folder=folder.function_log_folder, job_log_folder=folder.job_log_folder) as cloud:
+            progress = None if as_json else ExecutionProgress(cloud, sys.stderr)
             _say(as_json, f"Ready in {time.monotonic() - started:.1f} s.\n")
             surprises = 0
             total = len(chapters) + len(MONITORING_CHAPTERS)
-            for number, chapter in enumerate(chapters, start=1):
-                _say(as_json, f"Chapter {number}. {chapter.title}")
-                result = run_upload(cloud, chapter.file, chapter.key)
-                as_expected = result.outcome == chapter.expected_outcome
-                if as_json:
-                    _emit_chapter(number, chapter.title, as_expected,
-                                  {"expected_outcome": str(chapter.expected_outcome), "upload": result.to_dict()})
-                else:
-                    print_result(result, number, total)
-                    print()
-                if not as_expected:
-                    surprises += 1
-                    _say(as_json, f"   expected {chapter.expected_outcome}, got {result.outcome}")
-            frame = breast_cancer_frame()
-            for number, (title, story) in enumerate(MONITORING_CHAPTERS, start=len(chapters) + 1):
-                _say(as_json, f"Chapter {number}. {title}")
-                as_expected, record = story(cloud, frame, number, total, as_json)
-                if as_json:
-                    _emit_chapter(number, title, as_expected, record)
-                surprises += 0 if as_expected else 1
+            try:
+                for number, chapter in enumerate(chapters, start=1):
+                    _say(as_json, f"Chapter {number}. {chapter.title}")
+                    result = run_upload(cloud, chapter.file, chapter.key, progress=progress)
+                    kept.append(result)
+                    as_expected = result.outcome == chapter.expected_outcome
+                    if as_json:
+                        _emit_chapter(number, chapter.title, as_expected,
+                                      {"expected_outcome": str(chapter.expected_outcome), "upload": result.to_dict()})
+                    else:
+                        print_result(result, number, total)
+                        print()
+                    if not as_expected:
+                        surprises += 1
+                        _say(as_json, f"   expected {chapter.expected_outcome}, got {result.outcome}")
+                frame = breast_cancer_frame()
+                for number, (title, story) in enumerate(MONITORING_CHAPTERS, start=len(chapters) + 1):
+                    _say(as_json, f"Chapter {number}. {title}")
+                    as_expected, record = story(cloud, frame, number, total, as_json, progress, kept)
+                    if as_json:
+                        _emit_chapter(number, title, as_expected, record)
+                    surprises += 0 if as_expected else 1
+            finally:
+                folder.sync(cloud)
+                folder.write_outcomes(kept)
     _say(as_json, f"Demo finished in {time.monotonic() - started:.1f} s.")
+    print("\n".join(folder.summary_lines(kept)), file=sys.stderr if as_json else sys.stdout)
     return EXIT_OK if surprises == 0 else EXIT_FAILED
 
 
@@ -141,7 +158,10 @@ def _emit_chapter(number: int, title: str, as_expected: bool, record: dict[str, 
     print(json.dumps({"chapter": number, "title": title, "as_expected": as_expected, **record}, default=str), flush=True)
 
 
-def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> tuple[bool, dict[str, Any]]:
+def drift_story(
+    cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool,
+    progress: ExecutionProgress | None, kept: list[UploadResult],
+) -> tuple[bool, dict[str, Any]]:
     from mlops.local.runner import execution_result
 
     traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
@@ -153,7 +173,8 @@ def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int,
     started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
     run_scheduled_monitors(cloud.client("events"), cloud.client("lambda"))
     decisions = _show_decisions(cloud, delivered, as_json)
-    retrains = [execution_result(cloud, arn, "retraining") for arn in cloud.standins.started_executions[started:]]
+    retrains = [execution_result(cloud, arn, "retraining", progress) for arn in cloud.standins.started_executions[started:]]
+    kept.extend(retrains)
     if not as_json:
         for retrain in retrains:
             print_result(retrain, number, total)
@@ -166,7 +187,10 @@ def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int,
     }
 
 
-def rollback_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> tuple[bool, dict[str, Any]]:
+def rollback_story(
+    cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool,
+    progress: ExecutionProgress | None, kept: list[UploadResult],
+) -> tuple[bool, dict[str, Any]]:
     from mlops.local.runner import endpoint_status
 
     before, delivered = endpoint_status(cloud), len(cloud.standins.deliveries)

@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops.cli_support import (
     DEFAULT_CONFIG,
     DEFAULT_LOCAL_PORT,
+    DEFAULT_RUNS_FOLDER,
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
@@ -35,12 +37,15 @@ def register(local_commands: argparse._SubParsersAction) -> None:
     up.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"the pipeline config (default {DEFAULT_CONFIG})")
     up.add_argument("--port", type=int, default=DEFAULT_LOCAL_PORT,
                     help=f"the port on 127.0.0.1 to listen on (default {DEFAULT_LOCAL_PORT})")
-    up.set_defaults(handler=lambda arguments: local_up(arguments.config, arguments.port))
+    up.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
+                    help="where to keep reports, quarantine copies, logs and outcomes while it runs "
+                         f"(default {DEFAULT_RUNS_FOLDER}/<UTC time>-local-server)")
+    up.set_defaults(handler=lambda arguments: local_up(arguments.config, arguments.port, arguments.keep))
     down = local_commands.add_parser("down", help="stop the local server (from any directory)")
     down.set_defaults(handler=lambda arguments: local_down())
 
 
-def local_up(config_path: Path, port: int) -> int:
+def local_up(config_path: Path, port: int, keep: Path | None = None) -> int:
     if not config_path.is_file():
         raise UsageError(f"mlops local up: no pipeline config at {config_path} (run `mlops init` first)")
     pid_file, state_file, log_file = local_server_pid_file(), local_server_state_file(), local_server_log_file()
@@ -50,12 +55,13 @@ def local_up(config_path: Path, port: int) -> int:
     problem = port_problem(port)
     if problem:
         raise UsageError(f"mlops local up: {problem}; pass --port with a free port, or stop what listens there")
+    results = (keep or DEFAULT_RUNS_FOLDER / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-local-server").resolve()
     local_server_state_folder().mkdir(parents=True, exist_ok=True)
     state_file.unlink(missing_ok=True)
     with log_file.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "mlops.local.server", "--config", str(config_path.resolve()),
-             "--port", str(port), "--state-file", str(state_file)],
+             "--port", str(port), "--state-file", str(state_file), "--results", str(results)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     pid_file.write_text(str(process.pid))
@@ -72,6 +78,7 @@ def local_up(config_path: Path, port: int) -> int:
     print(f"Local cloud listening on {state['endpoint_url']} (pid {process.pid}).")
     for line in connection_instructions(state):
         print(line)
+    print(f"Reports, quarantine copies, function and job logs and outcomes are kept in {results} as they come.")
     print("Stop it with `mlops local down` (from any directory).")
     return EXIT_OK
 

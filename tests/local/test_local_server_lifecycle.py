@@ -48,7 +48,7 @@ def test_the_server_process_exits_when_its_port_is_taken_before_deploying_anythi
     state_file = tmp_path / "state.json"
     completed = subprocess.run(
         [sys.executable, "-m", "mlops.local.server", "--config", str(tmp_path / "no-such-config.json"),
-         "--port", str(taken_port), "--state-file", str(state_file)],
+         "--port", str(taken_port), "--state-file", str(state_file), "--results", str(tmp_path / "results")],
         capture_output=True, text=True, timeout=SERVER_EXIT_GUARD_SECONDS,
     )
 
@@ -97,7 +97,7 @@ def test_a_stop_during_the_start_ends_the_server(tmp_path):
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "mlops.local.server", "--config", str(config), "--port", str(port),
-         "--state-file", str(tmp_path / "state.json")],
+         "--state-file", str(tmp_path / "state.json"), "--results", str(tmp_path / "results")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
