@@ -20,8 +20,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.local.cloud import LocalCloud
-from mlops.local.run_folder import RunFolder
 from mlops.local.moto_access import LOCAL_REGION
+from mlops.local.run_folder import RunFolder
 from mlops.local.server_access import GuardedApplication, LocalCredentials, own_hosts
 
 LOOPBACK = "127.0.0.1"
