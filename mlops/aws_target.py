@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
 from functions.common.config import ConfigError, PipelineConfig, load_config
 from infra.outputs import (
@@ -28,7 +28,7 @@ from infra.outputs import (
     OUTPUT_TOPIC,
     stack_name,
 )
-from mlops.cli_support import DEFAULT_CONFIG, LOCAL_SERVER_STATE_FILE, UsageError
+from mlops.cli_support import DEFAULT_CONFIG, UsageError, local_server_state_file
 
 LOCAL_CONNECT_TIMEOUT_SECONDS = 1.0
 
@@ -65,32 +65,80 @@ class AwsTarget:
         return self.outputs.get(OUTPUT_TOPIC)
 
 
-def resolve_target(command: str, config_path: Path | None, local: bool) -> AwsTarget:
+# CloudFormation's answer to DescribeStacks for a stack name that does not exist
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html):
+# the name is always well formed here, so this code means the stack is not deployed.
+STACK_NOT_FOUND_CODE = "ValidationError"
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+EXPIRED_OR_INVALID_CREDENTIAL_CODES = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+    "SignatureDoesNotMatch", "RequestExpired",
+})
+
+
+def resolve_target(
+    command: str, config_path: Path | None, local: bool, *, profile: str | None = None, region: str | None = None
+) -> AwsTarget:
     """The AWS `command` works on; a UsageError naming what to do when it cannot be reached."""
     if local:
+        if profile or region:
+            raise UsageError(f"{command}: --profile and --region choose an AWS account; --local uses the local server")
         return local_server_target(command, config_path)
     config = _load(command, config_path or DEFAULT_CONFIG)
-    return deployed_stack_target(command, config)
+    return deployed_stack_target(command, config, profile=profile, region=region)
 
 
-def deployed_stack_target(command: str, config: PipelineConfig) -> AwsTarget:
+def deployed_stack_target(
+    command: str, config: PipelineConfig, *, profile: str | None = None, region: str | None = None
+) -> AwsTarget:
     name = stack_name(config)
-    session = default_session()
+    session = default_session(command, profile=profile, region=region)
+    if session.region_name is None:
+        raise UsageError(
+            f"{command}: no AWS region is set; pass --region REGION, set AWS_REGION, "
+            "or give your profile a region (`aws configure`)"
+        )
     try:
         outputs = read_stack_outputs(session, name)
-    except (ClientError, BotoCoreError) as error:
+    except ClientError as error:
+        raise UsageError(f"{command}: {_stack_error(error, name, session.region_name)}") from error
+    except NoCredentialsError as error:
         raise UsageError(
-            f"{command}: cannot read the deployed stack {name} ({_one_line(error)}); "
-            "deploy it with `cdk deploy`, or use --local with a server started by `mlops local up`"
+            f"{command}: no AWS credentials found; pass --profile NAME, set AWS_PROFILE, "
+            "or run `aws configure` (or use --local with a server started by `mlops local up`)"
         ) from error
-    region = session.region_name or "the default region"
-    return AwsTarget(session=session, outputs=outputs, config=config, description=f"stack {name} in {region}")
+    except NoRegionError as error:
+        raise UsageError(f"{command}: no AWS region is set; pass --region REGION") from error
+    except BotoCoreError as error:
+        raise UsageError(f"{command}: cannot reach CloudFormation in {session.region_name} ({_one_line(error)})") from error
+    return AwsTarget(session=session, outputs=outputs, config=config, description=f"stack {name} in {session.region_name}")
 
 
-def default_session() -> Any:
-    """The caller's normal boto3 session, shared with every `boto3.client` call in this process."""
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
+def _stack_error(error: ClientError, name: str, region: str) -> str:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == STACK_NOT_FOUND_CODE:
+        return (
+            f"the stack {name} is not deployed in {region}; deploy it with `cdk deploy`, pass the region "
+            "it is in with --region, or use --local with a server started by `mlops local up`"
+        )
+    if code in ACCESS_DENIED_CODES:
+        return f"your credentials may not read the stack {name} in {region} ({code}); they need cloudformation:DescribeStacks"
+    if code in EXPIRED_OR_INVALID_CREDENTIAL_CODES:
+        return f"your AWS credentials were refused ({code}); refresh them (`aws sso login`, `aws configure`) or pass --profile"
+    return f"cannot read the stack {name} in {region} ({_one_line(error)})"
+
+
+def default_session(command: str = "mlops", *, profile: str | None = None, region: str | None = None) -> Any:
+    """The caller's normal boto3 session, shared with every `boto3.client` call in this process;
+    a new one when a profile or region is chosen."""
+    try:
+        if boto3.DEFAULT_SESSION is None or profile or region:
+            boto3.setup_default_session(profile_name=profile, region_name=region)
+    except ProfileNotFound as error:
+        raise UsageError(
+            f"{command}: the AWS profile {error.kwargs.get('profile')!r} is not in your AWS config "
+            "(~/.aws/config); name one that is with --profile or AWS_PROFILE"
+        ) from error
     return boto3.DEFAULT_SESSION
 
 
@@ -99,7 +147,8 @@ def read_stack_outputs(session: Any, name: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
-def local_server_target(command: str, config_path: Path | None, state_file: Path = LOCAL_SERVER_STATE_FILE) -> AwsTarget:
+def local_server_target(command: str, config_path: Path | None, state_file: Path | None = None) -> AwsTarget:
+    state_file = state_file or local_server_state_file()
     try:
         state = json.loads(state_file.read_text())
         endpoint_url = state["endpoint_url"]
@@ -108,7 +157,7 @@ def local_server_target(command: str, config_path: Path | None, state_file: Path
         access_key_id = state["access_key_id"]
         secret_access_key = state["secret_access_key"]
     except FileNotFoundError:
-        raise UsageError(f"{command}: no local server is running here (start one with `mlops local up`)") from None
+        raise UsageError(f"{command}: no local server is running (start one with `mlops local up`)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{command}: unreadable local server state {state_file}; restart it with `mlops local up`") from error
     if not _answers(endpoint_url):

@@ -61,6 +61,12 @@ class EscapingStream:
         return getattr(self._stream, name)
 
 
+def unescaped(stream: TextIO) -> TextIO:
+    """The stream beneath an EscapingStream, for the CLI's own control sequences (a progress
+    line rewritten in place); whatever data goes with them must pass `for_terminal` first."""
+    return stream._stream if isinstance(stream, EscapingStream) else stream
+
+
 @contextmanager
 def escaped_standard_streams() -> Iterator[None]:
     """stdout and stderr escaped for the duration, then restored."""

@@ -29,5 +29,12 @@ def image_runtime():
     return image_python()
 
 
+@pytest.fixture(autouse=True)
+def local_server_state_folder(tmp_path, monkeypatch):
+    """`mlops local up` keeps its state in the user's home; a test keeps it in its own folder, so
+    no test reaches a server of the person running the tests or of another test."""
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / ".mlops"))
+
+
 # The shared helpers assert too; their failures read like the tests' own.
 pytest.register_assert_rewrite("tests.support")

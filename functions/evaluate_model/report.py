@@ -24,10 +24,16 @@ from functions.evaluate_model.evaluation import (
 
 CHART_WIDTH_PX = 360
 CHART_HEIGHT_PX = 300
+# Regression views carry hundreds of points: a larger canvas keeps them apart.
+LARGE_CHART_WIDTH_PX = 560
+LARGE_CHART_HEIGHT_PX = 440
 CHART_MARGIN_PX = 44
 CHALLENGER_COLOR = "#1f6feb"
 CHAMPION_COLOR = "#d4762c"
 MAX_CONFUSION_CELL_PX = 56
+# Colour-blind safe (Okabe-Ito), cycled for one line per class.
+CLASS_COLORS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
+MAX_ONE_VS_REST_CLASSES = 12
 
 
 def model_section(rows: Rows, metrics: dict[str, float], intervals: dict[str, tuple[float, float]] | None = None) -> dict[str, Any]:
@@ -39,9 +45,26 @@ def model_section(rows: Rows, metrics: dict[str, float], intervals: dict[str, tu
         section["positive_rate"] = float(rows.y.mean())
     elif isinstance(rows, MulticlassRows):
         section["confusion_matrix"] = confusion_matrix(rows)
+        section["one_vs_rest_roc"] = one_vs_rest_roc_curves(rows)
     elif isinstance(rows, RegressionRows):
         section["predicted_vs_actual"] = regression_points(rows)
     return section
+
+
+def one_vs_rest_roc_curves(rows: MulticlassRows) -> dict[str, dict[str, list[float]]]:
+    """Each class against the rest: its ROC curve from the class's probability (none without
+    probabilities, or for a class absent from the test rows)."""
+    if rows.proba is None:
+        return {}
+    curves = {}
+    for index, label in enumerate(rows.classes[:MAX_ONE_VS_REST_CLASSES]):
+        one_class = BinaryRows(
+            (rows.y == index).astype(int), (rows.y_hat == index).astype(int), rows.proba[:, index], ("rest", str(label))
+        )
+        curve = roc_curve_points(one_class)
+        if curve is not None:
+            curves[str(label)] = curve
+    return curves
 
 
 def build_document(
@@ -99,9 +122,10 @@ def line_chart_svg(
     x_range: tuple[float, float] = (0.0, 1.0),
     y_range: tuple[float, float] = (0.0, 1.0),
     scatter: bool = False,
+    size: tuple[int, int] = (CHART_WIDTH_PX, CHART_HEIGHT_PX),
 ) -> str:
     """An SVG chart; `series` are (name, xs, ys, color); `reference` is a dashed line ((x0, y0), (x1, y1))."""
-    w, h, m = CHART_WIDTH_PX, CHART_HEIGHT_PX, CHART_MARGIN_PX
+    (w, h), m = size, CHART_MARGIN_PX
     left, right, top, bottom = m, w - 12, 28, h - m
 
     def px(x: float, y: float) -> tuple[float, float]:
@@ -132,7 +156,7 @@ def line_chart_svg(
     for index, (name, xs, ys, color) in enumerate(series):
         points = [px(x, y) for x, y in zip(xs, ys, strict=True)]
         if scatter:
-            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{color}" fill-opacity="0.6"/>' for x, y in points)
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}" fill-opacity="0.5"/>' for x, y in points)
         else:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
@@ -233,21 +257,87 @@ def _charts(document: dict[str, Any]) -> str:
     for name, section in (("challenger", challenger), ("champion", champion)):
         if section and section.get("confusion_matrix"):
             charts.append(confusion_matrix_svg(f"Confusion matrix ({name})", section["confusion_matrix"]))
-    scatter_series = []
+    for name, section in (("challenger", challenger), ("champion", champion)):
+        curves = (section or {}).get("one_vs_rest_roc") or {}
+        if curves:
+            series = [
+                (label, curve["fpr"], curve["tpr"], CLASS_COLORS[index % len(CLASS_COLORS)])
+                for index, (label, curve) in enumerate(curves.items())
+            ]
+            charts.append(line_chart_svg(
+                f"One-vs-rest ROC ({name})", "false positive rate", "true positive rate", series,
+                reference=((0, 0), (1, 1)), size=(LARGE_CHART_WIDTH_PX, LARGE_CHART_HEIGHT_PX),
+            ))
+    charts.extend(_regression_charts(challenger, champion))
+    return "".join(f'<figure>{chart}</figure>' for chart in charts)
+
+
+def _regression_charts(challenger: dict[str, Any], champion: dict[str, Any] | None) -> list[str]:
+    """Predicted against actual on a square scale with the diagonal a perfect model would draw,
+    and the residuals (predicted minus actual) against the prediction, where a trend or a funnel
+    shows what the metrics average away."""
+    scatter_series, residual_series = [], []
     for name, section, color in (("challenger", challenger, CHALLENGER_COLOR), ("champion", champion, CHAMPION_COLOR)):
         if section and section.get("predicted_vs_actual"):
             points = section["predicted_vs_actual"]
             scatter_series.append((name, points["actual"], points["predicted"], color))
-    if scatter_series:
-        values = [v for _, xs, ys, _ in scatter_series for v in (*xs, *ys)]
-        low, high = min(values), max(values)
-        charts.append(
-            line_chart_svg(
-                "Predicted vs actual", "actual", "predicted", scatter_series,
-                reference=((low, low), (high, high)), x_range=(low, high), y_range=(low, high), scatter=True,
-            )
+            residuals = [p - a for a, p in zip(points["actual"], points["predicted"], strict=True)]
+            residual_series.append((name, points["predicted"], residuals, color))
+    if not scatter_series:
+        return []
+    values = [v for _, xs, ys, _ in scatter_series for v in (*xs, *ys)]
+    low, high = min(values), max(values)
+    predicted = [v for _, xs, _, _ in residual_series for v in xs]
+    spread = max((abs(v) for _, _, ys, _ in residual_series for v in ys), default=0.0) or 1.0
+    large = (LARGE_CHART_WIDTH_PX, LARGE_CHART_HEIGHT_PX)
+    return [
+        line_chart_svg(
+            "Predicted vs actual", "actual", "predicted", scatter_series,
+            reference=((low, low), (high, high)), x_range=(low, high), y_range=(low, high), scatter=True, size=large,
+        ),
+        line_chart_svg(
+            "Residuals (predicted - actual)", "predicted", "residual", residual_series,
+            reference=((min(predicted), 0.0), (max(predicted), 0.0)), x_range=(min(predicted), max(predicted)),
+            y_range=(-spread, spread), scatter=True, size=large,
+        ),
+    ]
+
+
+def per_class_table(matrix: dict[str, Any]) -> str:
+    """Precision, recall, F1 and support of each class, from the confusion matrix (true labels as
+    rows, predictions as columns)."""
+    labels, counts = matrix["labels"], matrix["counts"]
+    rows = []
+    for index, label in enumerate(labels):
+        correct = counts[index][index]
+        support = sum(counts[index])
+        predicted = sum(row[index] for row in counts)
+        precision = correct / predicted if predicted else None
+        recall = correct / support if support else None
+        f1 = (
+            2 * precision * recall / (precision + recall)
+            if precision is not None and recall is not None and precision + recall > 0
+            else None
         )
-    return "".join(f'<figure>{chart}</figure>' for chart in charts)
+        rows.append(
+            f"<tr><td>{_e(label)}</td><td>{_number(precision)}</td><td>{_number(recall)}</td>"
+            f"<td>{_number(f1)}</td><td>{support}</td></tr>"
+        )
+    return (
+        '<table class="per-class"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>'
+        f"<th>rows</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _per_class_section(document: dict[str, Any]) -> str:
+    if document.get("problem_type") != "multiclass":
+        return ""
+    parts = []
+    for name in ("challenger", "champion"):
+        matrix = (document.get(name) or {}).get("confusion_matrix")
+        if matrix:
+            parts.append(f"<h3>{_e(name)}</h3>{per_class_table(matrix)}")
+    return f"<h2>Per class</h2>{''.join(parts)}" if parts else ""
 
 
 STYLE = """
@@ -289,6 +379,7 @@ def render_html(document: dict[str, Any]) -> str:
         f"<dl>{fact_list}</dl>"
         f"<h2>Gates</h2>{_gate_table(document)}"
         f"<h2>Challenger versus champion</h2>{_comparison_table(document)}"
+        f"{_per_class_section(document)}"
         f"<h2>Charts</h2>{_charts(document)}"
         "</body></html>\n"
     )

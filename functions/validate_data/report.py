@@ -1,7 +1,8 @@
 """The validation report: JSON for machines, one self-contained HTML page for people.
 
-The HTML page has no scripts and no external resources; drifted features get an inline SVG
-histogram of the reference (baseline) distribution next to the current one.
+The HTML page has no scripts and no external resources; every feature compared with a baseline
+gets an inline SVG histogram of the reference (baseline) distribution next to the upload's,
+drifted ones first, whether the upload was accepted or rejected.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from html import escape
 from typing import Any
 
 REPORT_FORMAT_VERSION = 1
-CHART_WIDTH_PX = 640
-CHART_HEIGHT_PX = 240
+CHART_WIDTH_PX = 420
+CHART_HEIGHT_PX = 230
 CHART_MARGIN_PX = 40
 LABEL_BAND_PX = 70
 REFERENCE_COLOUR = "#4c78a8"
@@ -28,7 +29,9 @@ def render_html(report: dict[str, Any]) -> str:
         "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
         "vertical-align:top;font-size:14px}th{background:#f3f3f3}.badge{color:#fff;padding:2px 10px;border-radius:4px}"
-        "code{background:#f3f3f3;padding:1px 4px}</style></head><body>",
+        "code{background:#f3f3f3;padding:1px 4px}.distributions{display:flex;flex-wrap:wrap;gap:8px}"
+        "figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:4px}figure.drift{border-color:#c62828}"
+        "figcaption{font-size:13px;font-weight:600;padding:2px 4px}</style></head><body>",
         f'<h1>Data validation <span class="badge" style="background:{colour}">{escape(outcome)}</span></h1>',
         "<table>",
         _row("Source", report.get("source_uri")),
@@ -88,10 +91,16 @@ def _drift_section(drift: dict[str, Any]) -> str:
                 f"<td>{feature['warn_psi']}</td><td>{feature['fail_psi']}</td></tr>"
             )
         parts.append("</table>")
-        for feature in features:
-            if feature["status"] != "ok":
-                parts.append(f"<h3>{escape(feature['column'])} (PSI {feature['psi']:.3f})</h3>")
-                parts.append(histogram_svg(feature["bin_labels"], feature["reference"], feature["current"]))
+        parts.append("<h3>Distributions: reference (baseline) and this upload</h3>")
+        parts.append('<div class="distributions">')
+        for feature in sorted(features, key=lambda item: (item["status"] == "ok", -item["psi"])):
+            status_class = "ok" if feature["status"] == "ok" else "drift"
+            parts.append(
+                f'<figure class="{status_class}"><figcaption>{escape(feature["column"])} &middot; PSI '
+                f'{feature["psi"]:.3f} &middot; {escape(feature["status"])}</figcaption>'
+                f'{histogram_svg(feature["bin_labels"], feature["reference"], feature["current"])}</figure>'
+            )
+        parts.append("</div>")
     return "\n".join(parts)
 
 
@@ -108,7 +117,7 @@ def histogram_svg(labels: list[str], reference: list[float], current: list[float
         f'role="img" aria-label="reference versus current distribution">',
         f'<line x1="{CHART_MARGIN_PX}" y1="{baseline_y}" x2="{CHART_MARGIN_PX + plot_width}" y2="{baseline_y}" stroke="#999"/>',
         f'<text x="{CHART_MARGIN_PX}" y="16" font-size="12" fill="{REFERENCE_COLOUR}">&#9632; reference</text>',
-        f'<text x="{CHART_MARGIN_PX + 90}" y="16" font-size="12" fill="{CURRENT_COLOUR}">&#9632; current</text>',
+        f'<text x="{CHART_MARGIN_PX + 90}" y="16" font-size="12" fill="{CURRENT_COLOUR}">&#9632; this upload</text>',
         f'<text x="4" y="{CHART_MARGIN_PX + 4}" font-size="10">{top:.0%}</text>',
     ]
     for index, label in enumerate(labels):

@@ -24,10 +24,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit_command.add_argument("--json", action="store_true", help="one JSON object per record, one per line")
     add_target_arguments(audit_command)
     audit_command.set_defaults(handler=lambda arguments: audit(
-        arguments.config, arguments.local, arguments.since, arguments.json))
+        arguments.config, arguments.local, arguments.since, arguments.json,
+        profile=arguments.profile, region=arguments.region))
 
 
-def audit(config_path: Path | None, local: bool, since_hours: float | None, as_json: bool) -> int:
+def audit(
+    config_path: Path | None, local: bool, since_hours: float | None, as_json: bool,
+    *, profile: str | None = None, region: str | None = None,
+) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from functions.common.s3_layout import AUDIT_PREFIX
@@ -37,7 +41,7 @@ def audit(config_path: Path | None, local: bool, since_hours: float | None, as_j
     command = "mlops audit"
     if since_hours is not None and since_hours <= 0:
         raise UsageError(f"{command}: --since takes a positive number of hours")
-    target = resolve_target(command, config_path, local)
+    target = resolve_target(command, config_path, local, profile=profile, region=region)
     if not target.data_bucket:
         raise UsageError(f"{command}: the outputs of {target.description} name no data bucket")
     try:

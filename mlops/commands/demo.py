@@ -20,14 +20,16 @@ the default (three periods of a minute) is what a production endpoint wants.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mlops.cli_support import EXIT_FAILED, EXIT_OK
+from mlops.cli_support import DEFAULT_RUNS_FOLDER, EXIT_FAILED, EXIT_OK
 from mlops.commands.monitoring import run_scheduled_monitors, send_rows
 from mlops.console import print_result
 
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from functions.common.outcome import Outcome
 
     from mlops.local.cloud import LocalCloud
+    from mlops.local.progress import ExecutionProgress
+    from mlops.local.results import UploadResult
 
 DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
@@ -50,8 +54,11 @@ FAILING_REQUESTS = 12
 
 def register(commands: argparse._SubParsersAction) -> None:
     demo_command = commands.add_parser("demo", help="the whole story on a real public dataset, in under a minute")
-    demo_command.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
-    demo_command.set_defaults(handler=lambda arguments: demo(arguments.json))
+    demo_command.add_argument("--json", action="store_true", help="one JSON object per chapter, one per line; no progress")
+    demo_command.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
+                              help="where to keep the demo's reports, quarantine copies, logs and outcomes "
+                                   f"(default {DEFAULT_RUNS_FOLDER}/<UTC time>-demo)")
+    demo_command.set_defaults(local_only=True, handler=lambda arguments: demo(arguments.json, arguments.keep))
 
 
 @dataclass
@@ -99,34 +106,62 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
     return config_file, chapters
 
 
-def demo(as_json: bool) -> int:
+def demo(as_json: bool, keep: Path | None = None) -> int:
     from mlops.local.cloud import LocalCloud
+    from mlops.local.progress import ExecutionProgress
+    from mlops.local.run_folder import RunFolder, run_name
     from mlops.local.runner import run_upload
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mlops-demo-") as folder:
-        config_file, chapters = write_demo_files(Path(folder))
+    folder = RunFolder(keep or DEFAULT_RUNS_FOLDER / run_name("demo", datetime.now(UTC)))
+    kept: list[UploadResult] = []
+    with tempfile.TemporaryDirectory(prefix="mlops-demo-") as work:
+        config_file, chapters = write_demo_files(Path(work))
         _say(as_json, "Starting a local cloud: cdk synth, then the stack deployed into moto...")
-        with LocalCloud(config_file) as cloud:
+        with LocalCloud(config_file, log_folder=folder.function_log_folder, job_log_folder=folder.job_log_folder) as cloud:
+            progress = None if as_json else ExecutionProgress(cloud, sys.stderr)
             _say(as_json, f"Ready in {time.monotonic() - started:.1f} s.\n")
             surprises = 0
             total = len(chapters) + len(MONITORING_CHAPTERS)
-            for number, chapter in enumerate(chapters, start=1):
-                _say(as_json, f"Chapter {number}. {chapter.title}")
-                result = run_upload(cloud, chapter.file, chapter.key)
-                _show(result, number, total, as_json)
-                if result.outcome != chapter.expected_outcome:
-                    surprises += 1
-                    _say(as_json, f"   expected {chapter.expected_outcome}, got {result.outcome}")
-            frame = breast_cancer_frame()
-            for number, (title, story) in enumerate(MONITORING_CHAPTERS, start=len(chapters) + 1):
-                _say(as_json, f"Chapter {number}. {title}")
-                surprises += 0 if story(cloud, frame, number, total, as_json) else 1
+            try:
+                for number, chapter in enumerate(chapters, start=1):
+                    _say(as_json, f"Chapter {number}. {chapter.title}")
+                    result = run_upload(cloud, chapter.file, chapter.key, progress=progress)
+                    kept.append(result)
+                    as_expected = result.outcome == chapter.expected_outcome
+                    if as_json:
+                        _emit_chapter(number, chapter.title, as_expected,
+                                      {"expected_outcome": str(chapter.expected_outcome), "upload": result.to_dict()})
+                    else:
+                        print_result(result, number, total)
+                        print()
+                    if not as_expected:
+                        surprises += 1
+                        _say(as_json, f"   expected {chapter.expected_outcome}, got {result.outcome}")
+                frame = breast_cancer_frame()
+                for number, (title, story) in enumerate(MONITORING_CHAPTERS, start=len(chapters) + 1):
+                    _say(as_json, f"Chapter {number}. {title}")
+                    as_expected, record = story(cloud, frame, number, total, as_json, progress, kept)
+                    if as_json:
+                        _emit_chapter(number, title, as_expected, record)
+                    surprises += 0 if as_expected else 1
+            finally:
+                folder.sync(cloud)
+                folder.write_outcomes(kept)
     _say(as_json, f"Demo finished in {time.monotonic() - started:.1f} s.")
+    print("\n".join(folder.summary_lines(kept)), file=sys.stderr if as_json else sys.stdout)
     return EXIT_OK if surprises == 0 else EXIT_FAILED
 
 
-def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
+def _emit_chapter(number: int, title: str, as_expected: bool, record: dict[str, Any]) -> None:
+    """`--json`: one object per chapter, one per line."""
+    print(json.dumps({"chapter": number, "title": title, "as_expected": as_expected, **record}, default=str), flush=True)
+
+
+def drift_story(
+    cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool,
+    progress: ExecutionProgress | None, kept: list[UploadResult],
+) -> tuple[bool, dict[str, Any]]:
     from mlops.local.runner import execution_result
 
     traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
@@ -137,24 +172,41 @@ def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int,
     _say(as_json, f"   sent {sent.rows} rows of live traffic with {len(recalibrated)} features shifted; running the drift monitor")
     started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
     run_scheduled_monitors(cloud.client("events"), cloud.client("lambda"))
-    _show_decisions(cloud, delivered, as_json)
-    retrains = cloud.standins.started_executions[started:]
-    for execution_arn in retrains:
-        _show(execution_result(cloud, execution_arn, "retraining"), number, total, as_json)
-    return len(retrains) == 1
+    decisions = _show_decisions(cloud, delivered, as_json)
+    retrains = [execution_result(cloud, arn, "retraining", progress) for arn in cloud.standins.started_executions[started:]]
+    kept.extend(retrains)
+    if not as_json:
+        for retrain in retrains:
+            print_result(retrain, number, total)
+            print()
+    return len(retrains) == 1, {
+        "live_rows_sent": sent.rows,
+        "shifted_features": recalibrated,
+        "alarm_decisions": decisions,
+        "retrainings": [retrain.to_dict() for retrain in retrains],
+    }
 
 
-def rollback_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
+def rollback_story(
+    cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool,
+    progress: ExecutionProgress | None, kept: list[UploadResult],
+) -> tuple[bool, dict[str, Any]]:
     from mlops.local.runner import endpoint_status
 
     before, delivered = endpoint_status(cloud), len(cloud.standins.deliveries)
     broken_requests = frame.drop(columns=["target", DRIFTED_FEATURE]).head(FAILING_REQUESTS)
     failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, broken_requests, rows_per_request=1)
     _say(as_json, f"   {failed.failed_requests} of {failed.requests} requests failed (a client stopped sending {DRIFTED_FEATURE})")
-    _show_decisions(cloud, delivered, as_json)
+    decisions = _show_decisions(cloud, delivered, as_json)
     after = endpoint_status(cloud)
     _say(as_json, f"   endpoint served version {before['model_version']}, now serves version {after['model_version']}\n")
-    return after["model_version"] != before["model_version"]
+    return after["model_version"] != before["model_version"], {
+        "requests": failed.requests,
+        "failed_requests": failed.failed_requests,
+        "alarm_decisions": decisions,
+        "version_before": before["model_version"],
+        "version_after": after["model_version"],
+    }
 
 
 MONITORING_CHAPTERS = [
@@ -163,23 +215,19 @@ MONITORING_CHAPTERS = [
 ]
 
 
-def _show(result, number: int, total: int, as_json: bool) -> None:
-    if as_json:
-        print(result.to_json(), flush=True)
-    else:
-        print_result(result, number, total)
-        print()
-
-
-def _show_decisions(cloud: LocalCloud, since: int, as_json: bool) -> None:
-    """The alarm responder's decisions on the alarm state changes delivered since `since`."""
+def _show_decisions(cloud: LocalCloud, since: int, as_json: bool) -> list[dict[str, Any]]:
+    """The alarm responder's decisions on the alarm state changes delivered since `since`, each
+    naming the alarm that caused it."""
     from mlops.local.standins import ALARM_STATE_CHANGE
 
+    decisions = []
     for delivery in cloud.standins.deliveries[since:]:
         if delivery.detail_type == ALARM_STATE_CHANGE and delivery.result:
             decision = delivery.result
+            decisions.append(decision)
             _say(as_json, f"   alarm {decision.get('alarm_name')} -> {decision.get('action')}: {decision.get('outcome')}")
             _say(as_json, f"      why: {decision.get('reason')}")
+    return decisions
 
 
 def _say(as_json: bool, message: str) -> None:

@@ -45,8 +45,9 @@ def init_config(
     ignore: Sequence[str] = (),
     dates: Sequence[str] = (),
 ) -> int:
+    from functions.common.config import ConfigError
     from mlops.sample_files import read_sample
-    from mlops.schema_inference import infer_config, sample_warnings, summarize_config
+    from mlops.schema_inference import SchemaInferenceError, infer_config, sample_warnings, summarize_config
 
     if not data.is_file():
         raise UsageError(f"mlops init: no such file: {data}")
@@ -57,7 +58,7 @@ def init_config(
         raise UsageError(f"mlops init: column {target!r} is not in {data.name} (columns: {', '.join(map(str, frame.columns[:12]))})")
     try:
         config = infer_config(frame, target, project=project, ignore=ignore, dates=dates)
-    except ValueError as error:
+    except (SchemaInferenceError, ConfigError, ValueError) as error:
         raise UsageError(f"mlops init: cannot infer a config from {data.name}: {error}") from error
     config_path.write_text(config.to_json(), encoding="utf-8")
     print(summarize_config(config))

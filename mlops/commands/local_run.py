@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops.cli_support import DEFAULT_CONFIG, EXIT_FAILED, EXIT_OK, UsageError
+from mlops.cli_support import DEFAULT_CONFIG, DEFAULT_RUNS_FOLDER, EXIT_FAILED, EXIT_OK, UsageError
 from mlops.console import print_result
 
 if TYPE_CHECKING:
@@ -16,16 +17,22 @@ if TYPE_CHECKING:
 
 def register(local_commands: argparse._SubParsersAction) -> None:
     run = local_commands.add_parser("run", help="upload files to a local cloud and report each outcome")
-    run.add_argument("files", nargs="+", type=Path)
-    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    run.add_argument("--json", action="store_true", help="one JSON object per upload, one per line")
-    run.set_defaults(handler=lambda arguments: local_run(arguments.files, arguments.config, arguments.json))
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                     help="a CSV (plain or gzip) or Parquet file, uploaded under incoming/ in the order given")
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"the pipeline config (default {DEFAULT_CONFIG})")
+    run.add_argument("--json", action="store_true", help="one JSON object per upload, one per line; no progress")
+    run.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
+                     help="where to keep the run's reports, quarantine copies, logs and outcomes "
+                          f"(default {DEFAULT_RUNS_FOLDER}/<UTC time>-<first file>)")
+    run.set_defaults(handler=lambda arguments: local_run(arguments.files, arguments.config, arguments.json, arguments.keep))
 
 
-def local_run(files: list[Path], config_path: Path, as_json: bool) -> int:
+def local_run(files: list[Path], config_path: Path, as_json: bool, keep: Path | None = None) -> int:
     from functions.common.config import ConfigError, load_config
     from functions.common.outcome import Outcome
     from mlops.local.cloud import LocalCloud
+    from mlops.local.progress import ExecutionProgress
+    from mlops.local.run_folder import RunFolder, run_name
     from mlops.local.runner import run_uploads
 
     missing = [str(path) for path in files if not path.is_file()]
@@ -37,21 +44,31 @@ def local_run(files: list[Path], config_path: Path, as_json: bool) -> int:
         load_config(config_path)
     except ConfigError as error:
         raise UsageError(f"mlops local run: {error}") from error
+    folder = RunFolder(keep or DEFAULT_RUNS_FOLDER / run_name(files[0].name, datetime.now(UTC)))
     if not as_json:
         print(f"Starting the local cloud from {config_path} (synth + deploy into moto)...", file=sys.stderr)
-    with LocalCloud(config_path) as cloud:
-        results = run_uploads(cloud, files, on_result=_printer(len(files), as_json))
+    results: list[UploadResult] = []
+    with LocalCloud(config_path, log_folder=folder.function_log_folder, job_log_folder=folder.job_log_folder) as cloud:
+        progress = None if as_json else ExecutionProgress(cloud, sys.stderr)
+        try:
+            run_uploads(cloud, files, on_result=_printer(len(files), as_json, results), progress=progress)
+        finally:
+            # What ran is kept even when a later upload was interrupted.
+            folder.sync(cloud)
+            folder.write_outcomes(results)
+    if not as_json:
+        print("\n".join(folder.summary_lines(results)))
+    else:
+        print(f"Results kept in {folder.path}", file=sys.stderr)
     return EXIT_OK if all(result.outcome is not Outcome.FAILED for result in results) else EXIT_FAILED
 
 
-def _printer(total: int, as_json: bool):
-    counter = {"index": 0}
-
+def _printer(total: int, as_json: bool, collected: list[UploadResult]):
     def show(result: UploadResult) -> None:
-        counter["index"] += 1
+        collected.append(result)
         if as_json:
             print(result.to_json(), flush=True)
         else:
-            print_result(result, counter["index"], total)
+            print_result(result, len(collected), total)
 
     return show

@@ -27,12 +27,14 @@ RECENT_DECISIONS_HOURS = 1.0
 
 def register(local_commands: argparse._SubParsersAction) -> None:
     invoke = local_commands.add_parser("invoke", help="send the rows of a file to the local endpoint")
-    invoke.add_argument("file", type=Path)
-    invoke.add_argument("--config", type=Path, default=None)
-    invoke.set_defaults(handler=lambda arguments: local_invoke(arguments.file, arguments.config))
+    invoke.add_argument("file", type=Path, help="a CSV or Parquet file; its feature columns are sent, 100 rows a request")
+    invoke.add_argument("--config", type=Path, default=None, help="the pipeline config (default: the server's own)")
+    invoke.add_argument("--json", action="store_true", help="one JSON object: counts, prediction counts, errors")
+    invoke.set_defaults(handler=lambda arguments: local_invoke(arguments.file, arguments.config, arguments.json))
     monitor = local_commands.add_parser("monitor", help="run the drift monitor now; show alarms and decisions")
-    monitor.add_argument("--config", type=Path, default=None)
-    monitor.set_defaults(handler=lambda arguments: local_monitor(arguments.config))
+    monitor.add_argument("--config", type=Path, default=None, help="the pipeline config (default: the server's own)")
+    monitor.add_argument("--json", action="store_true", help="one JSON object: monitor runs, alarms, decisions")
+    monitor.set_defaults(handler=lambda arguments: local_monitor(arguments.config, arguments.json))
 
 
 @dataclass
@@ -102,7 +104,7 @@ def alarm_states(cloudwatch: Any, prefix: str) -> list[tuple[str, str, str]]:
     return [(alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", "")) for alarm in alarms]
 
 
-def local_invoke(file: Path, config_path: Path | None) -> int:
+def local_invoke(file: Path, config_path: Path | None, as_json: bool = False) -> int:
     import pandas as pd
 
     from mlops.aws_target import resolve_target
@@ -114,31 +116,77 @@ def local_invoke(file: Path, config_path: Path | None) -> int:
     frame = read_sample(file)
     features = [c.name for c in target.config.dataset.feature_columns if c.name in frame.columns]
     summary = send_rows(target.client("sagemaker-runtime"), target.endpoint_name, frame[features])
+    counts = pd.Series(summary.predictions).astype(str).value_counts().head(10) if summary.predictions else None
+    if as_json:
+        print(json.dumps({
+            "endpoint": target.endpoint_name, "rows": len(frame), "requests": summary.requests,
+            "rows_scored": summary.rows, "failed_requests": summary.failed_requests,
+            "prediction_counts": {} if counts is None else {str(k): int(v) for k, v in counts.items()},
+            "errors": summary.errors,
+        }, sort_keys=True))
+        return EXIT_OK if summary.failed_requests == 0 else EXIT_FAILED
     print(f"Sent {len(frame)} rows in {summary.requests} requests to {target.endpoint_name}: "
           f"{summary.rows} rows scored, {summary.failed_requests} requests failed.")
-    if summary.predictions:
-        counts = pd.Series(summary.predictions).astype(str).value_counts().head(10)
+    if counts is not None:
         print("Predictions: " + ", ".join(f"{label}: {count}" for label, count in counts.items()))
     for message in summary.errors[:3]:
         print(f"  error: {message}", file=sys.stderr)
     return EXIT_OK if summary.failed_requests == 0 else EXIT_FAILED
 
 
-def local_monitor(config_path: Path | None) -> int:
+def monitor_run_line(run: dict[str, Any]) -> str:
+    """One readable line for one scheduled monitor's run: what it found, not its raw answer."""
+    if run["error"]:
+        payload = run["result"] if isinstance(run["result"], dict) else {}
+        return f"{run['rule']}: failed ({run['error']}: {payload.get('errorMessage') or 'no message'})"
+    result = run["result"] if isinstance(run["result"], dict) else {}
+    status = result.get("status") or "done"
+    parts = [f"{run['rule']}: {status}"]
+    if result.get("reason"):
+        parts.append(f"- {result['reason']}")
+    if result.get("captured_rows") is not None:
+        parts.append(f"- {result['captured_rows']} captured rows")
+    if result.get("drifted_feature_fraction") is not None:
+        drifted = result.get("drifted_features") or []
+        shown = ", ".join(map(str, drifted[:5])) + (f" and {len(drifted) - 5} more" if len(drifted) > 5 else "")
+        parts.append(f"- {float(result['drifted_feature_fraction']):.0%} of features drifted" + (f" ({shown})" if shown else ""))
+    if result.get("max_feature_psi") is not None:
+        parts.append(f"- max PSI {float(result['max_feature_psi']):.3f}")
+    if result.get("report_uri"):
+        parts.append(f"- report {result['report_uri']}")
+    return " ".join(parts)
+
+
+def local_monitor(config_path: Path | None, as_json: bool = False) -> int:
     from mlops.audit_log import read_audit_log
     from mlops.aws_target import resolve_target
 
     target = resolve_target("mlops local monitor", config_path, local=True)
     results = run_scheduled_monitors(target.client("events"), target.client("lambda"))
-    for result in results:
-        outcome = result["error"] or json.dumps(result["result"], default=str)[:300]
-        print(f"ran {result['rule']}: {outcome}")
+    alarms = alarm_states(target.client("cloudwatch"), f"{target.config.project}-")
+    entries = (
+        read_audit_log(target.client("s3"), target.data_bucket, RECENT_DECISIONS_HOURS, datetime.now(timezone.utc))
+        if target.data_bucket else []
+    )
+    status = EXIT_OK if all(result["error"] is None for result in results) else EXIT_FAILED
+    if as_json:
+        print(json.dumps({
+            "monitors": results,
+            "alarms": [{"name": name, "state": state, "reason": reason} for name, state, reason in alarms],
+            "decisions": [{"key": entry.key, "record": entry.record} for entry in entries],
+        }, default=str, sort_keys=True))
+        return status
+    print("Monitors run now:")
+    for result in results or []:
+        print(f"  {monitor_run_line(result)}")
+    if not results:
+        print("  (no scheduled monitor is enabled)")
     print("Alarms:")
-    for name, state, reason in alarm_states(target.client("cloudwatch"), f"{target.config.project}-"):
-        print(f"  {name:<32} {state:<18} {reason[:100]}")
+    width = max((len(name) for name, _, _ in alarms), default=0)
+    for name, state, reason in alarms:
+        print(f"  {name:<{width}}  {state:<17}  {reason[:100]}")
     if target.data_bucket:
-        entries = read_audit_log(target.client("s3"), target.data_bucket, RECENT_DECISIONS_HOURS, datetime.now(timezone.utc))
         print("Responder and operator decisions in the last hour:")
-        for line in audit_lines(entries) or ["  (none)"]:
+        for line in audit_lines(entries) or ["(none)"]:
             print(f"  {line}")
-    return EXIT_OK if all(result["error"] is None for result in results) else EXIT_FAILED
+    return status

@@ -48,47 +48,53 @@ def register(commands: argparse._SubParsersAction) -> None:
     versions_command = commands.add_parser("versions", help="the registry's versions, and which one is serving")
     versions_command.add_argument("--json", action="store_true", help="one JSON object per version, one per line, newest first")
     add_target_arguments(versions_command)
-    versions_command.set_defaults(handler=lambda arguments: versions(arguments.config, arguments.local, arguments.json))
+    versions_command.set_defaults(handler=lambda arguments: versions(
+        arguments.config, arguments.local, arguments.json, profile=arguments.profile, region=arguments.region))
 
     lineage_command = commands.add_parser("lineage", help="everything that produced a version")
-    lineage_command.add_argument("version", type=int)
+    lineage_command.add_argument("version", type=int, help="the version number, as `mlops versions` lists it")
     lineage_command.add_argument("--json", action="store_true", help="one JSON object")
     add_target_arguments(lineage_command)
     lineage_command.set_defaults(handler=lambda arguments: lineage(
-        arguments.version, arguments.config, arguments.local, arguments.json))
+        arguments.version, arguments.config, arguments.local, arguments.json,
+        profile=arguments.profile, region=arguments.region))
 
     approve_command = commands.add_parser("approve", help="approve a version; its approval event deploys it")
-    approve_command.add_argument("version", type=int)
+    approve_command.add_argument("version", type=int, help="the version number to approve")
     approve_command.add_argument("--reason", help="why it is approved, kept in the registry and the audit log")
     add_target_arguments(approve_command)
     approve_command.set_defaults(handler=lambda arguments: approve(
-        arguments.version, arguments.config, arguments.local, arguments.reason))
+        arguments.version, arguments.config, arguments.local, arguments.reason,
+        profile=arguments.profile, region=arguments.region))
 
     reject_command = commands.add_parser("reject", help="reject a version so nothing deploys it")
-    reject_command.add_argument("version", type=int)
+    reject_command.add_argument("version", type=int, help="the version number to reject")
     reject_command.add_argument("--reason", required=True, help="why it is rejected, kept in the registry and the audit log")
     add_target_arguments(reject_command)
     reject_command.set_defaults(handler=lambda arguments: reject(
-        arguments.version, arguments.config, arguments.local, arguments.reason))
+        arguments.version, arguments.config, arguments.local, arguments.reason,
+        profile=arguments.profile, region=arguments.region))
 
     rollback_command = commands.add_parser("rollback", help="serve the previous approved version (or --to VERSION) again")
-    rollback_command.add_argument("--to", type=int, dest="to_version", metavar="VERSION")
+    rollback_command.add_argument("--to", type=int, dest="to_version", metavar="VERSION",
+                                  help="the approved version to serve (default: the one before the serving version)")
     rollback_command.add_argument("--reason", help="why, kept in the audit log and on the rejected version")
     add_target_arguments(rollback_command)
     rollback_command.set_defaults(handler=lambda arguments: rollback(
-        arguments.to_version, arguments.config, arguments.local, arguments.reason))
+        arguments.to_version, arguments.config, arguments.local, arguments.reason,
+        profile=arguments.profile, region=arguments.region))
 
 
 # ---------------------------------------------------------------------------------------------
 # Commands
 
 
-def versions(config_path: Path | None, local: bool, as_json: bool) -> int:
+def versions(config_path: Path | None, local: bool, as_json: bool, *, profile: str | None = None, region: str | None = None) -> int:
     from mlops.aws_target import resolve_target
     from mlops.registry_reads import read_registry_versions
 
     command = "mlops versions"
-    target = resolve_target(command, config_path, local)
+    target = resolve_target(command, config_path, local, profile=profile, region=region)
 
     def read_and_print() -> int:
         registry = read_registry_versions(target.client("sagemaker"), target.model_package_group, target.endpoint_name)
@@ -97,37 +103,37 @@ def versions(config_path: Path | None, local: bool, as_json: bool) -> int:
     return _reporting_aws_errors(command, read_and_print)
 
 
-def lineage(version: int, config_path: Path | None, local: bool, as_json: bool) -> int:
+def lineage(version: int, config_path: Path | None, local: bool, as_json: bool, *, profile: str | None = None, region: str | None = None) -> int:
     from mlops.aws_target import resolve_target
 
     command = "mlops lineage"
-    target = resolve_target(command, config_path, local)
+    target = resolve_target(command, config_path, local, profile=profile, region=region)
     return _reporting_aws_errors(command, lambda: _print_lineage(command, target, version, as_json))
 
 
-def approve(version: int, config_path: Path | None, local: bool, reason: str | None) -> int:
+def approve(version: int, config_path: Path | None, local: bool, reason: str | None, *, profile: str | None = None, region: str | None = None) -> int:
     from mlops.aws_target import resolve_target
 
     command = "mlops approve"
-    target = resolve_target(command, config_path, local)
+    target = resolve_target(command, config_path, local, profile=profile, region=region)
     return _reporting_aws_errors(command, lambda: _set_approval(command, target, version, APPROVED, reason))
 
 
-def reject(version: int, config_path: Path | None, local: bool, reason: str) -> int:
+def reject(version: int, config_path: Path | None, local: bool, reason: str, *, profile: str | None = None, region: str | None = None) -> int:
     from mlops.aws_target import resolve_target
 
     command = "mlops reject"
     if not reason.strip():
         raise UsageError(f"{command}: --reason must say why the version is rejected")
-    target = resolve_target(command, config_path, local)
+    target = resolve_target(command, config_path, local, profile=profile, region=region)
     return _reporting_aws_errors(command, lambda: _set_approval(command, target, version, REJECTED, reason))
 
 
-def rollback(to_version: int | None, config_path: Path | None, local: bool, reason: str | None) -> int:
+def rollback(to_version: int | None, config_path: Path | None, local: bool, reason: str | None, *, profile: str | None = None, region: str | None = None) -> int:
     from mlops.aws_target import resolve_target
 
     command = "mlops rollback"
-    target = resolve_target(command, config_path, local)
+    target = resolve_target(command, config_path, local, profile=profile, region=region)
     return _reporting_aws_errors(command, lambda: _roll_back(command, target, to_version, reason))
 
 

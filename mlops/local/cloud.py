@@ -9,7 +9,7 @@ import shutil
 import warnings
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -79,9 +79,21 @@ class StackOutputs:
 
 
 class LocalCloud:
-    def __init__(self, config_path: Path, work_dir: Path | None = None, app: SynthesizedApp | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        work_dir: Path | None = None,
+        app: SynthesizedApp | None = None,
+        log_folder: Path | None = None,
+        job_log_folder: Path | None = None,
+    ) -> None:
+        """`log_folder`: where the functions' logs go, `job_log_folder` where the training and
+        processing jobs' output goes as it comes (defaults: folders of the work folder, removed
+        with it)."""
         self.config_path = Path(config_path).resolve()
         self._work_dir = work_dir
+        self._log_folder = log_folder
+        self._job_log_folder = job_log_folder
         self._app = app
         self._stack = ExitStack()
         self.app: SynthesizedApp | None = None
@@ -113,11 +125,12 @@ class LocalCloud:
             session = loading.result()
         self._stack.enter_context(_quiet_moto())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        self.log_folder = _ensure(work / "logs")
+        self.log_folder = _ensure(self._log_folder or work / "logs")
+        self.job_log_folder = _ensure(self._job_log_folder or work / "job-logs")
         self.standins = StandIns(
             lambdas=InProcessLambdaRuntime(self._code_root_for, LOCAL_LAMBDA_ENVIRONMENT, self.log_folder),
-            training=LocalTrainingJobRunner(_ensure(work / "training")),
-            processing=LocalProcessingJobRunner(_ensure(work / "processing")),
+            training=LocalTrainingJobRunner(_ensure(work / "training"), self.job_log_folder),
+            processing=LocalProcessingJobRunner(_ensure(work / "processing"), self.job_log_folder),
             endpoints=LocalEndpointServer(_ensure(work / "models")),
         )
         self._stack.enter_context(self.standins.installed())
@@ -165,7 +178,13 @@ class LocalCloud:
         self.client("s3").upload_file(str(path), self.outputs.data_bucket, object_key)
         return self.standins.started_executions[before:]
 
-    def wait(self, execution_arn: str, timeout_seconds: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:
+    def wait(
+        self,
+        execution_arn: str,
+        timeout_seconds: float = EXECUTION_TIMEOUT_SECONDS,
+        on_poll: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """`on_poll`, called with the execution's ARN at each poll while it runs: live progress."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout_seconds
         while True:
@@ -174,6 +193,8 @@ class LocalCloud:
                 return described
             if time.monotonic() > deadline:
                 raise ExecutionTimeoutError(execution_arn)
+            if on_poll is not None:
+                on_poll(execution_arn)
             time.sleep(EXECUTION_POLL_SECONDS)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:

@@ -26,9 +26,11 @@ from typing import Any
 
 from mlops.local import moto_access, runtime_env
 from mlops.local.iam import enforcement
+from mlops.local.job_output import run_with_live_log
 from mlops.local.training_jobs import (
     JobSetupError,
     execution_role_access,
+    live_log,
     output_tail,
     prefix_objects,
     split_s3_uri,
@@ -54,8 +56,10 @@ class ProcessingRun:
 
 
 class LocalProcessingJobRunner:
-    def __init__(self, work_root: Path) -> None:
+    def __init__(self, work_root: Path, live_log_folder: Path | None = None) -> None:
+        """`live_log_folder`: where each job's output is appended as it comes (`<job>.log`)."""
         self._work_root = work_root
+        self._live_log_folder = live_log_folder
         self.runs: dict[str, ProcessingRun] = {}
 
     def run(self, job_name: str, request: dict[str, Any]) -> ProcessingRun:
@@ -67,7 +71,7 @@ class LocalProcessingJobRunner:
             role = request.get("role_arn") or ""
             for processing_input in request.get("processing_inputs") or []:
                 self._download_input(job_root, processing_input, role)
-            completed = self._run_container(job_root, request)
+            completed = self._run_container(job_root, request, live_log(self._live_log_folder, job_name))
             message = _exit_message(job_root)
             failure = _failure_reason(completed, message)
             if failure is None:
@@ -135,7 +139,9 @@ class LocalProcessingJobRunner:
         prefix_bucket, prefix = split_s3_uri(manifest[0]["prefix"])
         return [(prefix_bucket, prefix + relative, relative) for relative in manifest[1:]]
 
-    def _run_container(self, job_root: Path, request: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    def _run_container(
+        self, job_root: Path, request: dict[str, Any], live_log_file: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         specification = request.get("app_specification") or {}
         command = [*(specification.get("ContainerEntrypoint") or []), *(specification.get("ContainerArguments") or [])]
         if not command:
@@ -148,14 +154,12 @@ class LocalProcessingJobRunner:
             _local(job_root, output["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
         max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)
         try:
-            return subprocess.run(
+            return run_with_live_log(
                 command,
                 cwd=job_root,
                 env=runtime_env.clean_environment(),
-                capture_output=True,
-                text=True,
                 timeout=max_runtime_seconds,
-                check=False,
+                live_log=live_log_file,
             )
         except subprocess.TimeoutExpired as error:
             raise JobSetupError(

@@ -26,6 +26,8 @@ class UploadResult:
     outcome: Outcome
     reason: str | None
     execution: dict[str, Any] | None
+    # What decided the outcome, first: see `outcome_decision`.
+    decision: dict[str, Any] | None = None
     validation: dict[str, Any] | None = None
     evaluation: dict[str, Any] | None = None
     model_version: int | None = None
@@ -34,10 +36,13 @@ class UploadResult:
     quarantine_uri: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
         record.update(record.pop("extra"))
-        return json.dumps(record, default=str, sort_keys=False)
+        return record
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=str, sort_keys=False)
 
 
 def timeline(history: list[dict[str, Any]]) -> list[StateTiming]:
@@ -87,6 +92,9 @@ def upload_result(
     validation = document.get("validation") or None
     evaluation = document.get("evaluation") or None
     registration = document.get("registration") or {}
+    rollback_cause = _rollback_cause(described, endpoint)
+    if rollback_cause and reason and rollback_cause not in reason:
+        reason = f"{reason.rstrip('.')}: {rollback_cause}"
     return UploadResult(
         file=file,
         outcome=outcome,
@@ -96,6 +104,7 @@ def upload_result(
             "status": status,
             "states": [asdict(timing) for timing in timeline(history)],
         },
+        decision=outcome_decision(evaluation, rollback_cause),
         validation=_validation_summary(validation),
         evaluation=_evaluation_summary(evaluation),
         model_version=registration.get("model_version"),
@@ -146,10 +155,58 @@ def _validation_summary(validation: dict[str, Any] | None) -> dict[str, Any] | N
     }
 
 
+# The Fail state a deployment SageMaker rolled back ends in (infra/constructs/training_workflow/deployment.py).
+DEPLOYMENT_ROLLED_BACK_ERROR = "DeploymentRolledBack"
+
+
+def outcome_decision(evaluation: dict[str, Any] | None, rollback_cause: str | None = None) -> dict[str, Any] | None:
+    """What decided an upload's outcome, from the evaluation's fields: the gate's primary metric
+    for challenger and champion, the challenger's interval, the margin between them, the verdict
+    and its sentence; and what rolled a deployment back. One place, so the console and the JSON
+    lead with the same facts."""
+    if evaluation is None and rollback_cause is None:
+        return None
+    decision: dict[str, Any] = {}
+    if evaluation is not None:
+        primary = evaluation.get("primary_metric")
+        metrics = evaluation.get("metrics") or {}
+        champion_metrics = evaluation.get("champion_metrics") or {}
+        challenger_value = metrics.get(primary)
+        champion_value = champion_metrics.get(primary)
+        interval = (evaluation.get("confidence_intervals") or {}).get(primary)
+        decision.update({
+            "primary_metric": primary,
+            "challenger": challenger_value,
+            "challenger_interval": list(interval) if interval else None,
+            "champion": champion_value,
+            "champion_version": evaluation.get("champion_version"),
+            "margin": (
+                challenger_value - champion_value
+                if isinstance(challenger_value, (int, float)) and isinstance(champion_value, (int, float))
+                else None
+            ),
+            "passed": evaluation.get("passed"),
+            "summary": evaluation.get("summary"),
+        })
+    if rollback_cause is not None:
+        decision["rollback_cause"] = rollback_cause
+    return decision
+
+
+def _rollback_cause(described: dict[str, Any], endpoint: dict[str, Any] | None) -> str | None:
+    """The endpoint's FailureReason after SageMaker rolled an update back (it names the alarm)."""
+    if described.get("error") != DEPLOYMENT_ROLLED_BACK_ERROR:
+        return None
+    return (endpoint or {}).get("failure_reason") or "SageMaker gave no reason (no FailureReason on the endpoint)"
+
+
 def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | None:
     if evaluation is None:
         return None
     return {
+        "primary_metric": evaluation.get("primary_metric"),
+        "confidence_intervals": evaluation.get("confidence_intervals") or {},
+        "summary": evaluation.get("summary"),
         "metrics": evaluation.get("metrics"),
         "champion_metrics": evaluation.get("champion_metrics"),
         "champion_version": evaluation.get("champion_version"),

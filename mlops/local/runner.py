@@ -9,31 +9,43 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.local.cloud import LocalCloud
+from mlops.local.progress import ExecutionProgress
 from mlops.local.results import UploadResult, not_started_result, upload_result
 
 
 def run_uploads(
-    cloud: LocalCloud, files: Iterable[Path], on_result: Callable[[UploadResult], None] | None = None
+    cloud: LocalCloud,
+    files: Iterable[Path],
+    on_result: Callable[[UploadResult], None] | None = None,
+    progress: ExecutionProgress | None = None,
 ) -> list[UploadResult]:
     results = []
     for path in files:
-        results.append(run_upload(cloud, Path(path)))
+        results.append(run_upload(cloud, Path(path), progress=progress))
         if on_result:
             on_result(results[-1])
     return results
 
 
-def run_upload(cloud: LocalCloud, path: Path, key: str | None = None) -> UploadResult:
+def run_upload(
+    cloud: LocalCloud, path: Path, key: str | None = None, progress: ExecutionProgress | None = None
+) -> UploadResult:
     executions = cloud.upload(path, key)
     if not executions:
         return not_started_result(path.name, "The upload started no execution: no EventBridge rule matched it.")
     # One upload is one S3 event; the rule starts one execution for it.
-    return execution_result(cloud, executions[0], path.name)
+    return execution_result(cloud, executions[0], path.name, progress)
 
 
-def execution_result(cloud: LocalCloud, execution_arn: str, label: str) -> UploadResult:
-    """Wait for an execution and read back what it came to."""
-    described = cloud.wait(execution_arn)
+def execution_result(
+    cloud: LocalCloud, execution_arn: str, label: str, progress: ExecutionProgress | None = None
+) -> UploadResult:
+    """Wait for an execution, showing its progress if asked, and read back what it came to."""
+    try:
+        described = cloud.wait(execution_arn, on_poll=progress)
+    finally:
+        if progress is not None:
+            progress.finish()
     history = cloud.history(execution_arn)
     return upload_result(label, described, history, endpoint_status(cloud))
 
@@ -50,6 +62,8 @@ def endpoint_status(cloud: LocalCloud) -> dict[str, Any] | None:
         "status": endpoint["EndpointStatus"],
         "endpoint_config": endpoint["EndpointConfigName"],
         "model_version": serving_model_version(sagemaker, endpoint["EndpointConfigName"]),
+        # After a rolled-back update SageMaker says why here, naming the alarm.
+        "failure_reason": endpoint.get("FailureReason"),
     }
 
 

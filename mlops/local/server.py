@@ -21,11 +21,21 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.local.cloud import LocalCloud
 from mlops.local.moto_access import LOCAL_REGION
+from mlops.local.run_folder import RunFolder
 from mlops.local.server_access import GuardedApplication, LocalCredentials, own_hosts
 
 LOOPBACK = "127.0.0.1"
 # The state file holds the secret access key: readable by its owner only.
 STATE_FILE_MODE = 0o600
+# The server's exit status when it cannot bind its port (`mlops local up` reports it as such).
+PORT_UNAVAILABLE_EXIT = 3
+# How often the server copies reports, quarantine copies and outcomes into its results folder.
+RESULTS_SYNC_SECONDS = 2.0
+STOPPED_WHILE_STARTING = "stopped while starting: nothing was left running"
+
+
+class PortUnavailableError(Exception):
+    """The port is taken (or not ours to bind)."""
 
 
 class LocalServer:
@@ -41,7 +51,17 @@ class LocalServer:
 
     def __enter__(self) -> LocalServer:
         moto_application = DomainDispatcherApplication(create_backend_app)
-        server = make_server(LOOPBACK, self._requested_port, moto_application, threaded=True, request_handler=MotoRequestHandler)
+        try:
+            server = make_server(
+                LOOPBACK, self._requested_port, moto_application, threaded=True, request_handler=MotoRequestHandler
+            )
+        except OSError as error:
+            raise PortUnavailableError(
+                f"cannot listen on {LOOPBACK}:{self._requested_port}: {error.strerror or error}"
+            ) from error
+        except SystemExit as error:
+            # werkzeug prints its own message and exits when the address is in use.
+            raise PortUnavailableError(f"cannot listen on {LOOPBACK}:{self._requested_port}: address already in use") from error
         # The guard needs the bound port to know the server's own Host header values.
         server.app = GuardedApplication(
             moto_application,
@@ -93,16 +113,51 @@ def write_state_file(state_file: Path, state: dict[str, Any]) -> None:
     os.replace(partial, state_file)
 
 
-def serve(config_path: Path, port: int, state_file: Path) -> None:
+class StopRequested(Exception):
+    """SIGTERM or SIGINT arrived: unwind whatever is starting or running."""
+
+
+def _stop(*_: Any) -> None:
+    raise StopRequested
+
+
+def serve(config_path: Path, port: int, state_file: Path, results_folder: Path) -> None:
+    # Raised in the main thread wherever it is, so a stop during the long start (synthesis,
+    # deployment) ends the process as promptly as a stop while serving.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    with LocalCloud(config_path) as cloud, LocalServer(port, LocalCredentials.generate()) as server:
-        try:
-            write_state_file(state_file, server.state(config_path, cloud.deployed.outputs if cloud.deployed else {}))
-            stopped.wait()
-        finally:
-            state_file.unlink(missing_ok=True)
+    ready = False
+    folder = RunFolder(results_folder)
+    try:
+        # The port first: taken, the server fails in a second instead of after the deployment.
+        with LocalServer(port, LocalCredentials.generate()) as server, LocalCloud(
+            config_path, log_folder=folder.function_log_folder, job_log_folder=folder.job_log_folder
+        ) as cloud:
+            try:
+                state = server.state(config_path, cloud.deployed.outputs if cloud.deployed else {})
+                write_state_file(state_file, {**state, "results_folder": str(folder.path)})
+                ready = True
+                while not stopped.wait(RESULTS_SYNC_SECONDS):
+                    _keep_results(folder, cloud)
+            finally:
+                state_file.unlink(missing_ok=True)
+                if ready:
+                    _keep_results(folder, cloud)
+    except StopRequested:
+        if not ready:
+            print(STOPPED_WHILE_STARTING, file=sys.stderr, flush=True)
+
+
+def _keep_results(folder: RunFolder, cloud: LocalCloud) -> None:
+    """Copy what the uploads came to into the results folder. It runs beside the requests the
+    server answers, which may change moto's tables while they are read: a copy that meets one
+    is left to the next round."""
+    try:
+        folder.sync(cloud)
+        folder.sync_executions(cloud)
+    except RuntimeError as error:  # "dictionary changed size during iteration"
+        print(f"results not copied this round: {error}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,8 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-file", type=Path, required=True)
+    parser.add_argument("--results", type=Path, required=True)
     arguments = parser.parse_args(argv)
-    serve(arguments.config.resolve(), arguments.port, arguments.state_file)
+    try:
+        serve(arguments.config.resolve(), arguments.port, arguments.state_file, arguments.results)
+    except PortUnavailableError as error:
+        # `mlops local up` shows this line from the server's log.
+        print(str(error), file=sys.stderr, flush=True)
+        return PORT_UNAVAILABLE_EXIT
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from mlops.local import moto_access, runtime_env
 from mlops.local.iam import enforcement
+from mlops.local.job_output import run_with_live_log
 
 SAGEMAKER_ROOT = "/opt/ml"
 MAX_FAILURE_REASON_CHARS = 1024
@@ -44,8 +45,10 @@ class TrainingRun:
 
 
 class LocalTrainingJobRunner:
-    def __init__(self, work_root: Path) -> None:
+    def __init__(self, work_root: Path, live_log_folder: Path | None = None) -> None:
+        """`live_log_folder`: where each job's output is appended as it comes (`<job>.log`)."""
         self._work_root = work_root
+        self._live_log_folder = live_log_folder
         self.runs: dict[str, TrainingRun] = {}
 
     def run(self, job_name: str, request: dict[str, Any]) -> TrainingRun:
@@ -56,7 +59,7 @@ class LocalTrainingJobRunner:
             self._download_channels(job_root, request.get("input_data_config") or [], role)
             hyperparameters = {k: str(v) for k, v in (request.get("hyper_parameters") or {}).items()}
             code_dir = self._unpack_source(job_root, hyperparameters, role)
-            completed = self._run_script(job_root, code_dir, hyperparameters, request)
+            completed = self._run_script(job_root, code_dir, hyperparameters, request, live_log(self._live_log_folder, job_name))
             failure = _failure_reason(job_root, completed)
             if failure is None:
                 self._upload_outputs(job_root, job_name, request["output_data_config"], role)
@@ -106,7 +109,12 @@ class LocalTrainingJobRunner:
         return code_dir
 
     def _run_script(
-        self, job_root: Path, code_dir: Path, hyperparameters: dict[str, str], request: dict[str, Any]
+        self,
+        job_root: Path,
+        code_dir: Path,
+        hyperparameters: dict[str, str],
+        request: dict[str, Any],
+        live_log_file: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         program = hyperparameters.get("sagemaker_program")
         if not program or not (code_dir / program).is_file():
@@ -137,14 +145,12 @@ class LocalTrainingJobRunner:
         arguments = [item for name, value in user_hyperparameters.items() for item in (f"--{name}", value)]
         max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", 86400)
         try:
-            return subprocess.run(
+            return run_with_live_log(
                 [str(runtime_env.image_python()), program, *arguments],
                 cwd=code_dir,
                 env=environment,
-                capture_output=True,
-                text=True,
                 timeout=max_runtime_seconds,
-                check=False,
+                live_log=live_log_file,
             )
         except subprocess.TimeoutExpired as error:
             raise JobSetupError(
@@ -159,6 +165,13 @@ class LocalTrainingJobRunner:
             with execution_role_access(role, "Uploading output failed"):
                 enforcement.authorize_object_write(role, bucket, base + name, output_config.get("KmsKeyId"))
             moto_access.write_object(bucket, base + name, _tar_gz(folder))
+
+
+def live_log(folder: Path | None, job_name: str) -> Path | None:
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{job_name}.log"
 
 
 class JobSetupError(Exception):

@@ -61,3 +61,6 @@ def test_an_update_sagemaker_rolled_back_is_reported_as_a_rollback(cancer_files)
         assert result.outcome == Outcome.FAILED
         assert result.reason.startswith("DeploymentRolledBack")
         assert endpoint_status(cloud)["model_version"] == 1
+        # And the reason and the decision name the alarm that rolled it back
+        assert "mlops-latency" in result.reason
+        assert "mlops-latency" in result.decision["rollback_cause"]

@@ -40,6 +40,7 @@ def test_the_pipeline_story_on_breast_cancer(tmp_path, capsys, breast_cancer_fra
     assert deployed["model_version"] == 1 and deployed["approval_status"] == "Approved"
     assert deployed["endpoint"] == {
         "name": "mlops-endpoint", "status": "InService", "endpoint_config": deployed["endpoint"]["endpoint_config"], "model_version": 1,
+        "failure_reason": None,
     }
     assert deployed["evaluation"]["passed"] is True and deployed["evaluation"]["champion_metrics"] is None
     assert {s["name"] for s in deployed["execution"]["states"]} >= {"Validate data", "Start training", "Evaluate model", "Register version", "Deployed"}

@@ -9,7 +9,7 @@ import pytest
 
 from functions.common.outcome import Outcome
 from mlops.cli import main
-from tests.support.local_pipeline_runs import init_config, local_run, write_csv
+from tests.support.local_pipeline_runs import init_config, local_run, results_folder, write_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -19,10 +19,22 @@ def test_penguins_with_manual_approval_wait_for_a_person(tmp_path, capsys, pengu
     data = write_csv(penguins_frame, tmp_path / "penguins.csv")
     config = init_config(data, "species", tmp_path / "pipeline.json", approval="manual")
 
-    exit_code, [result] = local_run(capsys, config, data)
+    exit_code, [result] = local_run(capsys, config, data, as_json=False)
 
     # Then the version is registered, pending, and nothing is deployed
     assert exit_code == 0
+    # And while it ran, each state and the training job's lines were shown as they came, as
+    # plain lines (capsys is no terminal), then the decision led the result
+    shown = capsys.readouterr()
+    assert "Traceback" not in shown.out + shown.err
+    assert "  -> Validate data (at " in shown.err and "  -> Start training (at " in shown.err
+    job_lines = [line for line in shown.err.splitlines() if line.startswith("     mlops-") and " | " in line]
+    assert any("validation:f1_macro=" in line for line in job_lines), shown.err
+    assert "\x1b" not in shown.err
+    assert f"Results kept in {results_folder(config).resolve()}" in shown.out
+    # The console's text, as the results folder keeps it
+    console = (results_folder(config) / "outcomes.txt").read_text()
+    assert console.index("      gate: challenger f1_macro=") < console.index("Validate data")
     assert result["outcome"] == Outcome.PENDING_APPROVAL
     assert result["approval_status"] == "PendingManualApproval"
     assert result["endpoint"] is None
@@ -44,6 +56,21 @@ def test_penguins_deploy_and_reject_broken_data(tmp_path, capsys, penguins_frame
     assert results[0]["evaluation"]["metrics"]["accuracy"] > 0.9
     assert any(e["column"] == "bill_length_mm" for e in results[1]["validation"]["errors"])
     assert results[1]["endpoint"]["model_version"] == 1
+    # And the run's folder keeps what moto held: both reports, the quarantine copy and its
+    # reason, the functions' and the training job's logs, and each outcome
+    kept = results_folder(config)
+    deployed_execution, rejected_execution = (r["execution"]["arn"].rsplit(":", 1)[-1] for r in results)
+    assert {p.name for p in (kept / "reports" / deployed_execution).iterdir()} == {
+        "validation.html", "validation.json", "evaluation.html", "evaluation.json"}
+    assert (kept / "reports" / rejected_execution / "validation.html").is_file()
+    reason = json.loads((kept / "quarantine" / rejected_execution / "reason.json").read_text())
+    assert "bill_length_mm" in json.dumps(reason)
+    assert (kept / "quarantine" / rejected_execution / "upload" / "penguins_text_in_numbers.csv").read_bytes() == broken.read_bytes()
+    assert any(log.read_text() for log in (kept / "logs" / "functions").glob("*ValidateData*.log"))
+    assert "validation:" in "".join(log.read_text() for log in (kept / "logs" / "jobs").glob("*.log"))
+    assert [json.loads(line)["outcome"] for line in (kept / "outcomes.jsonl").read_text().splitlines()] == [
+        Outcome.DEPLOYED, Outcome.DATA_REJECTED]
+    assert "penguins_text_in_numbers.csv: DATA REJECTED" in (kept / "outcomes.txt").read_text()
 
 
 def test_a_training_failure_is_a_failed_outcome_with_the_jobs_reason(tmp_path, capsys, penguins_frame):

@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import time
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
@@ -58,6 +59,8 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(tmp_path,
         outputs = state["outputs"]
         assert url == f"http://127.0.0.1:{port}"
         assert f"--endpoint-url {url} " in printed
+        kept = Path(state["results_folder"])
+        assert kept.parent == (tmp_path / "mlops-runs").resolve() and f"kept in {kept} as they come" in printed
 
         # When a user uploads data with boto3 and the credentials `local up` printed, as they
         # would to the data bucket in AWS
@@ -100,8 +103,23 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(tmp_path,
         )
         assert sum(point["Sum"] for point in errors["Datapoints"]) == 0
 
-        # And the commands that work on the local server sign with the same credentials
+        # And the server keeps the run's results in its folder while it runs: the reports,
+        # the functions' and the training job's logs, and the upload's outcome
+        execution_name = execution["executionArn"].rsplit(":", 1)[-1]
+        outcomes = kept / "outcomes.txt"
+        deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
+        while not (outcomes.exists() and "incoming/breast_cancer.csv: DEPLOYED" in outcomes.read_text()):
+            assert time.monotonic() < deadline, "the server did not keep the upload's outcome"
+            time.sleep(POLL_SECONDS)
+        assert (kept / "reports" / execution_name / "evaluation.html").is_file()
+        assert list((kept / "logs" / "functions").glob("*.log")) and list((kept / "logs" / "jobs").glob("*.log"))
+
+        # And the commands that work on the local server sign with the same credentials, from
+        # any directory
         capsys.readouterr()
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
         assert main(["versions", "--local"]) == 0
         assert main(["local", "invoke", str(data)]) == 0
         assert main(["local", "monitor"]) == 0

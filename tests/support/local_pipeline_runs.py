@@ -31,12 +31,25 @@ def init_config(data: Path, target: str, config: Path, **overrides) -> Path:
     return config
 
 
-def local_run(capsys, config: Path, *files: Path) -> tuple[int, list[dict]]:
+def results_folder(config: Path) -> Path:
+    """Where `local_run` has `mlops local run` keep its results: beside the config."""
+    return config.parent / "results"
+
+
+def local_run(capsys, config: Path, *files: Path, as_json: bool = True) -> tuple[int, list[dict]]:
+    """`mlops local run`; the results as `--json` prints them, or, for the console output, as
+    the results folder keeps them (the console text stays in capsys for the caller)."""
     capsys.readouterr()
-    exit_code = main(["local", "run", *map(str, files), "--config", str(config), "--json"])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    results = [json.loads(line) for line in captured.out.splitlines() if line.strip()]
+    keep = results_folder(config)
+    exit_code = main(["local", "run", *map(str, files), "--config", str(config), "--keep", str(keep),
+                      *(["--json"] if as_json else [])])
+    if as_json:
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.out + captured.err
+        lines = captured.out.splitlines()
+    else:
+        lines = (keep / "outcomes.jsonl").read_text().splitlines()
+    results = [json.loads(line) for line in lines if line.strip()]
     print(json.dumps([{key: r[key] for key in ("file", "outcome", "reason")} for r in results], indent=1))
     return exit_code, results
 
