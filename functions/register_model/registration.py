@@ -117,13 +117,15 @@ def customer_metadata(
         "gate_decision": "passed" if evaluation.passed else "failed",
         "primary_metric": evaluation.primary_metric,
         "primary_metric_value": repr(primary_value) if primary_value is not None else "undefined",
-        # The gate as a person reads it first: the margin and both comparisons.
-        "gate_margin": f"more than {evaluation.min_improvement:+.4f}" if evaluation.comparisons else None,
-        **{f"gate_{_comparison_key(compared.rows)}": comparison_value(compared) for compared in evaluation.comparisons},
         APPROVED_BY_METADATA_KEY: APPROVED_BY_POLICY if approval_status == "Approved" else None,
     }
     metadata = {key: metadata_value(value) for key, value in values.items()}
     metadata["hyperparameters"] = hyperparameters_value(hyperparameters)
+    if evaluation.comparisons:
+        # The gate as a person reads it first: the margin and both comparisons.
+        metadata["gate_margin"] = metadata_value(f"more than {evaluation.min_improvement:+.4f}")
+        for compared in evaluation.comparisons:
+            metadata[f"gate_{_comparison_key(compared.rows)}"] = metadata_value(comparison_value(compared))
     return metadata
 
 
