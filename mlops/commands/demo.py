@@ -2,14 +2,16 @@
 with scikit-learn), run end to end in a local cloud.
 
 1. A first upload is validated, trained, evaluated, registered and deployed.
-2. A second, larger upload of the same kind trains a challenger that beats or matches the
-   champion on the same rows, and replaces it.
+2. A second, larger upload of the same kind trains a challenger that beats the champion on
+   the same rows (scored by the training job, not the endpoint) and holds on the earlier
+   approved test rows, and replaces it.
 3. The first file uploaded again under another name is recognised as a duplicate: no training.
 4. A broken file (a column of text where numbers belong, and the target missing) is
    quarantined with its reason; the model in production does not change.
 5. Live traffic drifts (a recalibrated sensor shifts the ten "worst_*" measurements by 1.5
-   standard deviations): the scheduled drift monitor raises the drift alarm and the alarm
-   responder starts one retraining.
+   standard deviations), and labelled rows of the recalibrated kind arrive (rejected at upload
+   for drift): the scheduled drift monitor raises the drift alarm and the alarm responder
+   starts one retraining on the curated data plus those new rows.
 6. Requests start failing after a deployment: the 5XX alarm fires and the responder rolls the
    endpoint back to the previous approved version.
 
@@ -92,7 +94,7 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
     config_file.write_text(config.to_json(), encoding="utf-8")
     chapters = [
         Chapter("A first dataset arrives: validate, train, evaluate, register, deploy", first_file, Outcome.DEPLOYED),
-        Chapter("More data of the same kind: the challenger must match or beat the champion", full_file, Outcome.DEPLOYED),
+        Chapter("More data of the same kind: the challenger must beat the champion", full_file, Outcome.DEPLOYED),
         Chapter("The first file is delivered again under another name", first_file, Outcome.DUPLICATE, "incoming/resend_2024_01.csv"),
         Chapter("A broken export: quarantined with its reason, nothing lost", broken_file, Outcome.DATA_REJECTED),
     ]
@@ -127,12 +129,19 @@ def demo(as_json: bool) -> int:
 
 
 def drift_story(cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool) -> bool:
-    from mlops.local.runner import execution_result
+    from mlops.local.runner import execution_result, run_upload
 
-    traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
-    recalibrated = [column for column in traffic.columns if column.startswith(RECALIBRATED_PREFIX)]
+    labelled = frame.sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
+    recalibrated = [column for column in labelled.columns if column.startswith(RECALIBRATED_PREFIX)]
     for column in recalibrated:
-        traffic[column] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[column].std()
+        labelled[column] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[column].std()
+    # The new period's labelled rows: drifted features reject the upload, and the retraining
+    # takes them in (a retrain with no new rows since the serving version is skipped).
+    with tempfile.TemporaryDirectory(prefix="mlops-demo-drift-") as folder:
+        new_rows = Path(folder) / "breast_cancer_2024_03_recalibrated.csv"
+        labelled.to_csv(new_rows, index=False)
+        _show(run_upload(cloud, new_rows), number, total, as_json)
+    traffic = labelled.drop(columns=["target"])
     sent = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, traffic)
     _say(as_json, f"   sent {sent.rows} rows of live traffic with {len(recalibrated)} features shifted; running the drift monitor")
     started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
