@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
 DEMO_ALARM_EVALUATION_PERIODS = 1
+# The local endpoint shares the machine's CPU with the local cloud and whatever else runs on
+# it, so on a busy laptop a request's latency measures the machine, not the model: a burst of
+# live traffic there crossed the 1 s p99 alarm and rolled a good version back. The demo tells
+# the drift and 5XX stories; pipeline.json keeps the threshold for a dedicated instance.
+DEMO_LATENCY_P99_THRESHOLD_MS = 10_000.0
 DRIFTED_FEATURE = "mean_radius"
 RECALIBRATED_PREFIX = "worst_"
 DRIFT_SHIFT_STANDARD_DEVIATIONS = 1.5
@@ -90,6 +95,7 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
 
     config = infer_config(first, "target", project="mlops")
     config.monitoring.evaluation_periods = DEMO_ALARM_EVALUATION_PERIODS
+    config.monitoring.latency_p99_threshold_ms = DEMO_LATENCY_P99_THRESHOLD_MS
     config_file = folder / "pipeline.json"
     config_file.write_text(config.to_json(), encoding="utf-8")
     chapters = [
