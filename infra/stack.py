@@ -90,6 +90,7 @@ class PipelineStack(Stack):
             job_bundle_file=assets.validation_job_bundle_file,
             job_image_uri=training.training_image_uri,
             project=project,
+            endpoint_name=endpoint_name,
         )
         evaluation = EvaluationStage(
             self,
@@ -100,7 +101,6 @@ class PipelineStack(Stack):
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
             model_package_group=group,
-            endpoint_name=endpoint_name,
             invoker=STATE_MACHINE_INVOKER,
         )
         registry = RegistryStage(

@@ -87,6 +87,10 @@ class CuratedDatasetUnreadableError(AlarmActionError):
     """The newest curated dataset's splits are missing or do not share one header."""
 
 
+class NoNewRowsError(AlarmActionError):
+    """A retrain would train on exactly the rows already trained on: nothing arrived since."""
+
+
 FAILURE_OUTCOMES: dict[type[AlarmActionError], str] = {
     RollbackTargetUnusableError: "failed: previous version has no deployable container",
     CuratedDatasetUnreadableError: "failed: curated dataset unreadable",
@@ -159,6 +163,12 @@ def respond(
     )
     try:
         details = carry_out(decision, config=config, settings=settings, clients=clients, now=now)
+    except NoNewRowsError as error:
+        # A retrain on the same rows trains the same model, which the gate rejects as no
+        # improvement after a full training job: not started at all.
+        logger.info("retrain skipped", extra={"alarm": change.alarm_name, "reason": str(error)})
+        decision = responder.skipped(decision, responder.OUTCOME_NO_NEW_ROWS)
+        details = {"reason": str(error)}
     except AlarmActionError as error:
         logger.warning("alarm action failed", extra={"alarm": change.alarm_name, "error": str(error)})
         decision = responder.failed(decision, failure_outcome(error))
@@ -380,6 +390,7 @@ def write_retraining_dataset(s3: Any, bucket: str, curated: CuratedDataset, key:
         seen: set[bytes] = set()
         header, rows = _write_curated_splits(s3, bucket, curated, writer, seen)
         included, ignored = [], []
+        incoming_rows = 0
         for item in _newer_incoming_csvs(s3, bucket, curated):
             copied = _copy_incoming_rows(s3, bucket, item["Key"], header, text, seen)
             if copied is None:
@@ -387,6 +398,12 @@ def write_retraining_dataset(s3: Any, bucket: str, curated: CuratedDataset, key:
             else:
                 included.append(item["Key"])
                 rows += copied
+                incoming_rows += copied
+        if incoming_rows == 0:
+            raise NoNewRowsError(
+                f"no incoming rows arrived since dataset version {curated.dataset_version}, the newest data "
+                f"already trained on ({len(ignored)} incoming file(s) of another header ignored)"
+            )
         text.flush()
         text.detach()
         spool.seek(0)

@@ -44,6 +44,7 @@ OUTCOME_NOTIFIED = "notified"
 OUTCOME_COOLDOWN = "skipped: cooldown"
 OUTCOME_DAILY_CAP = "skipped: daily retrain cap"
 OUTCOME_NO_CURATED_DATASET = "skipped: no curated dataset"
+OUTCOME_NO_NEW_ROWS = "skipped: no new rows since the serving version"
 OUTCOME_NO_ENDPOINT = "skipped: no endpoint serving"
 OUTCOME_SERVING_VERSION_UNKNOWN = "skipped: serving version unknown"
 OUTCOME_NO_PREVIOUS_VERSION = "skipped: no previous approved version"
@@ -250,6 +251,14 @@ def previous_approved(approved: Sequence[RegisteredVersion], serving_version: in
     """The newest approved version older than the one serving."""
     older = [version for version in approved if version.version < serving_version]
     return max(older, key=lambda version: version.version, default=None)
+
+
+def skipped(decision: Decision, outcome: str) -> Decision:
+    """The same decision, held back by a fact found while carrying it out; nothing changed."""
+    record = decision.record.model_copy(
+        update={"outcome": outcome, "model_version_after": decision.record.model_version_before}
+    )
+    return Decision(record, "skipped")
 
 
 def failed(decision: Decision, outcome: str) -> Decision:

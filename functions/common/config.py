@@ -24,6 +24,9 @@ ColumnType = Literal["integer", "float", "category", "boolean", "date", "ignore"
 # dates, "ignore" values are not checked (an id, free text).
 NON_FEATURE_TYPES = frozenset({"date", "ignore"})
 ProblemType = Literal["binary", "multiclass", "regression"]
+# What drift beyond a column's levels does: "fail" rejects the upload, "warn" records it and
+# leaves the decision to the champion/challenger gate, "ignore" does not compare the column.
+DriftPolicy = Literal["fail", "warn", "ignore"]
 
 # No "-": it separates the project from the rest of every resource name (see PipelineConfig).
 PROJECT_NAME = re.compile(r"[a-z][a-z0-9]{1,20}")
@@ -78,6 +81,9 @@ class ColumnSchema(_Strict):
     max_null_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
     # "warn" records an unseen category and accepts the file; "error" rejects it.
     unseen_category: Literal["warn", "error"] = "warn"
+    # Unset: "warn" for the target (new labelled data whose labels moved is what retraining
+    # needs; the gate judges it on the trusted reference holdout), "fail" for a feature.
+    drift: DriftPolicy | None = None
     drift_warn_psi: float | None = None
     drift_fail_psi: float | None = None
     # The fraction of rows that must pass this column's range, category ("error") and
@@ -105,6 +111,11 @@ class DatasetSchema(_Strict):
     def feature_columns(self) -> list[ColumnSchema]:
         """Every column but the target, "date" and "ignore" ones included (they are checked)."""
         return [c for c in self.columns if c.name != self.target]
+
+    def drift_policy(self, column: ColumnSchema) -> DriftPolicy:
+        if column.drift is not None:
+            return column.drift
+        return "warn" if column.name == self.target else "fail"
 
     def column(self, name: str) -> ColumnSchema:
         for column in self.columns:
@@ -167,8 +178,18 @@ class GateConfig(_Strict):
     primary_metric: str
     # Absolute floors (ceilings for lower-is-better metrics), metric name -> bound.
     thresholds: dict[str, float] = Field(default_factory=dict)
-    # Largest allowed loss on the primary metric against the champion, in metric units.
+    # Largest allowed loss on the primary metric against the champion on the reference holdout
+    # (the test rows of the versions approved before), in metric units.
     max_regression: float = Field(default=0.01, ge=0.0)
+    # How much better than the champion the challenger must score on the new test rows, in
+    # metric units; it must beat the champion by more than this, so by default a tie does not
+    # deploy (a redeployment of an equal model is a blue/green update for nothing).
+    min_improvement: float = Field(default=0.0, ge=0.0)
+    # The champion's primary metric on the new rows worse than its registered score by more
+    # than this fraction of it (0.2: AUC 0.99 -> below 0.79), while on the reference holdout it
+    # is within half of that, means the new labels contradict a model that still works: the
+    # upload is held as suspect labels, not deployed.
+    suspect_label_drop: float = Field(default=0.2, gt=0.0, le=1.0)
     bootstrap_samples: int = Field(default=200, ge=0)
 
 

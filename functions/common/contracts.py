@@ -57,6 +57,24 @@ class ValidateDataRequest(_Model):
         return self
 
 
+class ChampionReference(_Model):
+    """The version serving when the upload is judged (the deployment lock is held from before
+    validation to the end of the execution, so it is the version the gate compares with): its
+    drift baseline, its artifact for the training job to score, and the reference holdout."""
+
+    model_package_arn: str
+    model_version: int | None = None
+    model_artifact: str  # its model.tar.gz, an input channel of the training job
+    # Its primary metric when it was registered ("registered score"), to tell a champion that
+    # stopped working from labels that contradict it.
+    primary_metric: str | None = None
+    registered_score: float | None = None
+    # A SageMaker manifest of the test splits of the versions approved before (the trusted
+    # reference holdout), an input channel of the training job.
+    reference_manifest_uri: str | None = None
+    reference_dataset_versions: list[str] = Field(default_factory=list)
+
+
 class ValidateDataResult(_Model):
     outcome: Literal["accepted", "data_rejected", "duplicate"]
     reason: str | None = None
@@ -76,6 +94,10 @@ class ValidateDataResult(_Model):
     warnings: list[CheckFinding] = Field(default_factory=list)
     # Unique per execution, stable across retries of the same execution.
     training_job_name: str | None = None
+    # Order-insensitive digest of the accepted rows (functions/validate_data/fingerprint.py).
+    rows_fingerprint: str | None = None
+    # None when no model serves yet (the first model is judged by the thresholds alone).
+    champion: ChampionReference | None = None
 
 
 class ValidationJobRequest(ValidateDataRequest):
@@ -103,9 +125,23 @@ class EvaluateModelRequest(_Model):
     execution_arn: str
 
 
+class GateComparison(_Model):
+    """The challenger and the champion on one set of rows, by the primary metric."""
+
+    rows: str  # "the new test rows" or "the reference holdout"
+    row_count: int
+    challenger: float | None = None
+    champion: float | None = None
+    gain: float | None = None  # challenger better by this much (negative: worse)
+
+
 class EvaluateModelResult(_Model):
     passed: bool
     primary_metric: str
+    # The improvement over the champion on the new rows the gate requires (more than this).
+    min_improvement: float = 0.0
+    # Empty without a champion; else the new test rows, then the reference holdout if any.
+    comparisons: list[GateComparison] = Field(default_factory=list)
     metrics: dict[str, float]
     confidence_intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)
     champion_metrics: dict[str, float] | None = None

@@ -227,6 +227,10 @@ def compare_to_baseline(
         reference = baseline_columns.get(column.name)
         if column.name not in current.columns or column.type in NON_FEATURE_TYPES:
             continue
+        policy = schema.drift_policy(column)
+        if policy == "ignore":
+            comparison.skipped[column.name] = "drift policy is ignore"
+            continue
         if reference is None:
             comparison.skipped[column.name] = "not in the baseline profile"
             continue
@@ -251,6 +255,8 @@ def compare_to_baseline(
         fail_psi = column.drift_fail_psi if column.drift_fail_psi is not None else drift.fail_psi
         signal = value - noise
         status: DriftStatus = "fail" if signal >= fail_psi else "warn" if signal >= warn_psi else "ok"
+        if status == "fail" and policy == "warn":
+            status = "warn"
         comparison.features.append(
             FeatureDrift(
                 column.name, kind, round(value, 6), round(noise, 6), status, warn_psi, fail_psi, labels, expected, actual

@@ -49,8 +49,18 @@ def curated_manifest_key(dataset_version: str) -> str:
     return f"{curated_prefix(dataset_version)}manifest.json"
 
 
+def rows_fingerprint_key(fingerprint: str) -> str:
+    """Claimed by the first dataset version with these rows (functions/validate_data/fingerprint.py)."""
+    return f"{CURATED_PREFIX}rows-fingerprints/{fingerprint}.json"
+
+
 def curated_profile_key(dataset_version: str) -> str:
     return f"{curated_prefix(dataset_version)}profile.json"
+
+
+def reference_manifest_key(execution_name: str) -> str:
+    """The SageMaker manifest of the reference holdout an execution's training job scores."""
+    return f"{CURATED_PREFIX}reference-holdouts/{execution_name}.manifest"
 
 
 def quarantine_prefix(execution_name: str) -> str:

@@ -123,16 +123,56 @@ def lower_is_better(metric: str) -> bool:
     return metric in LOWER_IS_BETTER_METRICS
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4f}"
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
 
 
 @dataclass(frozen=True)
 class GateCheck:
-    gate: str  # "threshold", "primary" or "champion"
+    gate: str  # "threshold", "primary", "suspect_labels", "reference" or "improvement"
     metric: str
     passed: bool
     reason: str  # one sentence
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The challenger and the champion on the same rows, by the primary metric."""
+
+    rows_name: str  # "the new test rows", "the reference holdout"
+    rows: int
+    challenger: float | None
+    champion: float | None
+
+    @property
+    def gain(self) -> float | None:
+        """How much better the challenger is (negative: worse), whichever way the metric points."""
+        if self.challenger is None or self.champion is None:
+            return None
+        return self.champion - self.challenger if self._lower_is_better else self.challenger - self.champion
+
+    _lower_is_better: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows_name,
+            "row_count": self.rows,
+            "challenger": self.challenger,
+            "champion": self.champion,
+            "gain": self.gain,
+        }
+
+
+@dataclass(frozen=True)
+class ChampionEvidence:
+    """What the training job measured of the serving version: the primary metric on the new
+    test rows, on the reference holdout for both models (None without one), and the score it
+    was registered with."""
+
+    label: str
+    new_rows: Comparison
+    reference: Comparison | None
+    registered_score: float | None
 
 
 @dataclass(frozen=True)
@@ -142,6 +182,15 @@ class GateDecision:
     reasons: list[str]
     summary: str
     notes: list[str] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+
+
+def comparison(metric: str, rows_name: str, rows: int, challenger: dict[str, float], champion: dict[str, float]) -> Comparison:
+    return Comparison(rows_name, rows, challenger.get(metric), champion.get(metric), _lower_is_better=lower_is_better(metric))
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}"
 
 
 def _threshold_check(metric: str, bound: float, metrics: dict[str, float], problem_type: ProblemType) -> GateCheck:
@@ -167,65 +216,135 @@ def _primary_metric_missing(metric: str, problem_type: ProblemType) -> GateCheck
     return GateCheck("primary", metric, False, reason)
 
 
-def _champion_check(
-    metric: str, metrics: dict[str, float], champion_metrics: dict[str, float], champion_label: str, max_regression: float
-) -> GateCheck:
-    if metric not in metrics:
-        return GateCheck("champion", metric, False, f"The challenger's {metric} is undefined, so it cannot be compared with {champion_label}.")
-    if metric not in champion_metrics:
-        return GateCheck("champion", metric, False, f"{champion_label} has no {metric} on the test split, so the challenger cannot be compared with it.")
-    challenger_value, champion_value = metrics[metric], champion_metrics[metric]
-    # Positive regression means the challenger is worse, whichever way the metric points.
-    regression = challenger_value - champion_value if lower_is_better(metric) else champion_value - challenger_value
-    comparison = f"{metric} {_fmt(challenger_value)} against {champion_label}'s {_fmt(champion_value)}"
-    if regression > max_regression:
+def _drop(metric: str, anchor: float, value: float) -> float:
+    """How far `value` fell below `anchor` (positive: worse), as a fraction of the anchor, so
+    one setting serves bounded metrics (AUC) and unbounded ones (RMSE) alike."""
+    worse = value - anchor if lower_is_better(metric) else anchor - value
+    return worse / abs(anchor) if anchor else worse
+
+
+def _suspect_labels_check(metric: str, evidence: ChampionEvidence, gates: GateConfig) -> GateCheck | None:
+    """The champion scores far below its registered score on the new rows while it still holds
+    on the trusted reference holdout: the new labels contradict a model that still works."""
+    new_score = evidence.new_rows.champion
+    reference_score = evidence.reference.champion if evidence.reference is not None else None
+    if new_score is None or reference_score is None:
+        return None
+    anchor = evidence.registered_score if evidence.registered_score is not None else reference_score
+    collapse = _drop(metric, anchor, new_score)
+    reference_drop = _drop(metric, anchor, reference_score)
+    holds = reference_drop <= gates.suspect_label_drop / 2
+    if collapse > gates.suspect_label_drop and holds:
         return GateCheck(
-            "champion", metric, False,
-            f"{comparison} is {_fmt(regression)} worse, more than the allowed regression of {_fmt(max_regression)}.",
+            "suspect_labels", metric, False,
+            f"Suspect labels: {evidence.label} scores {metric} {_fmt(new_score)} on the new test rows, "
+            f"{collapse:.0%} worse than its registered {_fmt(anchor)} (more than {gates.suspect_label_drop:.0%}), "
+            f"while it still scores {_fmt(reference_score)} on the reference holdout; the new labels contradict "
+            "a model that still works, so the upload is held for a person to check (swapped or relabelled classes?).",
         )
-    if regression > 0:
+    return GateCheck(
+        "suspect_labels", metric, True,
+        f"{evidence.label} scores {metric} {_fmt(new_score)} on the new test rows against its registered {_fmt(anchor)}; "
+        "the new labels do not contradict it.",
+    )
+
+
+def _reference_check(metric: str, evidence: ChampionEvidence, max_regression: float) -> GateCheck:
+    reference = evidence.reference
+    if reference is None or reference.gain is None:
         return GateCheck(
-            "champion", metric, True,
-            f"{comparison} is {_fmt(regression)} worse, within the allowed regression of {_fmt(max_regression)}.",
+            "reference", metric, False,
+            f"The reference holdout has no {metric} for both models, so a regression on trusted rows cannot be ruled out.",
         )
-    return GateCheck("champion", metric, True, f"{comparison} is no worse than the champion.")
+    text = (
+        f"On the reference holdout ({reference.rows} rows) {metric} {_fmt(reference.challenger)} against "
+        f"{evidence.label}'s {_fmt(reference.champion)} ({_signed(reference.gain)})"
+    )
+    if -reference.gain > max_regression:
+        return GateCheck(
+            "reference", metric, False,
+            f"Regression on the reference holdout: {text[0].lower()}{text[1:]} is worse by more than the allowed "
+            f"{_fmt(max_regression)}.",
+        )
+    return GateCheck("reference", metric, True, f"{text}, within the allowed regression of {_fmt(max_regression)}.")
+
+
+def _improvement_check(metric: str, evidence: ChampionEvidence, min_improvement: float) -> GateCheck:
+    new_rows = evidence.new_rows
+    if new_rows.challenger is None:
+        return GateCheck("improvement", metric, False, f"The challenger's {metric} is undefined, so it cannot be compared with {evidence.label}.")
+    if new_rows.gain is None:
+        return GateCheck("improvement", metric, False, f"{evidence.label} has no {metric} on the new test rows, so the challenger cannot be compared with it.")
+    text = (
+        f"on the new test rows ({new_rows.rows}) {metric} {_fmt(new_rows.challenger)} against {evidence.label}'s "
+        f"{_fmt(new_rows.champion)} ({_signed(new_rows.gain)}), where the margin is more than {_signed(min_improvement)}"
+    )
+    if new_rows.gain <= min_improvement:
+        return GateCheck("improvement", metric, False, f"No improvement: {text}.")
+    return GateCheck("improvement", metric, True, f"Better than the champion: {text}.")
 
 
 def decide(
     gates: GateConfig,
     problem_type: ProblemType,
     metrics: dict[str, float],
-    champion_metrics: dict[str, float] | None,
-    champion_label: str | None = None,
+    champion: ChampionEvidence | None,
     primary_interval: tuple[float, float] | None = None,
 ) -> GateDecision:
-    """Absolute thresholds always; the relative gate against the champion only when one is serving."""
+    """Absolute thresholds always; with a champion serving, also the guard against suspect
+    labels, no regression beyond max_regression on the reference holdout, and an improvement
+    of more than min_improvement on the new test rows."""
     primary = gates.primary_metric
-    checks = [_threshold_check(metric, bound, metrics, problem_type) for metric, bound in gates.thresholds.items()]
-    if primary not in gates.thresholds and primary not in metrics:
-        checks.append(_primary_metric_missing(primary, problem_type))
-    notes = []
-    if champion_metrics is not None:
-        label = champion_label or "the champion"
-        checks.append(_champion_check(primary, metrics, champion_metrics, label, gates.max_regression))
+    checks: list[GateCheck] = []
+    notes: list[str] = []
+    comparisons: list[Comparison] = []
+    if champion is not None:
+        suspect = _suspect_labels_check(primary, champion, gates)
+        if suspect is not None:
+            checks.append(suspect)
+        checks.append(_reference_check(primary, champion, gates.max_regression))
+        checks.append(_improvement_check(primary, champion, gates.min_improvement))
+        comparisons = [champion.new_rows] + ([champion.reference] if champion.reference is not None else [])
     else:
         notes.append("No model is serving yet, so only the absolute thresholds apply.")
+    checks += [_threshold_check(metric, bound, metrics, problem_type) for metric, bound in gates.thresholds.items()]
+    if primary not in gates.thresholds and primary not in metrics:
+        checks.append(_primary_metric_missing(primary, problem_type))
 
     failed = [c for c in checks if not c.passed]
     passed = not failed
-    primary_text = f"{primary} {_fmt(metrics[primary])}" if primary in metrics else primary
-    if primary_interval is not None and primary in metrics:
-        primary_text += f" ({CONFIDENCE_LEVEL:.0%} CI {_fmt(primary_interval[0])} to {_fmt(primary_interval[1])})"
+    headline = _headline(primary, metrics, champion, gates, primary_interval)
     if passed:
         reasons = [c.reason for c in checks] + notes
-        against = (
-            f"and is within {_fmt(gates.max_regression)} of {champion_label or 'the champion'}"
-            if champion_metrics is not None
-            else "and no champion is serving"
-        )
-        summary = f"Passed: {primary_text} meets every threshold {against}."
+        tail = "every threshold is met" if champion is not None else "meets every threshold and no champion is serving"
+        summary = f"Passed: {headline}; {tail}."
     else:
         reasons = [c.reason for c in failed]
         more = f" (and {len(failed) - 1} more failed gate{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
-        summary = f"Failed with {primary_text}: {failed[0].reason.rstrip('.')}{more}."
-    return GateDecision(passed=passed, checks=checks, reasons=reasons, summary=summary, notes=notes)
+        summary = f"Rejected, {failed[0].reason[0].lower()}{failed[0].reason[1:].rstrip('.')}{more}. {headline}."
+    return GateDecision(passed=passed, checks=checks, reasons=reasons, summary=summary, notes=notes, comparisons=comparisons)
+
+
+def _headline(
+    primary: str,
+    metrics: dict[str, float],
+    champion: ChampionEvidence | None,
+    gates: GateConfig,
+    primary_interval: tuple[float, float] | None,
+) -> str:
+    """The primary metric, the margin and both comparisons, in one clause: what a person reads first."""
+    if champion is None:
+        text = f"{primary} {_fmt(metrics[primary])}" if primary in metrics else primary
+        if primary_interval is not None and primary in metrics:
+            text += f" ({CONFIDENCE_LEVEL:.0%} CI {_fmt(primary_interval[0])} to {_fmt(primary_interval[1])})"
+        return text
+    parts = [f"{primary}, margin {_signed(gates.min_improvement)}"]
+    for compared in [champion.new_rows, champion.reference]:
+        if compared is None:
+            parts.append("no reference holdout")
+            continue
+        challenger = _fmt(compared.challenger) if compared.challenger is not None else "undefined"
+        champion_score = _fmt(compared.champion) if compared.champion is not None else "undefined"
+        gain = f" ({_signed(compared.gain)})" if compared.gain is not None else ""
+        parts.append(f"{compared.rows_name} {challenger} vs {champion.label} {champion_score}{gain}")
+    return "; ".join(parts)

@@ -8,8 +8,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import EvaluateModelRequest
@@ -20,10 +18,6 @@ from functions.evaluate_model.settings import EvaluationSettings
 logger = Logger()
 tracer = InvocationTracer()
 metrics = Metrics()
-
-# An endpoint invocation may take up to 60 seconds before SageMaker gives up on it.
-RUNTIME_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=70)
-
 
 # The state machine's Catch turns a raised error into the "Pipeline failed" outcome.
 @pipeline_handler(
@@ -42,7 +36,6 @@ def lambda_handler(event: EvaluateModelRequest, context: LambdaContext, settings
         load_packaged_config(),
         settings,
         sagemaker=aws_client("sagemaker"),
-        runtime=aws_client("sagemaker-runtime", RUNTIME_CLIENT_CONFIG),
         s3=aws_client("s3"),
     )
     logger.info(

@@ -74,8 +74,19 @@ def build_document(
     challenger: dict[str, Any],
     champion: dict[str, Any] | None,
     primary_difference_interval: tuple[float, float] | None,
+    reference_holdout: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    gates = header.get("gates") or {}
     return {
+        # What a person reads first: the primary metric, the margin and both comparisons.
+        "gate": {
+            "primary_metric": header.get("primary_metric"),
+            "passed": decision.passed,
+            "min_improvement": gates.get("min_improvement"),
+            "max_regression": gates.get("max_regression"),
+            "comparisons": [compared.to_dict() for compared in decision.comparisons],
+            "summary": decision.summary,
+        },
         **header,
         "passed": decision.passed,
         "summary": decision.summary,
@@ -86,6 +97,7 @@ def build_document(
         ],
         "challenger": challenger,
         "champion": champion,
+        "reference_holdout": reference_holdout,
         "primary_metric_difference_interval": list(primary_difference_interval) if primary_difference_interval else None,
     }
 

@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.config import DatasetSchema, PipelineConfig
-from functions.common.contracts import EvaluateModelRequest, EvaluateModelResult
+from functions.common.config import DatasetSchema, PipelineConfig, ProblemType
+from functions.common.contracts import ChampionReference, EvaluateModelRequest, EvaluateModelResult, GateComparison
 from functions.common.errors import ChampionUnavailableError, PipelineError, TrainingOutputMissingError
 from functions.common.model_metrics import (
     ModelPredictions,
     PredictionsMismatchError,
+    Rows,
     canonical_label,
     compute_metrics,
     positive_class_for,
@@ -28,7 +29,13 @@ from functions.common.model_metrics import (
 from functions.common.s3_layout import PREDICTIONS_FILE_NAME, SPLIT_FILE_NAME, report_key, s3_uri, split_uri
 from functions.evaluate_model import champion as champion_module
 from functions.evaluate_model import report
-from functions.evaluate_model.evaluation import bootstrap_difference, bootstrap_intervals, decide
+from functions.evaluate_model.evaluation import (
+    ChampionEvidence,
+    bootstrap_difference,
+    bootstrap_intervals,
+    comparison,
+    decide,
+)
 from functions.evaluate_model.settings import EvaluationSettings
 
 OUTPUT_ARCHIVE_NAME = "output.tar.gz"
@@ -128,16 +135,23 @@ def read_test_split(s3: Any, test_prefix: str, schema: DatasetSchema) -> pd.Data
     return frame
 
 
-def _champion_section(found: champion_module.Champion, section: dict[str, Any]) -> dict[str, Any]:
+def _champion_section(champion: ChampionReference, section: dict[str, Any]) -> dict[str, Any]:
     return {
-        "label": found.label,
-        "endpoint_name": found.endpoint_name,
-        "endpoint_config_name": found.endpoint_config_name,
-        "model_name": found.model_name,
-        "model_version": found.model_version,
-        "model_package_arn": found.model_package_arn,
+        "label": champion_module.label_of(champion),
+        "model_version": champion.model_version,
+        "model_package_arn": champion.model_package_arn,
+        "model_artifact": champion.model_artifact,
+        "registered_score": champion.registered_score,
+        "scored_by": "the training job, from the champion's model artifact (not the live endpoint)",
         **section,
     }
+
+
+def _rows(problem_type: ProblemType, y_true: Any, predictions: ModelPredictions, positive_class: str | None, whose: str) -> Rows:
+    try:
+        return prepare_rows(problem_type, y_true, predictions, positive_class)
+    except PredictionsMismatchError as error:
+        raise ChampionUnavailableError(f"{whose} predictions cannot be scored: {error}") from error
 
 
 def evaluate_candidate(
@@ -145,7 +159,6 @@ def evaluate_candidate(
     config: PipelineConfig,
     settings: EvaluationSettings,
     sagemaker: Any,
-    runtime: Any,
     s3: Any,
 ) -> EvaluateModelResult:
     schema = config.dataset
@@ -175,35 +188,58 @@ def evaluate_candidate(
     interval_metrics = [gates.primary_metric, *gates.thresholds]
     intervals = bootstrap_intervals(challenger_rows, interval_metrics, gates.bootstrap_samples)
 
-    champion = champion_module.find_champion(sagemaker, settings.endpoint_name)
+    champion = request.validation.champion
     champion_metrics: dict[str, float] | None = None
     champion_document: dict[str, Any] | None = None
+    reference_document: dict[str, Any] | None = None
     difference_interval = None
+    evidence = None
     if champion is not None:
-        features = test[[c.name for c in schema.feature_columns]]
-        champion_predictions = champion_module.score_rows(
-            runtime, champion, features, classification, champion_module.inference_id_for(execution_name)
+        label = champion_module.label_of(champion)
+        files = champion_module.output_files(archive, output_uri)
+        champion_predictions = parse_predictions(
+            champion_module.required(files, champion_module.CHAMPION_PREDICTIONS_FILE_NAME, output_uri, champion),
+            classification,
         )
-        try:
-            champion_rows = prepare_rows(problem_type, y_true, champion_predictions, positive_class)
-        except PredictionsMismatchError as error:
-            raise ChampionUnavailableError(
-                f"endpoint {champion.endpoint_name} answered in a form that cannot be scored: {error}"
-            ) from error
+        champion_rows = _rows(problem_type, y_true, champion_predictions, positive_class, label)
         champion_metrics = compute_metrics(champion_rows)
         difference_interval = bootstrap_difference(
             challenger_rows, champion_rows, gates.primary_metric, gates.bootstrap_samples
         )
         champion_document = _champion_section(champion, report.model_section(champion_rows, champion_metrics))
+        reference = None
+        holdout = champion_module.reference_holdout(files, output_uri, champion, classification)
+        if holdout is not None:
+            reference_challenger = _rows(
+                problem_type, holdout.labels, parse_predictions(holdout.challenger_csv, classification), positive_class,
+                "the challenger's reference",
+            )
+            reference_champion = _rows(
+                problem_type, holdout.labels, parse_predictions(holdout.champion_csv, classification), positive_class,
+                f"{label}'s reference",
+            )
+            reference_metrics = compute_metrics(reference_challenger)
+            reference_champion_metrics = compute_metrics(reference_champion)
+            reference = comparison(
+                gates.primary_metric, "the reference holdout", int(reference_challenger.size),
+                reference_metrics, reference_champion_metrics,
+            )
+            reference_document = {
+                "dataset_versions": champion.reference_dataset_versions,
+                "rows": int(reference_challenger.size),
+                "challenger_metrics": reference_metrics,
+                "champion_metrics": reference_champion_metrics,
+            }
+        evidence = ChampionEvidence(
+            label=label,
+            new_rows=comparison(
+                gates.primary_metric, "the new test rows", int(challenger_rows.size), metrics, champion_metrics
+            ),
+            reference=reference,
+            registered_score=champion.registered_score if champion.primary_metric == gates.primary_metric else None,
+        )
 
-    decision = decide(
-        gates,
-        problem_type,
-        metrics,
-        champion_metrics,
-        champion.label if champion else None,
-        intervals.get(gates.primary_metric),
-    )
+    decision = decide(gates, problem_type, metrics, evidence, intervals.get(gates.primary_metric))
 
     json_key = report_key(execution_name, "evaluation.json")
     html_key = report_key(execution_name, "evaluation.html")
@@ -224,6 +260,7 @@ def evaluate_candidate(
         decision=decision,
         challenger=report.model_section(challenger_rows, metrics, intervals),
         champion=champion_document,
+        reference_holdout=reference_document,
         primary_difference_interval=difference_interval,
     )
     s3.put_object(
@@ -237,6 +274,8 @@ def evaluate_candidate(
     return EvaluateModelResult(
         passed=decision.passed,
         primary_metric=gates.primary_metric,
+        min_improvement=gates.min_improvement,
+        comparisons=[GateComparison.model_validate(compared.to_dict()) for compared in decision.comparisons],
         metrics=metrics,
         confidence_intervals=intervals,
         champion_metrics=champion_metrics,

@@ -9,5 +9,4 @@ from functions.common.environment import EnvironmentValue, FunctionEnvironment
 
 class EvaluationSettings(FunctionEnvironment):
     data_bucket: EnvironmentValue = Field(alias="DATA_BUCKET")
-    endpoint_name: EnvironmentValue = Field(alias="ENDPOINT_NAME")
     model_package_group: EnvironmentValue = Field(alias="MODEL_PACKAGE_GROUP")

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.config import PipelineConfig
-from functions.common.contracts import ApprovalStatus, RegisterModelRequest, RegisterModelResult
+from functions.common.contracts import ApprovalStatus, GateComparison, RegisterModelRequest, RegisterModelResult
 from functions.common.errors import PipelineError, RegistryError
 from functions.common.model_package import (
     APPROVED_BY_METADATA_KEY,
@@ -121,7 +121,28 @@ def customer_metadata(
     }
     metadata = {key: metadata_value(value) for key, value in values.items()}
     metadata["hyperparameters"] = hyperparameters_value(hyperparameters)
+    if evaluation.comparisons:
+        # The gate as a person reads it first: the margin and both comparisons.
+        metadata["gate_margin"] = metadata_value(f"more than {evaluation.min_improvement:+.4f}")
+        for compared in evaluation.comparisons:
+            metadata[f"gate_{_comparison_key(compared.rows)}"] = metadata_value(comparison_value(compared))
     return metadata
+
+
+def _comparison_key(rows: str) -> str:
+    return "reference_holdout" if "reference" in rows else "new_rows"
+
+
+def comparison_value(compared: GateComparison) -> str:
+    """`challenger=0.9950 champion=0.9900 gain=+0.0050 rows=114`: metadata allows no parentheses."""
+
+    def number(value: float | None, signed: bool = False) -> str:
+        return "undefined" if value is None else (f"{value:+.4f}" if signed else f"{value:.4f}")
+
+    return (
+        f"challenger={number(compared.challenger)} champion={number(compared.champion)} "
+        f"gain={number(compared.gain, signed=True)} rows={compared.row_count}"
+    )
 
 
 def client_token_for(execution_arn: str) -> str:

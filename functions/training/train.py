@@ -10,6 +10,13 @@ subprocess with the same environment variables. Contract:
 - ``SM_MODEL_DIR`` receives model.joblib, metadata.json and code/ (inference.py and the config),
   so the artifact serves itself with SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code;
 - ``SM_OUTPUT_DATA_DIR`` receives predictions.csv, the test split's predictions in its row order;
+- when a version serves, channel ``champion`` holds its model.tar.gz and channel ``reference``
+  the reference holdout (the test splits of the versions approved before, through a manifest):
+  the champion's predictions on the test split go to champion_predictions.csv, and both
+  models' predictions on the reference rows (less any that are also training rows) to
+  reference_predictions.csv and champion_reference_predictions.csv, with the reference rows'
+  labels in reference_labels.csv. Evaluation compares the two models from these files, so the
+  live endpoint never serves evaluation traffic;
 - on failure ``SM_OUTPUT_DIR/failure`` holds a one-line reason, which SageMaker reports as the
   job's FailureReason, and the process exits non-zero.
 
@@ -20,11 +27,13 @@ joblib only.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
 import shutil
 import sys
+import tarfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +84,14 @@ DEFAULT_CHANNELS_DIR = "/opt/ml/input/data"
 TRAIN_CHANNEL = "train"
 VALIDATION_CHANNEL = "validation"
 TEST_CHANNEL = "test"
+CHAMPION_CHANNEL = "champion"
+REFERENCE_CHANNEL = "reference"
+MODEL_ARCHIVE_NAME = "model.tar.gz"
+CHAMPION_PREDICTIONS_FILE_NAME = "champion_predictions.csv"
+REFERENCE_PREDICTIONS_FILE_NAME = "reference_predictions.csv"
+CHAMPION_REFERENCE_PREDICTIONS_FILE_NAME = "champion_reference_predictions.csv"
+REFERENCE_LABELS_FILE_NAME = "reference_labels.csv"
+LABEL_COLUMN = "label"
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression")
 COLUMN_TYPES = ("integer", "float", "category", "boolean", "date", "ignore")
@@ -148,6 +165,10 @@ class TargetInvalidError(TrainingError):
     pass
 
 
+class ChampionUnreadableError(TrainingError):
+    """The serving version's artifact cannot be loaded or cannot score the rows."""
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     target: str
@@ -169,7 +190,7 @@ class TrainingEnvironment:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TrainingEnvironment:
-        channels = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL)
+        channels = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL, CHAMPION_CHANNEL, REFERENCE_CHANNEL)
         return cls(
             model_dir=Path(environ.get("SM_MODEL_DIR", DEFAULT_MODEL_DIR)),
             output_dir=Path(environ.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR)),
@@ -463,6 +484,106 @@ def metric_definitions(problem_type: str) -> list[dict[str, str]]:
     return [{"Name": f"validation:{name}", "Regex": f"validation:{name}=([-+0-9.eE]+);"} for name in names]
 
 
+# --- the champion and the reference holdout ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Champion:
+    pipeline: Any
+    features: list[dict[str, str]]
+    problem_type: str
+
+
+def load_champion(directory: Path) -> Champion | None:
+    """The serving version from its model.tar.gz in the champion channel; None without one.
+    Only model.joblib and metadata.json are read from the archive, nothing is extracted."""
+    if not directory.is_dir():
+        return None
+    archives = sorted(directory.rglob(MODEL_ARCHIVE_NAME))
+    if not archives:
+        return None
+    try:
+        with tarfile.open(archives[0], mode="r:gz") as archive:
+            members = {member.name.removeprefix("./"): member for member in archive.getmembers() if member.isfile()}
+            model_member = members.get(serving.MODEL_FILE_NAME)
+            metadata_member = members.get(serving.METADATA_FILE_NAME)
+            if model_member is None or metadata_member is None:
+                raise ChampionUnreadableError(
+                    f"the champion's {MODEL_ARCHIVE_NAME} lacks {serving.MODEL_FILE_NAME} or {serving.METADATA_FILE_NAME}"
+                )
+            metadata = json.loads(archive.extractfile(metadata_member).read())  # type: ignore[union-attr]
+            pipeline = joblib.load(io.BytesIO(archive.extractfile(model_member).read()))  # type: ignore[union-attr]
+    except (tarfile.TarError, OSError, ValueError, EOFError) as error:
+        raise ChampionUnreadableError(f"the champion's {MODEL_ARCHIVE_NAME} cannot be loaded: {error}") from error
+    return Champion(pipeline=pipeline, features=metadata["features"], problem_type=metadata["problem_type"])
+
+
+def score_with(model: Any, features: list[dict[str, str]], frame: pd.DataFrame, problem_type: str, source: str) -> pd.DataFrame:
+    prepared = serving.prepare_features(frame, features, source)
+    return serving.predictions_frame(*serving.score(model, prepared, problem_type))
+
+
+def read_reference_holdout(directory: Path, spec: DatasetSpec, train_frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Every CSV the reference channel delivered, less rows with an empty target and rows that
+    are also training rows (a retraining upload carries earlier rows, and a model is not to be
+    graded on rows it learned)."""
+    if not directory.is_dir():
+        return None
+    paths = sorted(path for path in directory.rglob("*.csv") if path.is_file())
+    if not paths:
+        return None
+    frames = [read_channel(REFERENCE_CHANNEL, path.parent, spec, require_target=True) for path in paths]
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame[frame[spec.target].notna()]
+    columns = [feature["name"] for feature in spec.features] + [spec.target]
+    if all(column in train_frame.columns for column in columns):
+        seen = set(pd.util.hash_pandas_object(train_frame[columns].astype(str), index=False).to_numpy())
+        hashes = pd.util.hash_pandas_object(frame[columns].astype(str), index=False).to_numpy()
+        frame = frame[[value not in seen for value in hashes]]
+    return frame.reset_index(drop=True) if len(frame) else None
+
+
+def write_champion_comparison(
+    environment: TrainingEnvironment,
+    spec: DatasetSpec,
+    pipeline: Pipeline,
+    train_frame: pd.DataFrame,
+    test_frame: pd.DataFrame | None,
+) -> dict[str, int]:
+    """Score the champion on the test rows, and both models on the reference holdout."""
+    champion = load_champion(environment.channel_dirs[CHAMPION_CHANNEL])
+    if champion is None:
+        return {}
+    if champion.problem_type != spec.problem_type:
+        raise ChampionUnreadableError(
+            f"the champion solves a {champion.problem_type} problem, the config a {spec.problem_type} one"
+        )
+    output = environment.output_data_dir
+    output.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    try:
+        if test_frame is not None:
+            score_with(champion.pipeline, champion.features, test_frame, spec.problem_type, "test channel (champion)").to_csv(
+                output / CHAMPION_PREDICTIONS_FILE_NAME, index=False
+            )
+            counts["champion_test_rows"] = len(test_frame)
+        reference = read_reference_holdout(environment.channel_dirs[REFERENCE_CHANNEL], spec, train_frame)
+        if reference is not None:
+            score_with(pipeline, spec.features, reference, spec.problem_type, "reference channel").to_csv(
+                output / REFERENCE_PREDICTIONS_FILE_NAME, index=False
+            )
+            score_with(
+                champion.pipeline, champion.features, reference, spec.problem_type, "reference channel (champion)"
+            ).to_csv(output / CHAMPION_REFERENCE_PREDICTIONS_FILE_NAME, index=False)
+            pd.DataFrame({LABEL_COLUMN: reference[spec.target].to_numpy()}).to_csv(
+                output / REFERENCE_LABELS_FILE_NAME, index=False
+            )
+            counts["reference_rows"] = len(reference)
+    except serving.InvalidRequestError as error:
+        raise ChampionUnreadableError(f"the champion cannot score the rows: {error}") from error
+    return counts
+
+
 # --- the run ----------------------------------------------------------------------------
 
 
@@ -511,6 +632,7 @@ def train(argv: list[str], environment: TrainingEnvironment) -> dict[str, Any]:
         print("no validation channel: validation metrics not computed", flush=True)
 
     test_rows = 0
+    test_frame = None
     if _channel_file(TEST_CHANNEL, environment.channel_dirs[TEST_CHANNEL]) is not None:
         test_frame = read_channel(TEST_CHANNEL, environment.channel_dirs[TEST_CHANNEL], spec, require_target=False)
         test_rows = len(test_frame)
@@ -519,6 +641,7 @@ def train(argv: list[str], environment: TrainingEnvironment) -> dict[str, Any]:
         serving.predictions_frame(*scored).to_csv(environment.output_data_dir / PREDICTIONS_FILE_NAME, index=False)
     else:
         print(f"no test channel: {PREDICTIONS_FILE_NAME} not written", flush=True)
+    comparison_rows = write_champion_comparison(environment, spec, pipeline, train_frame, test_frame)
 
     classes = [str(label) for label in pipeline.classes_] if spec.is_classification else None
     metadata = {
@@ -535,6 +658,7 @@ def train(argv: list[str], environment: TrainingEnvironment) -> dict[str, Any]:
         "training_rows": len(train_frame),
         "validation_rows": validation_rows,
         "test_rows": test_rows,
+        **comparison_rows,
         "training_job_name": os.environ.get("TRAINING_JOB_NAME"),
         "sklearn_version": sklearn.__version__,
         "pandas_version": pd.__version__,

@@ -48,6 +48,7 @@ def lambda_handler(
             sagemaker=aws_client("sagemaker"),
             data_bucket=settings.data_bucket,
             model_package_group=settings.model_package_group,
+            endpoint_name=settings.endpoint_name,
         )
         logger.info("validation job planned", extra={"job_name": plan.job_name, "source_missing": plan.result is not None})
         if plan.result is None:
@@ -65,6 +66,7 @@ def lambda_handler(
             sagemaker=aws_client("sagemaker"),
             data_bucket=settings.data_bucket,
             model_package_group=settings.model_package_group,
+            endpoint_name=settings.endpoint_name,
         )
     _record(result, mode)
     return result.model_dump(mode="json")

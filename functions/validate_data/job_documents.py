@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.common import s3_layout
-from functions.common.contracts import CheckFinding
+from functions.common.contracts import ChampionReference, CheckFinding
 from functions.common.drift_profile import DriftComparison, FeatureDrift
 from functions.common.errors import ValidationJobOutputError
 from functions.validate_data.storage import Baseline
@@ -69,6 +69,7 @@ def plan_document(
             "profile": baseline.profile,
             "note": baseline.note,
         },
+        "champion": baseline.champion.model_dump(mode="json") if baseline.champion is not None else None,
     }
 
 
@@ -79,6 +80,7 @@ def baseline_from_plan(plan: dict[str, Any]) -> Baseline:
         profile_uri=baseline.get("profile_uri"),
         profile=baseline.get("profile"),
         note=baseline.get("note") or "drift not checked",
+        champion=ChampionReference.model_validate(plan["champion"]) if plan.get("champion") else None,
     )
 
 

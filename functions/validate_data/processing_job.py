@@ -36,6 +36,8 @@ from functions.validate_data.job_documents import (
     dumps,
     outcome_to_document,
 )
+from functions.validate_data.fingerprint import rows_fingerprint
+from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data.storage import sha256_file
 from functions.validate_data.validation import validate_file
 
@@ -99,6 +101,11 @@ def validate_upload_file(plan: dict[str, Any], config: PipelineConfig, data_dir:
         source_bytes=source.stat().st_size,
         output_dir=output_dir,
     )
+    if outcome.accepted:
+        document["rows_fingerprint"] = rows_fingerprint(
+            [outcome.split_files[split] for split in SPLIT_NAMES],
+            [(column.name, column.type) for column in config.dataset.columns],
+        )
     (output_dir / OUTCOME_FILE_NAME).write_text(dumps(document), encoding="utf-8")
     return document
 

@@ -49,6 +49,7 @@ from functions.validate_data.job_documents import (
 )
 from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
 from functions.validate_data.splitting import SPLIT_NAMES
+from functions.validate_data.fingerprint import rows_fingerprint
 from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError, find_baseline, sha256_file
 from functions.validate_data.validation import QUARANTINED_ROWS, ValidationOutcome, rejection_reason, validate_file
 
@@ -82,11 +83,14 @@ def validate_upload(
     sagemaker: Any,
     data_bucket: str,
     model_package_group: str,
+    endpoint_name: str,
     work_root: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ValidateDataResult:
     with tempfile.TemporaryDirectory(dir=work_root) as work:
-        return _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path(work), now).run()
+        return _ValidationRun(
+            request, config, s3, sagemaker, data_bucket, model_package_group, endpoint_name, Path(work), now
+        ).run()
 
 
 def plan_validation_job(
@@ -97,10 +101,11 @@ def plan_validation_job(
     sagemaker: Any,
     data_bucket: str,
     model_package_group: str,
+    endpoint_name: str,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ValidationJobPlan:
     """Write the job's plan.json and source.manifest; a missing upload is rejected here, as on the Lambda route."""
-    run = _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, Path("."), now)
+    run = _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, endpoint_name, Path("."), now)
     name = request.execution_name
     plan = ValidationJobPlan(
         job_name=validation_job_name(config.project, request.execution_arn, name),
@@ -112,7 +117,7 @@ def plan_validation_job(
         run.store.object_size(request.bucket, request.key, request.version_id)
     except SourceObjectMissingError as error:
         return plan.model_copy(update={"result": run.source_missing(error)})
-    baseline = find_baseline(sagemaker, s3, model_package_group)
+    baseline = run.find_baseline()
     # The job reads a copy of the version the event names, under a name any file system takes: a
     # manifest cannot name a version (an overwrite during the execution would change the bytes),
     # and the job's input file is named after the key's last segment, which may be ".." or longer
@@ -146,7 +151,7 @@ def conclude_validation_job(
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ValidateDataResult:
     """From the completed job's outcome.json to the result `validate_upload` gives for the same file."""
-    run = _ValidationRun(request, config, s3, None, data_bucket, "", Path("."), now)
+    run = _ValidationRun(request, config, s3, None, data_bucket, "", "", Path("."), now)
     return run.conclude_job()
 
 
@@ -159,6 +164,7 @@ class _ValidationRun:
         sagemaker: Any,
         data_bucket: str,
         model_package_group: str,
+        endpoint_name: str,
         work: Path,
         now: Callable[[], datetime],
     ) -> None:
@@ -168,12 +174,23 @@ class _ValidationRun:
         self.s3 = s3
         self.sagemaker = sagemaker
         self.model_package_group = model_package_group
+        self.endpoint_name = endpoint_name
         self.work = work
         self.now = now
         self.source_uri = s3_layout.s3_uri(request.bucket, request.key)
         self.file_name = Path(request.key).name or "upload"
         self.report_key = s3_layout.report_key(request.execution_name, "validation.json")
         self.report_html_key = s3_layout.report_key(request.execution_name, "validation.html")
+
+    def find_baseline(self) -> Baseline:
+        return find_baseline(
+            self.sagemaker,
+            self.s3,
+            self.model_package_group,
+            self.endpoint_name,
+            self.store.bucket,
+            self.request.execution_name,
+        )
 
     def source_missing(self, error: SourceObjectMissingError) -> ValidateDataResult:
         finding = CheckFinding(check="source_missing", message=str(error))
@@ -204,7 +221,7 @@ class _ValidationRun:
         if manifest is not None:
             return self._known_version(manifest, dataset_version)
 
-        baseline = find_baseline(self.sagemaker, self.s3, self.model_package_group)
+        baseline = self.find_baseline()
         outcome = validate_file(
             local_path, self.config, baseline.profile, work_dir=self.work / "splits", file_name=self.file_name
         )
@@ -214,7 +231,10 @@ class _ValidationRun:
         def upload_split(split: str, key: str) -> None:
             self.store.upload_file(outcome.split_files[split], key, "text/csv")
 
-        return self._accept(outcome, dataset_version, baseline, upload_split)
+        fingerprint = rows_fingerprint(
+            [outcome.split_files[split] for split in SPLIT_NAMES], fingerprint_columns(self.config)
+        )
+        return self._accept(outcome, dataset_version, baseline, upload_split, fingerprint)
 
     def conclude_job(self) -> ValidateDataResult:
         name = self.request.execution_name
@@ -237,7 +257,10 @@ class _ValidationRun:
         def copy_split(split: str, key: str) -> None:
             self.store.copy(output_prefix + outcome.split_files[split].as_posix(), key, "text/csv")
 
-        return self._accept(outcome, dataset_version, baseline, copy_split)
+        fingerprint = document.get("rows_fingerprint")
+        if not isinstance(fingerprint, str):
+            raise ValidationJobOutputError("outcome.json has no rows_fingerprint")
+        return self._accept(outcome, dataset_version, baseline, copy_split, fingerprint)
 
     def _known_version(self, manifest: dict[str, Any], dataset_version: str) -> ValidateDataResult:
         if manifest.get("execution_arn") == self.request.execution_arn and manifest.get("result"):
@@ -292,8 +315,12 @@ class _ValidationRun:
         dataset_version: str,
         baseline: Baseline,
         publish_split: Callable[[str, str], None],
+        fingerprint: str,
     ) -> ValidateDataResult:
         request = self.request
+        same_rows = self.store.read_json(s3_layout.rows_fingerprint_key(fingerprint))
+        if same_rows is not None and same_rows.get("execution_arn") != request.execution_arn:
+            return self._same_rows(same_rows, dataset_version)
         channels = {}
         for name in SPLIT_NAMES:
             key = s3_layout.curated_split_key(dataset_version, name)
@@ -335,6 +362,8 @@ class _ValidationRun:
             report_html_uri=s3_layout.s3_uri(self.store.bucket, self.report_html_key),
             warnings=outcome.warnings,
             training_job_name=training_job_name(self.config.project, dataset_version, request.execution_name),
+            rows_fingerprint=fingerprint,
+            champion=baseline.champion,
         )
         manifest = {
             "format_version": MANIFEST_FORMAT_VERSION,
@@ -356,7 +385,32 @@ class _ValidationRun:
         existing = self.store.claim_json(s3_layout.curated_manifest_key(dataset_version), manifest)
         if existing is not None:
             return self._known_version(existing, dataset_version)
+        claimed = self.store.claim_json(
+            s3_layout.rows_fingerprint_key(fingerprint),
+            {
+                "rows_fingerprint": fingerprint,
+                "dataset_version": dataset_version,
+                "source_uri": self.source_uri,
+                "created": manifest["created"],
+                "execution_arn": request.execution_arn,
+            },
+        )
+        if claimed is not None and claimed.get("execution_arn") != request.execution_arn:
+            return self._same_rows(claimed, dataset_version)
         return self._write_reports(result, outcome, baseline)
+
+    def _same_rows(self, earlier: dict[str, Any], dataset_version: str) -> ValidateDataResult:
+        return ValidateDataResult(
+            outcome="duplicate",
+            reason=(
+                f"These rows were already accepted as dataset version {earlier.get('dataset_version')} "
+                f"(from {earlier.get('source_uri', 'an earlier upload')} at {earlier.get('created', 'earlier')}), "
+                "in another order, encoding, compression or format; not training on them again."
+            ),
+            source_uri=self.source_uri,
+            dataset_version=dataset_version,
+            rows_fingerprint=earlier.get("rows_fingerprint"),
+        )
 
     def _write_reports(
         self, result: ValidateDataResult, outcome: ValidationOutcome, baseline: Baseline | None
@@ -365,6 +419,10 @@ class _ValidationRun:
         report_uri = self.store.put_json(self.report_key, report)
         html_uri = self.store.put_text(self.report_html_key, render_html(report), "text/html; charset=utf-8")
         return result.model_copy(update={"report_uri": report_uri, "report_html_uri": html_uri})
+
+
+def fingerprint_columns(config: PipelineConfig) -> list[tuple[str, str]]:
+    return [(column.name, column.type) for column in config.dataset.columns]
 
 
 def build_report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,21 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.common import s3_layout
+from functions.common.contracts import ChampionReference
 from functions.common.errors import PipelineError
+from functions.common.serving_model import read_serving_model
 
 HASH_BLOCK_BYTES = 8 * 1024 * 1024
 MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 MISSING_GROUP_CODES = frozenset({"ResourceNotFound", "ValidationException"})
 PRECONDITION_FAILED_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+# The reference holdout is the test rows of this many newest approved versions at most, so it
+# stays a bounded input of the training job.
+MAX_REFERENCE_VERSIONS = 20
+
+
+class ChampionLookupError(PipelineError):
+    """What serves on the endpoint, or its registered version, cannot be read."""
 
 
 class SourceObjectMissingError(PipelineError):
@@ -25,12 +35,13 @@ class SourceObjectMissingError(PipelineError):
 
 @dataclass(frozen=True)
 class Baseline:
-    """The drift baseline: the profile of the data the newest approved model was trained on."""
+    """The drift baseline: the profile of the data the serving version was trained on."""
 
     model_package_arn: str | None
     profile_uri: str | None
     profile: dict[str, Any] | None
     note: str
+    champion: ChampionReference | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -125,36 +136,121 @@ class DataStore:
         return s3_layout.s3_uri(self.bucket, target_key)
 
 
-def find_baseline(sagemaker: Any, s3: Any, model_package_group: str) -> Baseline:
-    """Profile of the newest Approved model package in the group, if there is one."""
+def find_baseline(
+    sagemaker: Any, s3: Any, model_package_group: str, endpoint_name: str, data_bucket: str, execution_name: str
+) -> Baseline:
+    """The version serving on the endpoint, which the upload will be compared with: its training
+    profile (the drift baseline), its artifact and registered score, and the reference holdout.
+
+    The execution holds the deployment lock from before validation to its end, so no other
+    execution can change what serves between this check and the gate's decision."""
     try:
-        listing = sagemaker.list_model_packages(
-            ModelPackageGroupName=model_package_group,
-            ModelApprovalStatus="Approved",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-            MaxResults=1,
-        )
+        serving = read_serving_model(sagemaker, endpoint_name)
     except ClientError as error:
-        if _code(error) in MISSING_GROUP_CODES:
-            return Baseline(None, None, None, f"model package group {model_package_group} not found; drift not checked")
-        raise
-    summaries = listing.get("ModelPackageSummaryList", [])
-    if not summaries:
-        return Baseline(None, None, None, "no approved model yet: this is a first dataset, drift not checked")
-    package_arn = summaries[0]["ModelPackageArn"]
-    package = sagemaker.describe_model_package(ModelPackageName=package_arn)
-    profile_uri = package.get("CustomerMetadataProperties", {}).get("profile_uri")
+        raise ChampionLookupError(f"cannot read what serves on endpoint {endpoint_name}: {_code(error)}") from error
+    if serving is None:
+        return Baseline(None, None, None, "no model serves yet: this is a first dataset, drift not checked")
+    if serving.model_package_arn is None:
+        return Baseline(
+            None, None, None, f"the model serving on {endpoint_name} names no registered version; drift not checked"
+        )
+    package_arn = serving.model_package_arn
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    except ClientError as error:
+        raise ChampionLookupError(f"cannot describe the serving version {package_arn}: {_code(error)}") from error
+    metadata = package.get("CustomerMetadataProperties") or {}
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    artifact = containers[0].get("ModelDataUrl")
+    if not artifact:
+        raise ChampionLookupError(f"the serving version {package_arn} records no model artifact, so it cannot be scored")
+    champion = ChampionReference(
+        model_package_arn=package_arn,
+        model_version=int(package["ModelPackageVersion"]) if package.get("ModelPackageVersion") else serving.model_version,
+        model_artifact=artifact,
+        primary_metric=metadata.get("primary_metric"),
+        registered_score=_registered_score(metadata.get("primary_metric_value")),
+    )
+    champion = _with_reference_holdout(champion, sagemaker, s3, model_package_group, data_bucket, execution_name)
+    profile_uri = metadata.get("profile_uri")
     if not profile_uri:
-        return Baseline(package_arn, None, None, f"approved model {package_arn} records no profile_uri; drift not checked")
+        return Baseline(package_arn, None, None, f"serving version {package_arn} records no profile_uri; drift not checked", champion)
     try:
         bucket, key = s3_layout.split_uri(profile_uri)
         profile = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except (ValueError, ClientError) as error:
         return Baseline(
-            package_arn, profile_uri, None, f"baseline profile {profile_uri} could not be read ({type(error).__name__}); drift not checked"
+            package_arn,
+            profile_uri,
+            None,
+            f"baseline profile {profile_uri} could not be read ({type(error).__name__}); drift not checked",
+            champion,
         )
-    return Baseline(package_arn, profile_uri, profile, f"compared with the training data of {package_arn}")
+    return Baseline(package_arn, profile_uri, profile, f"compared with the training data of {package_arn}", champion)
+
+
+def _registered_score(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def approved_dataset_versions(sagemaker: Any, model_package_group: str) -> list[str]:
+    """The dataset versions of the approved versions, newest first, at most MAX_REFERENCE_VERSIONS."""
+    versions: list[str] = []
+    paginator = sagemaker.get_paginator("list_model_packages")
+    pages = paginator.paginate(
+        ModelPackageGroupName=model_package_group,
+        ModelApprovalStatus="Approved",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+    )
+    for page in pages:
+        for summary in page.get("ModelPackageSummaryList", []):
+            package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+            version = (package.get("CustomerMetadataProperties") or {}).get("dataset_version")
+            if version and version not in versions:
+                versions.append(version)
+            if len(versions) >= MAX_REFERENCE_VERSIONS:
+                return versions
+    return versions
+
+
+def _with_reference_holdout(
+    champion: ChampionReference, sagemaker: Any, s3: Any, model_package_group: str, data_bucket: str, execution_name: str
+) -> ChampionReference:
+    """Write a SageMaker manifest of the approved versions' test splits (the reference holdout)."""
+    try:
+        versions = approved_dataset_versions(sagemaker, model_package_group)
+    except ClientError as error:
+        if _code(error) in MISSING_GROUP_CODES:
+            return champion
+        raise ChampionLookupError(f"cannot list the approved versions of {model_package_group}: {_code(error)}") from error
+    existing = [version for version in versions if _exists(s3, data_bucket, s3_layout.curated_split_key(version, "test"))]
+    if not existing:
+        return champion
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html: a manifest
+    # is a JSON array of a {"prefix": ...} object followed by keys relative to it.
+    manifest = [{"prefix": s3_layout.s3_uri(data_bucket, s3_layout.CURATED_PREFIX)}] + [
+        s3_layout.curated_split_key(version, "test").removeprefix(s3_layout.CURATED_PREFIX) for version in existing
+    ]
+    key = s3_layout.reference_manifest_key(execution_name)
+    s3.put_object(Bucket=data_bucket, Key=key, Body=json.dumps(manifest).encode("utf-8"), ContentType="application/json")
+    return champion.model_copy(
+        update={"reference_manifest_uri": s3_layout.s3_uri(data_bucket, key), "reference_dataset_versions": existing}
+    )
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _code(error) in MISSING_OBJECT_CODES:
+            return False
+        raise
+    return True
 
 
 def _version(version_id: str | None) -> dict[str, str]:

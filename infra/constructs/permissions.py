@@ -216,3 +216,20 @@ def grant_missing_object_answers(role: iam.Role, bucket: s3.IBucket) -> None:
     404 NoSuchKey, and the check for the permission carries no prefix
     (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions")."""
     role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+
+
+def grant_read_serving_model(role: iam.Role, project: str, endpoint_name: str) -> None:
+    """DescribeEndpoint, -EndpointConfig and -Model on what this stack deploys: which version
+    serves on its endpoint (functions/common/serving_model.py)."""
+    endpoint = sagemaker_arn(role, "endpoint", endpoint_name.lower())
+    endpoint_configs = sagemaker_arn(role, "endpoint-config", project_pattern(project))
+    models = sagemaker_arn(role, "model", project_pattern(project))
+    role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]))
+    role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[endpoint_configs]))
+    role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModel"], resources=[models]))
+    acknowledge_sagemaker_patterns(
+        role,
+        [endpoint_configs, models],
+        f"Limited to the endpoint configs and models the pipeline names with the '{project}-' prefix; "
+        "their names carry the model version and execution.",
+    )

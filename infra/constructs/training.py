@@ -146,6 +146,19 @@ class TrainingResources(Construct):
                 resources=[self.source_bundle.bucket.bucket_arn],
                 conditions={"StringEquals": {"s3:prefix": [self.source_bundle.s3_object_key]}},
             ),
+            # The champion's model.tar.gz, an input channel: the training job scores the
+            # serving version on the same rows, so evaluation never calls the live endpoint.
+            iam.PolicyStatement(
+                sid="ReadChampionArtifact",
+                actions=["s3:GetObject"],
+                resources=[artifacts_bucket.arn_for_objects(f"{s3_layout.TRAINING_OUTPUT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListChampionArtifact",
+                actions=["s3:ListBucket"],
+                resources=[artifacts_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{s3_layout.TRAINING_OUTPUT_PREFIX}*"]}},
+            ),
             iam.PolicyStatement(
                 sid="WriteTrainingOutput",
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -166,8 +179,9 @@ class TrainingResources(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "Object-level access is limited to the prefixes training reads (curated/) and writes "
-            "(training-jobs/); object names are only known at run time.",
+            "Object-level access is limited to the prefixes training reads (curated/, and the "
+            "champion's artifact under training-jobs/) and writes (training-jobs/); object names are "
+            "only known at run time.",
             findings=[
                 f"Resource::{data_arn}/{s3_layout.CURATED_PREFIX}*",
                 f"Resource::{artifacts_arn}/{s3_layout.TRAINING_OUTPUT_PREFIX}*",

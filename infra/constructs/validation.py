@@ -18,6 +18,7 @@ from infra.constructs.permissions import (
     grant_list_model_packages,
     grant_missing_object_answers,
     grant_model_packages,
+    grant_read_serving_model,
 )
 from infra.constructs.validation_job import ValidationJobResources
 
@@ -40,6 +41,7 @@ class ValidationStage(Construct):
         job_bundle_file: Path,
         job_image_uri: str,
         project: str,
+        endpoint_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function: PipelineFunction = factory.create(
@@ -52,7 +54,9 @@ class ValidationStage(Construct):
                 ephemeral_storage_mb=VALIDATE_EPHEMERAL_STORAGE_MB,
                 timeout=VALIDATE_TIMEOUT,
                 environment=ValidateDataSettings(
-                    data_bucket=data_bucket.bucket_name, model_package_group=model_package_group
+                    data_bucket=data_bucket.bucket_name,
+                    model_package_group=model_package_group,
+                    endpoint_name=endpoint_name,
                 ).to_environment(),
                 synchronous_invoker=invoker,
             ),
@@ -61,7 +65,8 @@ class ValidationStage(Construct):
         grant_bucket_prefixes(
             role,
             data_bucket,
-            # curated/ is read to detect duplicates (manifest) and the champion's drift baseline;
+            # curated/ is read to detect duplicates (manifest, rows fingerprint) and the champion's
+            # drift baseline, and written with the splits and the reference holdout's manifest;
             # validation-jobs/ holds the validation job's plan (written) and output (read).
             read=[s3_layout.INCOMING_PREFIX, s3_layout.CURATED_PREFIX, s3_layout.VALIDATION_JOBS_PREFIX],
             write=[
@@ -75,7 +80,9 @@ class ValidationStage(Construct):
         # A new upload's curated manifest does not exist yet: the read must answer 404.
         grant_missing_object_answers(role, data_bucket)
         grant_key(role, encryption_key, write=True)
-        # The drift baseline is the profile of the newest approved version in the registry.
+        # The drift baseline and the champion are the version serving on the endpoint; the
+        # reference holdout is the test splits of the approved versions in the registry.
+        grant_read_serving_model(role, project, endpoint_name)
         grant_list_model_packages(role)
         grant_model_packages(role, model_package_group, ["sagemaker:DescribeModelPackage"], include_group=False)
         self.job = ValidationJobResources(

@@ -2,14 +2,16 @@
 with scikit-learn), run end to end in a local cloud.
 
 1. A first upload is validated, trained, evaluated, registered and deployed.
-2. A second, larger upload of the same kind trains a challenger that beats or matches the
-   champion on the same rows, and replaces it.
+2. A second, larger upload of the same kind trains a challenger that beats the champion on
+   the same rows (scored by the training job, not the endpoint) and holds on the earlier
+   approved test rows, and replaces it.
 3. The first file uploaded again under another name is recognised as a duplicate: no training.
 4. A broken file (a column of text where numbers belong, and the target missing) is
    quarantined with its reason; the model in production does not change.
 5. Live traffic drifts (a recalibrated sensor shifts the ten "worst_*" measurements by 1.5
-   standard deviations): the scheduled drift monitor raises the drift alarm and the alarm
-   responder starts one retraining.
+   standard deviations), and labelled rows of the recalibrated kind arrive (rejected at upload
+   for drift): the scheduled drift monitor raises the drift alarm and the alarm responder
+   starts one retraining on the curated data plus those new rows.
 6. Requests start failing after a deployment: the 5XX alarm fires and the responder rolls the
    endpoint back to the previous approved version.
 
@@ -45,7 +47,11 @@ if TYPE_CHECKING:
 DEMO_SEED = 7
 FIRST_UPLOAD_FRACTION = 0.6
 DEMO_ALARM_EVALUATION_PERIODS = 1
-DRIFTED_FEATURE = "mean_radius"
+# The local endpoint shares the machine's CPU with the local cloud and whatever else runs on
+# it, so on a busy laptop a request's latency measures the machine, not the model: a burst of
+# live traffic there crossed the 1 s p99 alarm and rolled a good version back. The demo tells
+# the drift and 5XX stories; pipeline.json keeps the threshold for a dedicated instance.
+DEMO_LATENCY_P99_THRESHOLD_MS = 10_000.0
 RECALIBRATED_PREFIX = "worst_"
 DRIFT_SHIFT_STANDARD_DEVIATIONS = 1.5
 LIVE_TRAFFIC_ROWS = 300
@@ -95,11 +101,12 @@ def write_demo_files(folder: Path) -> tuple[Path, list[Chapter]]:
 
     config = infer_config(first, "target", project="mlops")
     config.monitoring.evaluation_periods = DEMO_ALARM_EVALUATION_PERIODS
+    config.monitoring.latency_p99_threshold_ms = DEMO_LATENCY_P99_THRESHOLD_MS
     config_file = folder / "pipeline.json"
     config_file.write_text(config.to_json(), encoding="utf-8")
     chapters = [
         Chapter("A first dataset arrives: validate, train, evaluate, register, deploy", first_file, Outcome.DEPLOYED),
-        Chapter("More data of the same kind: the challenger must match or beat the champion", full_file, Outcome.DEPLOYED),
+        Chapter("More data of the same kind: the challenger must beat the champion", full_file, Outcome.DEPLOYED),
         Chapter("The first file is delivered again under another name", first_file, Outcome.DUPLICATE, "incoming/resend_2024_01.csv"),
         Chapter("A broken export: quarantined with its reason, nothing lost", broken_file, Outcome.DATA_REJECTED),
     ]
@@ -162,12 +169,23 @@ def drift_story(
     cloud: LocalCloud, frame: pd.DataFrame, number: int, total: int, as_json: bool,
     progress: ExecutionProgress | None, kept: list[UploadResult],
 ) -> tuple[bool, dict[str, Any]]:
-    from mlops.local.runner import execution_result
+    from mlops.local.runner import execution_result, run_upload
 
-    traffic = frame.drop(columns=["target"]).sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
-    recalibrated = [column for column in traffic.columns if column.startswith(RECALIBRATED_PREFIX)]
+    labelled = frame.sample(LIVE_TRAFFIC_ROWS, random_state=DEMO_SEED)
+    recalibrated = [column for column in labelled.columns if column.startswith(RECALIBRATED_PREFIX)]
     for column in recalibrated:
-        traffic[column] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[column].std()
+        labelled[column] += DRIFT_SHIFT_STANDARD_DEVIATIONS * frame[column].std()
+    # The new period's labelled rows: drifted features reject the upload, and the retraining
+    # takes them in (a retrain with no new rows since the serving version is skipped).
+    with tempfile.TemporaryDirectory(prefix="mlops-demo-drift-") as folder:
+        new_rows = Path(folder) / "breast_cancer_2024_03_recalibrated.csv"
+        labelled.to_csv(new_rows, index=False)
+        upload = run_upload(cloud, new_rows, progress=progress)
+    kept.append(upload)
+    if not as_json:
+        print_result(upload, number, total)
+        print()
+    traffic = labelled.drop(columns=["target"])
     sent = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, traffic)
     _say(as_json, f"   sent {sent.rows} rows of live traffic with {len(recalibrated)} features shifted; running the drift monitor")
     started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
@@ -180,6 +198,7 @@ def drift_story(
             print_result(retrain, number, total)
             print()
     return len(retrains) == 1, {
+        "new_rows_upload": upload.to_dict(),
         "live_rows_sent": sent.rows,
         "shifted_features": recalibrated,
         "alarm_decisions": decisions,
@@ -194,9 +213,12 @@ def rollback_story(
     from mlops.local.runner import endpoint_status
 
     before, delivered = endpoint_status(cloud), len(cloud.standins.deliveries)
-    broken_requests = frame.drop(columns=["target", DRIFTED_FEATURE]).head(FAILING_REQUESTS)
-    failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, broken_requests, rows_per_request=1)
-    _say(as_json, f"   {failed.failed_requests} of {failed.requests} requests failed (a client stopped sending {DRIFTED_FEATURE})")
+    # A client's malformed request is its own 4XX, which the errors alarm does not count; the
+    # model's own failure is a 5XX, injected here into the serving version's container.
+    cloud.standins.endpoints.failing_model_versions.add(str(before["model_version"]))
+    requests = frame.drop(columns=["target"]).head(FAILING_REQUESTS)
+    failed = send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, requests, rows_per_request=1)
+    _say(as_json, f"   {failed.failed_requests} of {failed.requests} requests failed (version {before['model_version']}'s model fails on every request)")
     decisions = _show_decisions(cloud, delivered, as_json)
     after = endpoint_status(cloud)
     _say(as_json, f"   endpoint served version {before['model_version']}, now serves version {after['model_version']}\n")
@@ -211,7 +233,7 @@ def rollback_story(
 
 MONITORING_CHAPTERS = [
     ("Live traffic drifts: the drift alarm starts one retraining", drift_story),
-    ("Requests fail after a deployment: the 5XX alarm rolls the endpoint back", rollback_story),
+    ("The serving model fails on every request: the 5XX alarm rolls the endpoint back", rollback_story),
 ]
 
 

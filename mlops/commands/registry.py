@@ -215,6 +215,14 @@ def _metric_text(summary: VersionSummary) -> str:
 
 
 LINEAGE_LABELS = (
+    # The gate first: its metric, the margin, the two comparisons and the decision.
+    ("primary_metric", "primary metric"),
+    ("primary_metric_value", "metric value"),
+    ("gate_margin", "required gain"),
+    ("gate_new_rows", "on new test rows"),
+    ("gate_reference_holdout", "on reference holdout"),
+    ("champion_version", "compared with"),
+    ("gate_decision", "gate decision"),
     ("approval_status", "approval status"),
     ("approval_description", "approval note"),
     ("description", "description"),
@@ -228,10 +236,6 @@ LINEAGE_LABELS = (
     ("execution_arn", "execution"),
     ("validation_report", "validation report"),
     ("evaluation_report", "evaluation report"),
-    ("primary_metric", "primary metric"),
-    ("primary_metric_value", "metric value"),
-    ("champion_version", "compared with"),
-    ("gate_decision", "gate decision"),
     ("model_data_url", "model data"),
     ("image", "image"),
     ("model_package_arn", "model package"),

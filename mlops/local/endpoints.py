@@ -174,6 +174,9 @@ class LocalEndpointServer:
         self._pending: dict[str, PendingDeployment] = {}
         # Alarms that go off while the next blue/green update bakes (fault-injection tests).
         self.alarms_during_next_update: list[str] = []
+        # Model versions whose container fails every request with a 500, as a model that runs out
+        # of memory or hits a bug would (fault injection for tests and the demo).
+        self.failing_model_versions: set[str] = set()
         # How long a deployment stays Creating/Updating at least; 0 ends it at the next look.
         self.deployment_bake_seconds = 0.0
         # The most CreateEndpoint/UpdateEndpoint requests for one endpoint in progress at once,
@@ -185,8 +188,12 @@ class LocalEndpointServer:
     ) -> Invocation:
         container, variant = self._serving_container(endpoint_name)
         served = self._load(container)
+        environment = container.get("Environment") or {}
         started = time.monotonic()
-        response = served.invoke(body, content_type, accept)
+        if environment.get("MODEL_VERSION") in self.failing_model_versions:
+            response = ContainerResponse(HTTP_INTERNAL_SERVER_ERROR, "text/plain", b"the model failed (injected fault)")
+        else:
+            response = served.invoke(body, content_type, accept)
         status_class = response.status // 100
         _publish_invocation_metrics(endpoint_name, variant, time.monotonic() - started, status_class)
         if status_class in (HTTP_CLIENT_ERROR_CLASS, HTTP_SERVER_ERROR_CLASS):
@@ -196,7 +203,6 @@ class LocalEndpointServer:
                 f"({response.status}) from primary with message \"{message}\"",
                 original_status=response.status,
             )
-        environment = container.get("Environment") or {}
         _capture(endpoint_name, variant, body, content_type, response.body, response.content_type, inference_id)
         return Invocation(response.body, response.content_type, variant, environment.get("MODEL_VERSION"))
 

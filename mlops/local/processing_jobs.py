@@ -31,6 +31,7 @@ from mlops.local.training_jobs import (
     JobSetupError,
     execution_role_access,
     live_log,
+    manifest_objects,
     output_tail,
     prefix_objects,
     split_s3_uri,
@@ -109,7 +110,7 @@ class LocalProcessingJobRunner:
         target = _local(job_root, source["LocalPath"])
         target.mkdir(parents=True, exist_ok=True)
         if source.get("S3DataType") == "ManifestFile":
-            objects = self._manifest_objects(source["S3Uri"], role)
+            objects = manifest_objects(source["S3Uri"], role)
         else:
             with execution_role_access(role, "Data download failed"):
                 enforcement.authorize_listing(role, *split_s3_uri(source["S3Uri"]))
@@ -125,19 +126,6 @@ class LocalProcessingJobRunner:
                 destination.write_bytes(moto_access.read_object(bucket, key))
             except FileNotFoundError as error:
                 raise JobSetupError(f"ClientError: s3://{bucket}/{key} does not exist") from error
-
-    def _manifest_objects(self, uri: str, role: str) -> list[tuple[str, str, str]]:
-        bucket, key = split_s3_uri(uri)
-        with execution_role_access(role, "Data download failed"):
-            enforcement.authorize_object_read(role, bucket, key)
-        try:
-            manifest = json.loads(moto_access.read_object(bucket, key))
-        except (FileNotFoundError, ValueError) as error:
-            raise JobSetupError(f"ClientError: manifest {uri} cannot be read ({type(error).__name__})") from error
-        if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
-            raise JobSetupError(f"ClientError: manifest {uri} does not start with a prefix")
-        prefix_bucket, prefix = split_s3_uri(manifest[0]["prefix"])
-        return [(prefix_bucket, prefix + relative, relative) for relative in manifest[1:]]
 
     def _run_container(
         self, job_root: Path, request: dict[str, Any], live_log_file: Path | None = None

@@ -76,9 +76,12 @@ class LocalTrainingJobRunner:
             source = channel["DataSource"]["S3DataSource"]["S3Uri"]
             target = job_root / "input" / "data" / channel["ChannelName"]
             target.mkdir(parents=True, exist_ok=True)
-            with execution_role_access(role, "Data download failed"):
-                enforcement.authorize_listing(role, *split_s3_uri(source))
-            objects = prefix_objects(source)
+            if channel["DataSource"]["S3DataSource"].get("S3DataType") == "ManifestFile":
+                objects = manifest_objects(source, role)
+            else:
+                with execution_role_access(role, "Data download failed"):
+                    enforcement.authorize_listing(role, *split_s3_uri(source))
+                objects = prefix_objects(source)
             if not objects:
                 raise JobSetupError(f"ClientError: channel {channel['ChannelName']} has no objects under {source}")
             for bucket, key, relative in objects:
@@ -86,7 +89,10 @@ class LocalTrainingJobRunner:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with execution_role_access(role, "Data download failed"):
                     enforcement.authorize_object_read(role, bucket, key)
-                destination.write_bytes(moto_access.read_object(bucket, key))
+                try:
+                    destination.write_bytes(moto_access.read_object(bucket, key))
+                except FileNotFoundError as error:
+                    raise JobSetupError(f"ClientError: s3://{bucket}/{key} does not exist") from error
 
     def _unpack_source(self, job_root: Path, hyperparameters: dict[str, str], role: str) -> Path:
         submit = hyperparameters.get("sagemaker_submit_directory", "")
@@ -199,6 +205,24 @@ def prefix_objects(uri: str) -> list[tuple[str, str, str]]:
     bucket, prefix = split_s3_uri(uri)
     base = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
     return [(bucket, key, key.removeprefix(base.lstrip("/"))) for key in moto_access.list_keys(bucket, prefix)]
+
+
+def manifest_objects(uri: str, role: str) -> list[tuple[str, str, str]]:
+    """(bucket, key, relative path) of each object a ManifestFile input names: the manifest is
+    read as the job's role, each object is laid out under the input's folder by its path
+    relative to the manifest's prefix
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html)."""
+    bucket, key = split_s3_uri(uri)
+    with execution_role_access(role, "Data download failed"):
+        enforcement.authorize_object_read(role, bucket, key)
+    try:
+        manifest = json.loads(moto_access.read_object(bucket, key))
+    except (FileNotFoundError, ValueError) as error:
+        raise JobSetupError(f"ClientError: manifest {uri} cannot be read ({type(error).__name__})") from error
+    if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
+        raise JobSetupError(f"ClientError: manifest {uri} does not start with a prefix")
+    prefix_bucket, prefix = split_s3_uri(manifest[0]["prefix"])
+    return [(prefix_bucket, prefix + relative, relative) for relative in manifest[1:]]
 
 
 def output_tail(completed: subprocess.CompletedProcess[str]) -> str:

@@ -372,8 +372,16 @@ def test_rollback_without_an_older_approved_version_is_skipped_and_announced(dep
     assert len(notifications(boto3.client("sqs"), deployment.queue_url)) == 1
 
 
-def test_drift_alarm_writes_a_retraining_dataset_of_the_curated_rows(deployment):
+def _fresh_rows(s3, count: int = 7) -> None:
+    """Labelled rows uploaded after the curated dataset: what a retrain has that the serving version had not."""
+    s3.put_object(
+        Bucket=DATA_BUCKET, Key="incoming/fresh.csv", Body=csv_text(breast_cancer_rows(100, count), [*FEATURES, "target"]).encode()
+    )
+
+
+def test_drift_alarm_writes_a_retraining_dataset_of_the_curated_rows_and_the_new_ones(deployment):
     s3 = boto3.client("s3")
+    _fresh_rows(s3)
 
     decision = invoke(load_event("alarm_state_change_drift_alarm"))
 
@@ -383,12 +391,28 @@ def test_drift_alarm_writes_a_retraining_dataset_of_the_curated_rows(deployment)
     assert key.endswith(".csv")
     rows = read_csv(s3, key)
     assert rows[0] == [*FEATURES, "target"]
-    assert len(rows) - 1 == sum(SPLIT_ROWS.values())
+    assert len(rows) - 1 == sum(SPLIT_ROWS.values()) + 7
     expected = read_csv(s3, f"curated/{DATASET_VERSION}/train/data.csv")[1:]
     assert rows[1 : 1 + len(expected)] == expected
     [record] = audit_records(s3)
     assert record["details"]["dataset_key"] == key
     assert record["details"]["state_machine_arn"] == STATE_MACHINE_ARN
+
+
+def test_a_drift_alarm_with_no_new_rows_since_the_serving_version_is_skipped(deployment):
+    # Given nothing uploaded since the curated dataset (or only files of another header)
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/other-schema.csv", Body=csv_text([[1, 2]], ["a", "b"]).encode())
+
+    decision = invoke(load_event("alarm_state_change_drift_alarm"))
+
+    # Then no retraining dataset is written, and the audit record says why
+    assert (decision["action"], decision["outcome"]) == ("retrain", "skipped: no new rows since the serving version")
+    listing = s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="incoming/retrain-")
+    assert listing.get("Contents", []) == []
+    [record] = audit_records(s3)
+    assert record["what"]["status"] == "skipped"
+    assert f"since dataset version {DATASET_VERSION}" in record["details"]["reason"]
 
 
 def test_retraining_dataset_adds_newer_incoming_csvs_with_the_same_header(deployment):
@@ -429,6 +453,7 @@ def test_unreadable_curated_dataset_is_recorded_as_a_failed_retrain(deployment):
 
 def test_second_drift_alarm_inside_the_cooldown_is_skipped(deployment):
     # Given a retrain started for an earlier drift transition
+    _fresh_rows(boto3.client("s3"))
     first = invoke(load_event("alarm_state_change_drift_alarm"))
     assert first["outcome"].startswith("retraining started")
 

@@ -46,6 +46,13 @@ def registration_request(version: int) -> RegisterModelRequest:
     event["validation"]["dataset_version"] = dataset_version(version)
     event["evaluation"]["metrics"]["roc_auc"] = PRIMARY_METRIC_VALUES[version]
     event["evaluation"]["champion_version"] = version - 1 if version > 1 else None
+    if version > 1:
+        event["evaluation"]["comparisons"] = [
+            {"rows": "the new test rows", "row_count": 114, "challenger": PRIMARY_METRIC_VALUES[version],
+             "champion": PRIMARY_METRIC_VALUES[version - 1],
+             "gain": PRIMARY_METRIC_VALUES[version] - PRIMARY_METRIC_VALUES[version - 1]},
+            {"rows": "the reference holdout", "row_count": 240, "challenger": 0.98, "champion": 0.97, "gain": 0.01},
+        ]
     event["training_job_name"] = training_job(version)
     event["execution_arn"] = f"arn:aws:states:{REGION}:123456789012:execution:mlops-training:run-{version}"
     return RegisterModelRequest.model_validate(event)

@@ -106,6 +106,14 @@ def test_lineage_shows_what_produced_a_version(deployment, capsys):
     lines = {line.split("  ", 2)[1].strip(): line for line in out.splitlines()[1:]}
     assert lines["compared with"].split()[-1] == "2"
     assert lines["gate decision"].split()[-1] == "passed"
+    # The gate comes first: its metric, the margin, both comparisons, then the decision
+    labels = [line.split("  ", 2)[1].strip() for line in out.splitlines()[1:]]
+    assert labels[:7] == [
+        "primary metric", "metric value", "required gain", "on new test rows", "on reference holdout",
+        "compared with", "gate decision",
+    ]
+    assert lines["required gain"].endswith("more than +0.0000")
+    assert lines["on reference holdout"].endswith("challenger=0.9800 champion=0.9700 gain=+0.0100 rows=240")
 
 
 def test_lineage_as_json_parses_the_hyperparameters(deployment, capsys):

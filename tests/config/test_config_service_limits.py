@@ -15,7 +15,6 @@ from functions.common.config import (
     PipelineConfig,
     load_config,
 )
-from functions.evaluate_model.champion import MAX_PAYLOAD_BYTES
 from mlops.cli import main
 
 REPOSITORY_CONFIG = Path(__file__).resolve().parents[2] / "pipeline.json"
@@ -88,5 +87,3 @@ def test_mlops_init_writes_a_config_that_passes_the_limits(tmp_path, capsys):
     assert loaded.deployment.strategy == "all_at_once"
 
 
-def test_the_evaluation_requests_stay_under_the_real_time_payload_limit():
-    assert MAX_PAYLOAD_BYTES < MAX_REALTIME_PAYLOAD_BYTES

@@ -171,3 +171,30 @@ def test_a_log_group_is_encrypted_only_if_the_key_policy_lets_cloudwatch_logs_us
 
     assert "Logs" in str(refused.value)
     assert "The specified KMS key does not exist or is not allowed to be used with Arn 'arn:aws:logs:" in str(refused.value)
+
+
+def _without_champion_artifact_read(template: Template) -> None:
+    removed = 0
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and any("TrainingRole" in r["Ref"] for r in resource["Properties"]["Roles"]):
+            document = resource["Properties"]["PolicyDocument"]
+            kept = [s for s in document["Statement"] if s.get("Sid") != "ReadChampionArtifact"]
+            removed += len(document["Statement"]) - len(kept)
+            document["Statement"] = kept
+    assert removed == 1
+
+
+def test_the_training_job_reads_the_champion_s_artifact_as_the_training_role(app, breast_cancer_frame, tmp_path):
+    """The champion is scored by the training job from its model.tar.gz: without the training
+    role's read of it, the second upload's job fails as SageMaker fails it."""
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    breast_cancer_frame.iloc[:300].to_csv(first, index=False)
+    breast_cancer_frame.iloc[300:].to_csv(second, index=False)
+    with cloud_with(app, _without_champion_artifact_read) as cloud:
+        deployed = run_upload(cloud, first)
+        result = run_upload(cloud, second)
+
+    assert deployed.outcome == "deployed"
+    assert result.outcome == "failed"
+    assert "AccessDenied" in result.reason and "TrainingRole" in result.reason
+    assert "s3:GetObject" in result.reason and "/output/model.tar.gz" in result.reason

@@ -101,9 +101,14 @@ def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cance
     first, config = cancer_config
     with LocalCloud(config) as cloud:
         assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
-        traffic = breast_cancer_frame.drop(columns=["target"]).iloc[300:].copy()
+        labelled = breast_cancer_frame.iloc[300:].copy()
         for feature in RECALIBRATED_FEATURES:
-            traffic[feature] += 1.5 * breast_cancer_frame[feature].std()
+            labelled[feature] += 1.5 * breast_cancer_frame[feature].std()
+        # The new period's labelled rows arrive too (rejected for drift at upload), so the
+        # retraining has rows the serving version was not trained on
+        new_rows = write_csv(labelled, config.parent / "cancer_recalibrated.csv")
+        assert run_upload(cloud, new_rows).outcome == Outcome.DATA_REJECTED
+        traffic = labelled.drop(columns=["target"])
         assert send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, traffic).failed_requests == 0
         started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
 
@@ -123,7 +128,11 @@ def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cance
         # Then exactly one retraining execution started, and it reached an outcome
         retrains = cloud.standins.started_executions[started:]
         assert len(retrains) == 1
-        assert execution_result(cloud, retrains[0], "retraining").outcome in {Outcome.DEPLOYED, Outcome.MODEL_REJECTED}
+        # It is validated like any upload: the recalibrated rows it carries drift beyond the
+        # features' fail level against the version serving, so it may end rejected there.
+        retrained = execution_result(cloud, retrains[0], "retraining")
+        assert retrained.outcome in {Outcome.DEPLOYED, Outcome.MODEL_REJECTED, Outcome.DATA_REJECTED}, retrained.reason
+        assert endpoint_status(cloud)["model_version"] == 1 or retrained.outcome == Outcome.DEPLOYED
         decisions = [d for d in _decisions(cloud, delivered) if d["alarm_name"] == "mlops-drift"]
         assert [d["action"] for d in decisions] == ["retrain", "retrain", "retrain"]
         assert len({json.dumps(d, sort_keys=True) for d in decisions}) == 1  # the repeats got the first answer
@@ -137,6 +146,21 @@ def test_drift_retrains_once_even_when_the_alarm_event_arrives_three_times(cance
         started = len(cloud.standins.started_executions)
         [second] = [d for d in _decisions(cloud, delivered) if d["state"] == "ALARM"]
         assert second["outcome"] == "skipped: cooldown"
+        assert cloud.standins.started_executions[started:] == []
+
+
+def test_a_drift_alarm_with_no_new_rows_since_the_serving_version_retrains_nothing(cancer_config, breast_cancer_frame):
+    first, config = cancer_config
+    with LocalCloud(config) as cloud:
+        assert run_upload(cloud, first).outcome == Outcome.DEPLOYED
+        started, delivered = len(cloud.standins.started_executions), len(cloud.standins.deliveries)
+
+        # When the drift alarm fires with nothing uploaded since the serving version's data
+        cloud.client("cloudwatch").set_alarm_state(AlarmName="mlops-drift", StateValue="ALARM", StateReason="drift")
+
+        # Then no retraining starts, and the audit record says why
+        [decision] = [d for d in _decisions(cloud, delivered) if d["alarm_name"] == "mlops-drift"]
+        assert (decision["action"], decision["outcome"]) == ("retrain", "skipped: no new rows since the serving version")
         assert cloud.standins.started_executions[started:] == []
 
 

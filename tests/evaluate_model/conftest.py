@@ -1,4 +1,4 @@
-"""Moto-backed fixtures for the Evaluate model handler: buckets, a training job, its output, an endpoint."""
+"""Moto-backed fixtures for the Evaluate model handler: buckets, a training job and its output."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from tests.support import datasets
 from tests.support.evaluation_scenario import (
     ARTIFACTS_BUCKET,
     DATA_BUCKET,
-    ENDPOINT_NAME,
     MODEL_PACKAGE_GROUP,
     REGION,
     BreastCancer,
@@ -45,7 +44,6 @@ def scenario(aws, monkeypatch, tmp_path, breast_cancer) -> EvaluationScenario:
         s3.create_bucket(Bucket=bucket)
     event = load_event("evaluate_model")
     monkeypatch.setenv("DATA_BUCKET", DATA_BUCKET)
-    monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT_NAME)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", MODEL_PACKAGE_GROUP)
     monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
     built = EvaluationScenario(breast_cancer, event, tmp_path, s3, sagemaker, monkeypatch)

@@ -19,7 +19,7 @@ def _report(scenario, name: str) -> str:
 
 
 def test_first_model_passes_on_floors_and_writes_both_reports(scenario, context, strong_model):
-    # Given no endpoint yet and a good challenger
+    # Given no version serving yet and a good challenger
     scenario.upload_challenger(strong_model)
 
     # When the handler runs
@@ -49,43 +49,82 @@ def test_first_model_passes_on_floors_and_writes_both_reports(scenario, context,
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
 
 
-def test_challenger_is_compared_with_the_champion_on_the_same_rows(scenario, context, strong_model, weak_model):
-    # Given a weak model serving and a strong challenger
-    scenario.deploy_champion(model_version="3")
-    scenario.serve_with(weak_model)
-    scenario.upload_challenger(strong_model)
+def test_challenger_is_compared_with_the_champion_on_the_same_rows_without_the_endpoint(
+    scenario, context, strong_model, weak_model, monkeypatch
+):
+    # Given a weak model serving and a strong challenger, with the training job's predictions of both
+    scenario.upload_comparison(strong_model, weak_model, model_version=3)
+    # And no endpoint at all: evaluation must not need one
+    import functions.evaluate_model.handler as handler_module
+
+    built: list[str] = []
+    real_client = handler_module.aws_client
+    monkeypatch.setattr(handler_module, "aws_client", lambda name, *a, **k: built.append(name) or real_client(name, *a, **k))
 
     result = EvaluateModelResult.model_validate(lambda_handler(scenario.event, context))
 
-    # Then both were scored and the challenger passes
+    # Then both were scored on the same rows and the challenger passes
     assert result.passed
+    assert "sagemaker-runtime" not in built
     assert result.champion_version == 3
     assert result.champion_metrics["roc_auc"] < result.metrics["roc_auc"]
-    # The endpoint saw every test row, tagged as evaluation traffic
-    assert sum(call["rows"] for call in scenario.invocations) == len(scenario.data.test)
-    assert {call["inference_id"] for call in scenario.invocations} == {f"evaluation-{scenario.execution_name}"}
     document = json.loads(_report(scenario, "evaluation.json"))
     assert document["champion"]["model_version"] == 3
+    assert sum(map(sum, document["champion"]["confusion_matrix"]["counts"])) == len(scenario.data.test)
     low, high = document["primary_metric_difference_interval"]
     assert 0 < low <= high
+    # And the report leads with the gate: primary metric, margin and both comparisons
+    assert list(document)[0] == "gate"
+    gate = document["gate"]
+    assert gate["primary_metric"] == "roc_auc" and gate["min_improvement"] == 0.0
+    assert [c["rows"] for c in gate["comparisons"]] == ["the new test rows", "the reference holdout"]
+    assert gate["comparisons"][1]["row_count"] == len(scenario.data.train)
+    assert document["reference_holdout"]["rows"] == len(scenario.data.train)
     assert "version 3" in _report(scenario, "evaluation.html")
 
 
 def test_challenger_worse_than_the_champion_fails_with_reasons(scenario, context, strong_model, weak_model):
     # Given a strong model serving and a weak challenger that still clears the floors
     scenario.write_config(_config(scenario, thresholds={"roc_auc": 0.6}))
-    scenario.deploy_champion(model_version="7")
-    scenario.serve_with(strong_model)
-    scenario.upload_challenger(weak_model)
+    scenario.upload_comparison(weak_model, strong_model, model_version=7)
 
     result = EvaluateModelResult.model_validate(lambda_handler(scenario.event, context))
 
     assert not result.passed
     assert result.champion_version == 7
-    assert len(result.reasons) == 1
-    assert "more than the allowed regression of 0.0100" in result.reasons[0]
-    assert result.summary.startswith("Failed")
+    assert [reason.split(":")[0] for reason in result.reasons] == ["Regression on the reference holdout", "No improvement"]
+    assert result.summary.startswith("Rejected, regression on the reference holdout")
     assert json.loads(_report(scenario, "evaluation.json"))["passed"] is False
+
+
+def test_a_challenger_equal_to_the_champion_is_no_improvement(scenario, context, strong_model):
+    # Given a retrain that produced the serving model again
+    scenario.upload_comparison(strong_model, strong_model, model_version=4)
+
+    result = EvaluateModelResult.model_validate(lambda_handler(scenario.event, context))
+
+    assert not result.passed
+    assert [reason.split(":")[0] for reason in result.reasons] == ["No improvement"]
+
+
+def test_swapped_labels_are_held_as_suspect_labels(scenario, context, breast_cancer, strong_model):
+    # Given an upload whose labels are swapped, a challenger that learned them, and the champion
+    # registered with its real score
+    swapped = breast_cancer.train.assign(target=1 - breast_cancer.train["target"])
+    inverted = breast_cancer.__class__(swapped, breast_cancer.test, breast_cancer.features).fit(
+        breast_cancer.features, regularization=1.0
+    )
+    scenario.upload_comparison(
+        inverted, strong_model, model_version=2, registered_score=0.99, test_labels=1 - breast_cancer.test["target"]
+    )
+
+    result = EvaluateModelResult.model_validate(lambda_handler(scenario.event, context))
+
+    # Then the inverted model wins on the new rows but is not deployed, for suspect labels
+    assert result.metrics["roc_auc"] > 0.95 and result.champion_metrics["roc_auc"] < 0.05
+    assert not result.passed
+    assert result.reasons[0].startswith("Suspect labels: the champion (version 2)")
+    assert result.summary.startswith("Rejected, suspect labels")
 
 
 def test_first_model_below_the_floor_fails(scenario, context, weak_model):
@@ -111,22 +150,22 @@ def test_missing_output_archive_is_a_typed_error(scenario, context):
         lambda_handler(scenario.event, context)
 
 
-def test_an_endpoint_that_cannot_score_fails_the_execution(scenario, context, strong_model):
-    # Given an endpoint that answers with something other than predictions (moto's canned body)
-    scenario.deploy_champion()
+def test_a_training_output_without_the_champion_s_predictions_fails_the_execution(scenario, context, strong_model):
+    # Given a champion in the validation result but an output written without its predictions
+    scenario.upload_comparison(strong_model, strong_model)
     scenario.upload_challenger(strong_model)
 
-    with pytest.raises(ChampionUnavailableError):
+    with pytest.raises(ChampionUnavailableError, match="champion_predictions.csv"):
         lambda_handler(scenario.event, context)
 
 
 def test_missing_environment_variable_is_a_typed_error(scenario, context, monkeypatch, strong_model):
     scenario.upload_challenger(strong_model)
-    monkeypatch.delenv("ENDPOINT_NAME")
+    monkeypatch.delenv("DATA_BUCKET")
 
     with pytest.raises(MissingEnvironmentError) as raised:
         lambda_handler(scenario.event, context)
-    assert raised.value.name == "ENDPOINT_NAME"
+    assert raised.value.name == "DATA_BUCKET"
 
 
 def _config(scenario, **gates):

@@ -16,6 +16,10 @@ from tests.support.state_machine_fragments import FragmentInterpreter, fragment_
 HOLDING_STATES = ("Acquire deployment lock", "Take over deployment lock")
 FAILURE_RELEASE = "Release deployment lock (pipeline failed)"
 RELEASES = {
+    "Release deployment lock (duplicate)": "Record duplicate",
+    "Release deployment lock (data rejected)": "Notify data rejected",
+    "Release deployment lock (validation job failed)": "Notify validation job failed",
+    "Release deployment lock (training failed)": "Notify training failed",
     "Release deployment lock (model rejected)": "Notify model rejected",
     "Release deployment lock (pending approval)": "Notify pending approval",
     "Release deployment lock (deployment not needed)": "Record deployment not needed",
@@ -106,15 +110,19 @@ def test_lock_table_is_encrypted_with_the_pipeline_key_recoverable_and_on_demand
     assert lock_table_id.startswith("DeploymentLockTable")
 
 
-def test_the_decision_and_the_deployment_start_only_after_acquiring_the_lock(states):
+def test_validation_the_decision_and_the_deployment_start_only_after_acquiring_the_lock(synthesized, states):
+    # The lock comes first, so racing uploads are drift-checked and judged one at a time
+    # against the version serving.
+    assert synthesized.definition()["StartAt"] == "Acquire deployment lock"
+    for name in HOLDING_STATES:
+        assert states[name]["Next"] == "Which event?"
+    assert states["Which event?"]["Choices"][0]["Next"] == "Approved version to deploy?"
+    assert states["Which event?"]["Default"] == "Which validation route?"
     assert states["Training finished?"]["Choices"][0] == {
         "Variable": "$.training.status",
         "StringEquals": "Completed",
-        "Next": "Acquire deployment lock",
+        "Next": "Approved version to deploy?",
     }
-    assert states["Which event?"]["Choices"][0]["Next"] == "Acquire deployment lock"
-    for name in HOLDING_STATES:
-        assert states[name]["Next"] == "Approved version to deploy?"
     route = states["Approved version to deploy?"]
     assert (route["Choices"][0]["Next"], route["Default"]) == ("Prepare deployment", "Evaluate model")
     entries = {
@@ -380,7 +388,7 @@ def test_a_free_lock_is_acquired_and_names_the_execution(protocol):
     status, entered = protocol.finish(execution)
 
     assert status == "SUCCEEDED"
-    assert entered == ["Acquire deployment lock", "Approved version to deploy?"]
+    assert entered == ["Acquire deployment lock", "Which event?"]
     assert protocol.owner() == execution
 
 
@@ -392,7 +400,7 @@ def test_an_execution_reacquires_its_own_lock(protocol):
     status, entered = protocol.finish(protocol.start(name))
 
     assert status == "SUCCEEDED"
-    assert entered == ["Acquire deployment lock", "Approved version to deploy?"]
+    assert entered == ["Acquire deployment lock", "Which event?"]
 
 
 def test_a_lock_whose_owner_no_longer_exists_is_taken_over(protocol):
@@ -408,7 +416,7 @@ def test_a_lock_whose_owner_no_longer_exists_is_taken_over(protocol):
         "Lock still held?",
         "Describe lock owner",
         "Take over deployment lock",
-        "Approved version to deploy?",
+        "Which event?",
     ]
     assert protocol.owner() == execution
 
@@ -437,7 +445,7 @@ def test_a_running_owner_is_waited_for_and_taken_over_once_it_stops_without_rele
         "Lock owner running?",
         "Wait for deployment lock",
     ]
-    assert entered[-3:] == ["Lock owner running?", "Take over deployment lock", "Approved version to deploy?"]
+    assert entered[-3:] == ["Lock owner running?", "Take over deployment lock", "Which event?"]
     assert protocol.owner() == contender
 
 

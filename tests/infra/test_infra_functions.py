@@ -27,12 +27,8 @@ STATE_MACHINE_ARN = _ref("TrainingWorkflowStateMachine")
 # Every variable each function is given, beyond the factory's Powertools ones: the whole
 # environment, so a variable the code reads cannot go missing from the template unnoticed.
 ENVIRONMENT = {
-    "validate_data": {"DATA_BUCKET": DATA_BUCKET, "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP},
-    "evaluate_model": {
-        "DATA_BUCKET": DATA_BUCKET,
-        "ENDPOINT_NAME": ENDPOINT_NAME,
-        "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
-    },
+    "validate_data": {"DATA_BUCKET": DATA_BUCKET, "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP, "ENDPOINT_NAME": ENDPOINT_NAME},
+    "evaluate_model": {"DATA_BUCKET": DATA_BUCKET, "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP},
     "register_model": {
         "DATA_BUCKET": DATA_BUCKET,
         "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,

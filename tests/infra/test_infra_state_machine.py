@@ -125,8 +125,14 @@ def _successors(state) -> set[str]:
     return {name for name in names if name}
 
 
-def test_every_contract_state_exists_and_starts_by_telling_approvals_from_uploads(definition, states):
-    assert definition["StartAt"] == "Which event?"
+def test_every_contract_state_exists_and_starts_by_taking_the_lock_then_telling_approvals_from_uploads(
+    definition, states
+):
+    # Uploads that race are ordered by the lock before validation, so each is drift-checked
+    # and judged against the version serving when it runs.
+    assert definition["StartAt"] == "Acquire deployment lock"
+    assert states["Acquire deployment lock"]["Next"] == "Which event?"
+    assert states["Take over deployment lock"]["Next"] == "Which event?"
     assert CONTRACT_STATES <= set(states), sorted(CONTRACT_STATES - set(states))
 
 
@@ -139,7 +145,7 @@ def test_an_approval_event_prepares_deployment_and_anything_else_validates_data(
         {"Variable": "$.source", "IsPresent": True},
         {"Variable": "$.source", "StringEquals": "aws.sagemaker"},
     ]
-    assert choice["Next"] == "Acquire deployment lock"
+    assert choice["Next"] == "Approved version to deploy?"
     assert which["Default"] == "Which validation route?"
     (holding,) = states["Approved version to deploy?"]["Choices"]
     assert holding["And"] == choice["And"]
@@ -352,16 +358,21 @@ def test_choices_route_by_contract_values(states):
             if "Variable" in choice
         }
 
+    # The lock is held from the start: every end after it releases it.
     assert routes("Data accepted?") == {
-        ("$.validation.outcome", "duplicate"): "Record duplicate",
-        ("$.validation.outcome", "data_rejected"): "Notify data rejected",
+        ("$.validation.outcome", "duplicate"): "Release deployment lock (duplicate)",
+        ("$.validation.outcome", "data_rejected"): "Release deployment lock (data rejected)",
     }
-    assert states["Data accepted?"]["Default"] == "Start training"
+    assert states["Release deployment lock (duplicate)"]["Next"] == "Record duplicate"
+    assert states["Release deployment lock (data rejected)"]["Next"] == "Notify data rejected"
+    assert states["Data accepted?"]["Default"] == "Is a version serving?"
     assert routes("Training finished?") == {
-        ("$.training.status", "Completed"): "Acquire deployment lock",
+        ("$.training.status", "Completed"): "Approved version to deploy?",
         ("$.training.status", "Failed"): "Describe training failure",
-        ("$.training.status", "Stopped"): "Notify training failed",
+        ("$.training.status", "Stopped"): "Release deployment lock (training failed)",
     }
+    assert states["Describe training failure"]["Next"] == "Release deployment lock (training failed)"
+    assert states["Release deployment lock (training failed)"]["Next"] == "Notify training failed"
     assert states["Training finished?"]["Default"] == "Wait for training"
     assert states["Wait for training"]["Next"] == "Describe training job"
     assert routes("Approval status?") == {
@@ -475,7 +486,7 @@ def local_credentials(monkeypatch):
 @pytest.mark.parametrize(
     ("machine_input", "expected_state"),
     [
-        ({"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change", "detail": {}}, "Acquire deployment lock"),
+        ({"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change", "detail": {}}, "Approved version to deploy?"),
         ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "Which validation route?"),
         # A hand-started execution without an EventBridge envelope is treated as an upload.
         ({"detail": {}}, "Which validation route?"),
@@ -483,7 +494,7 @@ def local_credentials(monkeypatch):
 )
 def test_which_event_decision_runs_in_the_local_interpreter(states, local_credentials, machine_input, expected_state):
     fragment = {"Which event?": json.loads(json.dumps(states["Which event?"]))}
-    fragment["Acquire deployment lock"] = {"Type": "Succeed"}
+    fragment["Approved version to deploy?"] = {"Type": "Succeed"}
     fragment["Which validation route?"] = {"Type": "Succeed"}
 
     _, entered = run_fragment(fragment, "Which event?", machine_input)
@@ -521,3 +532,42 @@ def test_training_volumes_and_output_endpoint_storage_and_capture_use_the_key(sy
 def test_training_runs_without_network_access_by_default_and_in_the_example_config(states):
     assert TrainingConfig().network_isolation is True
     assert states["Start training"]["Parameters"]["EnableNetworkIsolation"] is True
+
+
+def test_the_training_job_scores_the_champion_only_when_a_version_serves(states):
+    serving = states["Is a version serving?"]
+    (choice,) = serving["Choices"]
+    assert choice["And"] == [
+        {"Variable": "$.validation.champion", "IsPresent": True},
+        {"Variable": "$.validation.champion", "IsNull": False},
+        {"Variable": "$.validation.champion.reference_manifest_uri", "IsPresent": True},
+        {"Variable": "$.validation.champion.reference_manifest_uri", "IsNull": False},
+    ]
+    assert (choice["Next"], serving["Default"]) == ("Start training against the champion", "Start training")
+
+    def channels(name):
+        return {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in states[name]["Parameters"]["InputDataConfig"]}
+
+    first, against = channels("Start training"), channels("Start training against the champion")
+    assert set(first) == {"train", "validation", "test", "code"}
+    assert set(against) == set(first) | {"champion", "reference"}
+    assert against["champion"] == {
+        "S3DataType": "S3Prefix",
+        "S3Uri.$": "$.validation.champion.model_artifact",
+        "S3DataDistributionType": "FullyReplicated",
+    }
+    assert against["reference"] == {
+        "S3DataType": "ManifestFile",
+        "S3Uri.$": "$.validation.champion.reference_manifest_uri",
+        "S3DataDistributionType": "FullyReplicated",
+    }
+    # Both wait on the same job, and a redriven execution describes the job it created.
+    for name in ("Start training", "Start training against the champion"):
+        assert states[name]["Next"] == "Describe training job"
+        assert states[name]["Catch"][0] == {
+            "ErrorEquals": ["SageMaker.ResourceInUseException"],
+            "ResultPath": "$.training",
+            "Next": "Describe training job",
+        }
+    # Evaluation never calls the endpoint
+    assert "InvokeEndpoint" not in json.dumps(states)

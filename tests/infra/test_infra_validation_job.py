@@ -214,12 +214,13 @@ def test_a_redriven_execution_describes_its_job_and_waits_on_it_like_training(sc
     assert {(c["StringEquals"], c["Next"]) for c in finished["Choices"]} == {
         ("Completed", "Conclude validation job"),
         ("Failed", "Describe validation job failure"),
-        ("Stopped", "Notify validation job failed"),
+        ("Stopped", "Release deployment lock (validation job failed)"),
     }
     assert finished["Default"] == "Wait for validation job"
     wait = states["Wait for validation job"]
     assert (wait["Seconds"], wait["Next"]) == (45, "Describe validation job")
-    assert states["Describe validation job failure"]["Next"] == "Notify validation job failed"
+    assert states["Describe validation job failure"]["Next"] == "Release deployment lock (validation job failed)"
+    assert states["Release deployment lock (validation job failed)"]["Next"] == "Notify validation job failed"
     assert states["Notify validation job failed"]["Next"] == "Validation job failed"
 
 

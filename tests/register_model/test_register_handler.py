@@ -145,3 +145,30 @@ def test_a_missing_group_is_a_registry_error(registry, context, monkeypatch):
 
     with pytest.raises(RegistryError):
         lambda_handler(registry.event(), context)
+
+
+def test_the_gate_s_margin_and_both_comparisons_are_recorded_for_the_lineage(registry, context):
+    # Given a candidate compared with the champion on the new rows and the reference holdout
+    event = registry.event()
+    event["evaluation"]["min_improvement"] = 0.002
+    event["evaluation"]["comparisons"] = [
+        {"rows": "the new test rows", "row_count": 114, "challenger": 0.995, "champion": 0.99, "gain": 0.005},
+        {"rows": "the reference holdout", "row_count": 240, "challenger": 0.985, "champion": 0.987, "gain": -0.002},
+    ]
+
+    lambda_handler(event, context)
+
+    [package] = registry.packages()
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["gate_margin"] == "more than +0.0020"
+    assert metadata["gate_new_rows"] == "challenger=0.9950 champion=0.9900 gain=+0.0050 rows=114"
+    assert metadata["gate_reference_holdout"] == "challenger=0.9850 champion=0.9870 gain=-0.0020 rows=240"
+
+
+def test_a_first_model_records_no_comparison(registry, context):
+    event = registry.event()
+
+    lambda_handler(event, context)
+
+    [package] = registry.packages()
+    assert not {"gate_margin", "gate_new_rows", "gate_reference_holdout"} & set(package["CustomerMetadataProperties"])

@@ -1,20 +1,16 @@
 """An accepted dataset and a finished training job in moto, as the Evaluate model handler finds
-them: buckets, the job's output, an endpoint serving the champion."""
+them: buckets, the job's output, with the champion's predictions when a version serves."""
 
 from __future__ import annotations
 
 import io
-import json
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pandas as pd
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.response import StreamingBody
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -80,7 +76,6 @@ class EvaluationScenario:
     s3: Any
     sagemaker: Any
     monkeypatch: pytest.MonkeyPatch
-    invocations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def training_job_name(self) -> str:
@@ -93,9 +88,12 @@ class EvaluationScenario:
     def write_config(self, config: PipelineConfig) -> None:
         (self.task_root / "pipeline_config.json").write_text(config.to_json())
 
-    def upload_test_split(self) -> None:
+    def upload_test_split(self, labels: pd.Series | None = None) -> None:
         bucket, key = self.event["validation"]["channels"]["test"][len("s3://"):].split("/", 1)
-        body = self.data.test[[*self.data.features, "target"]].to_csv(index=False).encode()
+        rows = self.data.test[[*self.data.features, "target"]]
+        if labels is not None:
+            rows = rows.assign(target=labels.to_numpy())
+        body = rows.to_csv(index=False).encode()
         self.s3.put_object(Bucket=bucket, Key=key + "data.csv", Body=body)
 
     def start_training_job(self) -> str:
@@ -119,44 +117,40 @@ class EvaluationScenario:
         frame = predictions_frame(model, self.data.test, list(model.feature_names_in_))
         self.upload_training_output({"predictions.csv": frame.to_csv(index=False).encode()})
 
-    def deploy_champion(self, model_version: str = "3") -> None:
-        self.sagemaker.create_model(
-            ModelName="mlops-v3-11111111",
-            ExecutionRoleArn=ROLE_ARN,
-            PrimaryContainer={
-                "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
-                "ModelDataUrl": f"s3://{ARTIFACTS_BUCKET}/training-jobs/old/output/model.tar.gz",
-                "Environment": {"MODEL_VERSION": model_version, "MODEL_PACKAGE_ARN": "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/3"},
-            },
+    def upload_comparison(
+        self,
+        challenger,
+        champion,
+        *,
+        model_version: int = 3,
+        registered_score: float | None = None,
+        reference: pd.DataFrame | None = None,
+        test_labels: pd.Series | None = None,
+    ) -> None:
+        """The training job's output when a version serves: both models' predictions on the test
+        rows, and on `reference` (default: the train half) with its labels."""
+        reference = self.data.train if reference is None else reference
+        self.event["validation"]["champion"] = {
+            "model_package_arn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/{model_version}",
+            "model_version": model_version,
+            "model_artifact": f"s3://{ARTIFACTS_BUCKET}/training-jobs/old/output/model.tar.gz",
+            "primary_metric": "roc_auc",
+            "registered_score": registered_score,
+            "reference_manifest_uri": f"s3://{DATA_BUCKET}/curated/reference-holdouts/{self.execution_name}.manifest",
+            "reference_dataset_versions": ["a" * 64],
+        }
+        if test_labels is not None:
+            self.upload_test_split(test_labels)
+
+        def csv(model, rows: pd.DataFrame) -> bytes:
+            return predictions_frame(model, rows, list(model.feature_names_in_)).to_csv(index=False).encode()
+
+        self.upload_training_output(
+            {
+                "predictions.csv": csv(challenger, self.data.test),
+                "champion_predictions.csv": csv(champion, self.data.test),
+                "reference_predictions.csv": csv(challenger, reference),
+                "champion_reference_predictions.csv": csv(champion, reference),
+                "reference_labels.csv": pd.DataFrame({"label": reference["target"]}).to_csv(index=False).encode(),
+            }
         )
-        self.sagemaker.create_endpoint_config(
-            EndpointConfigName="mlops-v3-11111111",
-            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "mlops-v3-11111111",
-                                 "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
-        )
-        self.sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName="mlops-v3-11111111")
-
-    def serve_with(self, model) -> None:
-        """Answer InvokeEndpoint with `model`'s predictions, the way the inference container does."""
-        invocations = self.invocations
-        real_client = boto3.client
-
-        def answer(params: dict[str, Any], **_: Any):
-            request = json.loads(params["body"])
-            invocations.append({"rows": len(request["instances"]), "inference_id": params["headers"].get("X-Amzn-SageMaker-Inference-Id")})
-            rows = pd.DataFrame(request["instances"])[list(model.feature_names_in_)]
-            body = json.dumps({
-                "predictions": [str(p) for p in model.predict(rows)],
-                "probabilities": model.predict_proba(rows).tolist(),
-                "classes": [str(c) for c in model.classes_],
-            }).encode()
-            parsed = {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "application/json"}
-            return AWSResponse("https://runtime.sagemaker", 200, {}, None), parsed
-
-        def client(service_name: str, *args: Any, **kwargs: Any):
-            created = real_client(service_name, *args, **kwargs)
-            if service_name == "sagemaker-runtime":
-                created.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", answer)
-            return created
-
-        self.monkeypatch.setattr(boto3, "client", client)

@@ -14,7 +14,7 @@ from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
 from mlops.schema_inference import infer_config
 from tests.support import datasets
 from tests.support.lambda_handlers import LambdaContextStub
-from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, Aws
+from validate_data_support import DATA_BUCKET, ENDPOINT_NAME, MODEL_PACKAGE_GROUP, Aws
 
 @pytest.fixture(scope="session")
 def breast_cancer() -> pd.DataFrame:
@@ -60,6 +60,7 @@ def _aws_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breast_can
         "POWERTOOLS_SERVICE_NAME": "validate-data",
         "DATA_BUCKET": DATA_BUCKET,
         "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
+        "ENDPOINT_NAME": ENDPOINT_NAME,
         "LAMBDA_TASK_ROOT": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)

@@ -207,27 +207,14 @@ def test_file_over_the_lambda_limit_is_rejected_without_reading_it(aws, lambda_c
     ]
 
 
-def _register_approved_baseline(aws, profile_uri: str) -> None:
-    aws.sagemaker.create_model_package(
-        ModelPackageGroupName=MODEL_PACKAGE_GROUP,
-        ModelApprovalStatus="Approved",
-        CustomerMetadataProperties={"profile_uri": profile_uri},
-        InferenceSpecification={
-            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.4-2"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["application/json"],
-        },
-    )
-
-
-def test_drift_is_measured_against_the_newest_approved_models_profile(aws, lambda_context, breast_cancer):
+def test_drift_is_measured_against_the_serving_versions_profile(aws, lambda_context, breast_cancer):
     # Given an approved model trained on the first half of the data
     first_half = breast_cancer.sample(frac=0.5, random_state=7)
     first = request_for("incoming/first_half.csv", "aaaa1111")
     aws.put(first["key"], to_csv_bytes(first_half))
     accepted = lambda_handler(first, lambda_context)
     assert accepted["outcome"] == "accepted"
-    _register_approved_baseline(aws, accepted["profile_uri"])
+    aws.serve_version(accepted)
 
     # When the other half arrives with one feature shifted by half a standard deviation
     shifted = breast_cancer.drop(first_half.index).copy()
@@ -250,7 +237,7 @@ def test_severe_drift_rejects_the_data(aws, lambda_context, breast_cancer):
     first = request_for("incoming/base.csv", "cccc3333")
     aws.put(first["key"], to_csv_bytes(breast_cancer))
     accepted = lambda_handler(first, lambda_context)
-    _register_approved_baseline(aws, accepted["profile_uri"])
+    aws.serve_version(accepted)
 
     moved = breast_cancer.copy()
     moved["mean_texture"] = moved["mean_texture"] + 3 * moved["mean_texture"].std()

@@ -8,7 +8,7 @@ import hashlib
 from functions.common.config import load_packaged_config
 from functions.common.contracts import ValidateDataRequest
 from functions.validate_data.service import validate_upload
-from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, request_for, to_csv_bytes
+from validate_data_support import DATA_BUCKET, ENDPOINT_NAME, MODEL_PACKAGE_GROUP, request_for, to_csv_bytes
 
 
 def _validate(aws, key: str, version_id: str, execution_name: str):
@@ -20,6 +20,7 @@ def _validate(aws, key: str, version_id: str, execution_name: str):
         sagemaker=aws.sagemaker,
         data_bucket=DATA_BUCKET,
         model_package_group=MODEL_PACKAGE_GROUP,
+        endpoint_name=ENDPOINT_NAME,
     )
 
 

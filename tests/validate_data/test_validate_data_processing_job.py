@@ -25,7 +25,7 @@ from tests.support.runtimes import image_python
 from validate_data_support import DATA_BUCKET, request_for, to_csv_bytes
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-FIRST_DATASET_NOTE = "no approved model yet: this is a first dataset, drift not checked"
+FIRST_DATASET_NOTE = "no model serves yet: this is a first dataset, drift not checked"
 
 
 def _job_folders(tmp_path: Path, file_name: str, body: bytes, execution_name: str = "exec-1") -> dict[str, Path]:
@@ -238,6 +238,7 @@ def _lambda_route_then_forget(aws, body: bytes, key: str, lambda_context, execut
     if result.get("dataset_version"):
         # So that the job route sees these bytes for the first time too.
         aws.s3.delete_object(Bucket=DATA_BUCKET, Key=f"curated/{result['dataset_version']}/manifest.json")
+        aws.s3.delete_object(Bucket=DATA_BUCKET, Key=f"curated/rows-fingerprints/{result['rows_fingerprint']}.json")
     return result
 
 

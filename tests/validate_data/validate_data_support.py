@@ -15,6 +15,9 @@ from tests.support.events import load_event
 
 DATA_BUCKET = "mlops-data-test"
 MODEL_PACKAGE_GROUP = "mlops-models"
+ENDPOINT_NAME = "mlops-endpoint"
+MODEL_ROLE_ARN = "arn:aws:iam::123456789012:role/model-role"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.4-2"
 
 
 def request_for(key: str, execution_name: str = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9") -> dict[str, Any]:
@@ -53,3 +56,41 @@ class Aws:
     def keys(self, prefix: str = "") -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix=prefix)
         return sorted(item["Key"] for item in listing.get("Contents", []))
+
+    def serve_version(self, accepted: dict[str, Any], *, primary_metric_value: str = "0.99") -> str:
+        """Register the accepted upload's model as an approved version and serve it on the endpoint,
+        as the pipeline's deployment leaves them; returns its model package ARN."""
+        package_arn = self.sagemaker.create_model_package(
+            ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+            ModelApprovalStatus="Approved",
+            CustomerMetadataProperties={
+                "profile_uri": accepted["profile_uri"],
+                "dataset_version": accepted["dataset_version"],
+                "primary_metric": "roc_auc",
+                "primary_metric_value": primary_metric_value,
+            },
+            InferenceSpecification={
+                "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://artifacts/training-jobs/v/output/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+        )["ModelPackageArn"]
+        version = package_arn.rsplit("/", 1)[-1]
+        name = f"mlops-v{version}-serving"
+        self.sagemaker.create_model(
+            ModelName=name,
+            ExecutionRoleArn=MODEL_ROLE_ARN,
+            PrimaryContainer={"Image": IMAGE, "Environment": {"MODEL_PACKAGE_ARN": package_arn, "MODEL_VERSION": version}},
+        )
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+            ],
+        )
+        endpoints = self.sagemaker.list_endpoints(NameContains=ENDPOINT_NAME)["Endpoints"]
+        if endpoints:
+            self.sagemaker.update_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=name)
+        else:
+            self.sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=name)
+        return package_arn

@@ -33,8 +33,9 @@ def decide(
     register: lambda_.IFunction,
     after: Sequence[Exit],
 ) -> Decision:
-    """Decide on the trained model where `after` leads (holding the lock); a person's approval
-    event, which `after` also leads here, is left for `Decision.approved_version_to_deploy`."""
+    """Decide on the trained model where `after` leads (holding the lock since the execution
+    started); a person's approval event, which `after` also leads here, is left for
+    `Decision.approved_version_to_deploy`."""
     evaluate_model = states.invoke(
         "Evaluate model",
         evaluate,

@@ -1,9 +1,10 @@
-"""The deployment lock: the champion/challenger decision and the deployment are one critical
-section per endpoint.
+"""The deployment lock: validation, training, the champion/challenger decision and the
+deployment are one critical section per endpoint, so an upload is drift-checked against, and
+trained and judged against, the version that serves when it is decided.
 
-An execution acquires the lock (infra/constructs/deployment_lock.py) right before "Evaluate
-model" or "Prepare deployment", and releases it on every path that ends after that,
-including the failure path (where it may not hold it). A conflicting execution reads the
+An execution acquires the lock (infra/constructs/deployment_lock.py) as its first state, and
+releases it on every path that ends after that, including the failure path (where it may not
+hold it). A conflicting execution reads the
 lock's owner and waits while the owner is RUNNING; an owner that is not (timed out, aborted,
 gone) is taken over. The lock belongs to an execution ARN, which a redriven execution keeps,
 so re-acquiring one's own lock succeeds.

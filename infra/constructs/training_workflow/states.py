@@ -5,7 +5,7 @@ its timeout and its catch into the failure path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration, aws_lambda as lambda_, aws_sns as sns
@@ -179,9 +179,16 @@ class WorkflowStates:
             task.add_catch(failure_path, errors=["States.ALL"], result_path="$.error")
         self._awaiting_failure_path.clear()
 
-    def wait_for_job(self, start: tasks.CallAwsService, wait: SageMakerJobWait) -> Exit:
-        """After `start`: Describe -> Choice -> Wait until the job ends; Failed and Stopped
-        notify and fail the execution. Returns the branch a Completed job takes."""
+    def wait_for_job(
+        self,
+        starts: Sequence[tasks.CallAwsService],
+        wait: SageMakerJobWait,
+        *,
+        release_lock: sfn.TaskStateBase,
+    ) -> Exit:
+        """After any of `starts`: Describe -> Choice -> Wait until the job ends; Failed and
+        Stopped release the deployment lock, notify and fail the execution. Returns the branch
+        a Completed job takes."""
         scope = self._scope
         describe_action = f"describe{wait.api}"
         name = {f"{wait.api}Name": sfn.JsonPath.string_at(wait.name_path)}
@@ -194,7 +201,9 @@ class WorkflowStates:
         )
         # A redriven execution finds its job already created: describe it instead. The error
         # lands in the result path, which the describe overwrites.
-        start.add_catch(describe, errors=[SAGEMAKER_JOB_EXISTS_ERROR], result_path=wait.result_path)
+        for start in starts:
+            start.add_catch(describe, errors=[SAGEMAKER_JOB_EXISTS_ERROR], result_path=wait.result_path)
+            start.next(describe)
         notify_failed = self.notify(
             f"Notify {wait.step} failed",
             f"{wait.job.capitalize()} {{}} did not complete: {{}}",
@@ -219,12 +228,12 @@ class WorkflowStates:
             },
             result_path=wait.result_path,
         )
-        describe_failure.next(notify_failed)
+        release_lock.next(notify_failed)
+        describe_failure.next(release_lock)
         wait_for_job = sfn.Wait(
             scope, f"Wait for {wait.step}", time=sfn.WaitTime.duration(Duration.seconds(wait.poll_interval_seconds))
         )
         wait_for_job.next(describe)
-        start.next(describe)
         status = f"{wait.result_path}.status"
 
         def when_completed(completed: sfn.IChainable) -> None:
@@ -232,7 +241,7 @@ class WorkflowStates:
                 sfn.Choice(scope, f"{wait.step.capitalize()} finished?")
                 .when(sfn.Condition.string_equals(status, "Completed"), completed)
                 .when(sfn.Condition.string_equals(status, "Failed"), describe_failure)
-                .when(sfn.Condition.string_equals(status, "Stopped"), notify_failed)
+                .when(sfn.Condition.string_equals(status, "Stopped"), release_lock)
                 .otherwise(wait_for_job)
             )
 

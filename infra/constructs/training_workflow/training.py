@@ -1,5 +1,8 @@
 """Training: a SageMaker training job in the framework image, script mode, on the channels
-validation wrote, waited on until it completes."""
+validation wrote, waited on until it completes. When a version serves, the job also receives
+its model artifact and the reference holdout (the approved versions' test splits) and writes
+the champion's predictions beside the challenger's, so evaluation never calls the live
+endpoint."""
 
 from __future__ import annotations
 
@@ -12,16 +15,22 @@ from constructs import Construct
 from functions.common import s3_layout
 from functions.common.config import DatasetSchema, TrainingConfig
 from infra.constructs.training import TrainingResources
+from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
 
 SOURCE_CHANNEL = "code"
 DATA_CHANNELS = ("train", "validation", "test")
+# functions/training/train.py CHAMPION_CHANNEL and REFERENCE_CHANNEL.
+CHAMPION_CHANNEL = "champion"
+REFERENCE_CHANNEL = "reference"
+CHAMPION_PATH = "$.validation.champion"
 SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
 
 
 def train(
     scope: Construct,
     states: WorkflowStates,
+    lock: DeploymentLockStates,
     *,
     config: TrainingConfig,
     dataset: DatasetSchema,
@@ -31,13 +40,32 @@ def train(
     after: Sequence[Exit],
 ) -> Exit:
     """Train where `after` leads; returns the branch a completed training job takes."""
-    start_training = _start_training(
-        scope, states, config=config, dataset=dataset, training=training, artifacts_bucket=artifacts_bucket, key=key
+    options = {
+        "config": config, "dataset": dataset, "training": training, "artifacts_bucket": artifacts_bucket, "key": key
+    }
+    first_model = _start_training(scope, states, "Start training", against_champion=False, **options)
+    against_champion = _start_training(
+        scope, states, "Start training against the champion", against_champion=True, **options
+    )
+    reference = f"{CHAMPION_PATH}.reference_manifest_uri"
+    champion_serving = (
+        sfn.Choice(scope, "Is a version serving?")
+        # A Choice on a missing field fails the execution; validation writes null when none serves.
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present(CHAMPION_PATH),
+                sfn.Condition.is_not_null(CHAMPION_PATH),
+                sfn.Condition.is_present(reference),
+                sfn.Condition.is_not_null(reference),
+            ),
+            against_champion,
+        )
+        .otherwise(first_model)
     )
     for leads_here in after:
-        leads_here(start_training)
+        leads_here(champion_serving)
     return states.wait_for_job(
-        start_training,
+        [first_model, against_champion],
         SageMakerJobWait(
             step="training",
             job="training job",
@@ -46,13 +74,16 @@ def train(
             result_path="$.training",
             poll_interval_seconds=config.poll_interval_seconds,
         ),
+        release_lock=lock.release("Release deployment lock (training failed)"),
     )
 
 
 def _start_training(
     scope: Construct,
     states: WorkflowStates,
+    name: str,
     *,
+    against_champion: bool,
     config: TrainingConfig,
     dataset: DatasetSchema,
     training: TrainingResources,
@@ -83,6 +114,11 @@ def _start_training(
         }
         for channel in DATA_CHANNELS
     ]
+    if against_champion:
+        channels.append(_channel(CHAMPION_CHANNEL, f"{CHAMPION_PATH}.model_artifact", "S3Prefix"))
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html:
+        # a ManifestFile names each object of the channel under one common prefix.
+        channels.append(_channel(REFERENCE_CHANNEL, f"{CHAMPION_PATH}.reference_manifest_uri", "ManifestFile"))
     channels.append(
         {
             "ChannelName": SOURCE_CHANNEL,
@@ -96,7 +132,7 @@ def _start_training(
         }
     )
     return states.sagemaker_call(
-        "Start training",
+        name,
         "createTrainingJob",
         {
             "TrainingJobName": sfn.JsonPath.string_at("$.validation.training_job_name"),
@@ -122,3 +158,16 @@ def _start_training(
         },
         result_path=sfn.JsonPath.DISCARD,
     )
+
+
+def _channel(name: str, uri_path: str, data_type: str) -> dict[str, object]:
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": data_type,
+                "S3Uri": sfn.JsonPath.string_at(uri_path),
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+    }

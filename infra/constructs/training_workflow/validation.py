@@ -14,6 +14,7 @@ from constructs import Construct
 from functions.common.config import ValidationConfig
 from functions.common.outcome import Outcome
 from infra.constructs import validation_job as job_paths
+from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
 from infra.constructs.validation_job import ValidationJobResources
 
@@ -37,6 +38,7 @@ def upload_request() -> dict[str, object]:
 def validate_upload(
     scope: Construct,
     states: WorkflowStates,
+    lock: DeploymentLockStates,
     *,
     config: ValidationConfig,
     validate: lambda_.IFunction,
@@ -44,9 +46,11 @@ def validate_upload(
     key: kms.IKey,
     after: Sequence[Exit],
 ) -> Exit:
-    """Validate the upload where `after` leads; returns the branch accepted data takes."""
+    """Validate the upload where `after` leads (holding the deployment lock, so the drift check
+    and the gate see the same serving version); returns the branch accepted data takes."""
     validate_data = states.invoke("Validate data", validate, upload_request(), "$.validation")
-    data_rejected = states.notify(
+    data_rejected = lock.release("Release deployment lock (data rejected)")
+    data_rejected.next(states.notify(
         "Notify data rejected",
         "Data rejected: {} ({}). A copy is kept in {}.",
         "$.validation.source_uri",
@@ -55,10 +59,13 @@ def validate_upload(
         subject="data rejected",
     ).next(
         states.record("Record data rejected", Outcome.DATA_REJECTED, sfn.JsonPath.string_at("$.validation.reason"))
-    ).next(sfn.Succeed(scope, "Data rejected"))
-    duplicate = states.record(
-        "Record duplicate", Outcome.DUPLICATE, sfn.JsonPath.string_at("$.validation.reason")
-    ).next(sfn.Succeed(scope, "Duplicate upload"))
+    ).next(sfn.Succeed(scope, "Data rejected")))
+    duplicate = lock.release("Release deployment lock (duplicate)")
+    duplicate.next(
+        states.record("Record duplicate", Outcome.DUPLICATE, sfn.JsonPath.string_at("$.validation.reason")).next(
+            sfn.Succeed(scope, "Duplicate upload")
+        )
+    )
     data_accepted = (
         sfn.Choice(scope, "Data accepted?")
         .when(sfn.Condition.string_equals("$.validation.outcome", "duplicate"), duplicate)
@@ -74,7 +81,7 @@ def validate_upload(
                 sfn.Condition.number_greater_than("$.detail.object.size", config.max_lambda_file_bytes),
             ),
             _validation_job_route(
-                scope, states, config=config, validate=validate, job=job, key=key, then=data_accepted
+                scope, states, lock, config=config, validate=validate, job=job, key=key, then=data_accepted
             ),
         )
         .otherwise(validate_data)
@@ -87,6 +94,7 @@ def validate_upload(
 def _validation_job_route(
     scope: Construct,
     states: WorkflowStates,
+    lock: DeploymentLockStates,
     *,
     config: ValidationConfig,
     validate: lambda_.IFunction,
@@ -112,7 +120,7 @@ def _validation_job_route(
     )
     take_planning_result.next(then)
     job_completed = states.wait_for_job(
-        start_job,
+        [start_job],
         SageMakerJobWait(
             step="validation job",
             job="validation job",
@@ -121,6 +129,7 @@ def _validation_job_route(
             result_path="$.processing",
             poll_interval_seconds=config.processing.poll_interval_seconds,
         ),
+        release_lock=lock.release("Release deployment lock (validation job failed)"),
     )
     job_completed(conclude)
     conclude.next(then)

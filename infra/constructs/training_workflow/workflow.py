@@ -121,10 +121,17 @@ class TrainingWorkflow(Construct):
         """One call per phase, in the order an execution runs them. Each phase is led into by
         the open branches (`after`) of the phases before it and returns its own."""
         config, functions, states, lock = self._config, self._functions, self._states, self._lock
+        # The lock is taken first: uploads that race are validated, trained and judged one at a
+        # time against the version serving, so none skips the drift check or the gate's
+        # comparison with the version it would replace.
+        start: list[sfn.IChainable] = []
+        holding_lock = lock.acquire(after=[start.append])
         which_event = sfn.Choice(self, "Which event?")
+        holding_lock(which_event)
         data_accepted = validate_upload(
             self,
             states,
+            lock,
             config=config.validation,
             validate=functions.validate,
             job=self._validation_job,
@@ -134,6 +141,7 @@ class TrainingWorkflow(Construct):
         training_completed = train(
             self,
             states,
+            lock,
             config=config.training,
             dataset=config.dataset,
             training=self._training,
@@ -141,9 +149,13 @@ class TrainingWorkflow(Construct):
             key=self._key,
             after=[data_accepted],
         )
-        holding_lock = lock.acquire(after=[training_completed, partial(which_event.when, approval_event())])
         decided = decide(
-            self, states, lock, evaluate=functions.evaluate, register=functions.register, after=[holding_lock]
+            self,
+            states,
+            lock,
+            evaluate=functions.evaluate,
+            register=functions.register,
+            after=[training_completed, partial(which_event.when, approval_event())],
         )
         deployment_needed = prepare_deployment(
             self, states, lock, prepare=functions.prepare_deployment, after=[decided.approved_version_to_deploy]
@@ -160,4 +172,4 @@ class TrainingWorkflow(Construct):
             after=[decided.approved, deployment_needed],
         )
         fail_pipeline(self, states, lock, after=[decided.unexpected_approval_status])
-        return which_event
+        return start[0]
