@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import GateConfig
 from functions.common.model_metrics import ModelPredictions, compute_metrics, prepare_rows
-from functions.evaluate_model.evaluation import decide
+from functions.evaluate_model.evaluation import ChampionEvidence, Comparison, decide
 from functions.evaluate_model.report import build_document, model_section
 from functions.evaluate_model.report import render_html as render_evaluation
 from functions.validate_data.report import render_html as render_validation
@@ -154,7 +154,17 @@ def test_a_multiclass_evaluation_report_has_per_class_metrics_and_one_vs_rest_cu
     metrics, champion_metrics = compute_metrics(challenger_rows), compute_metrics(champion_rows)
     document = build_document(
         header={"primary_metric": "f1_macro", "problem_type": "multiclass", "rows": len(labels)},
-        decision=decide(GateConfig(primary_metric="f1_macro", thresholds={"f1_macro": 0.6}), "multiclass", metrics, champion_metrics, "v1"),
+        decision=decide(
+            GateConfig(primary_metric="f1_macro", thresholds={"f1_macro": 0.6}),
+            "multiclass",
+            metrics,
+            ChampionEvidence(
+                label="v1",
+                new_rows=Comparison("the new test rows", len(labels), metrics["f1_macro"], champion_metrics["f1_macro"]),
+                reference=None,
+                registered_score=None,
+            ),
+        ),
         challenger=model_section(challenger_rows, metrics),
         champion={"label": "v1", "endpoint_name": "ep", **model_section(champion_rows, champion_metrics)},
         primary_difference_interval=None,
