@@ -16,15 +16,13 @@ from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, Pipelin
 from infra.constructs.monitoring import DRIFT_KIND, alarm_name, monitoring_namespace, notify_on_state_changes
 from infra.constructs.nag import acknowledge
 from infra.constructs.permissions import (
-    acknowledge_sagemaker_patterns,
     grant_key_for_objects,
     grant_list_prefix,
     grant_missing_object_answers,
     grant_model_packages,
     grant_objects,
     grant_put_metric_data,
-    project_pattern,
-    sagemaker_arn,
+    grant_read_serving_model,
 )
 
 DRIFT_MEMORY_MB = 1024
@@ -122,18 +120,7 @@ class DriftMonitoring(Construct):
             "by a condition.",
             findings=["Resource::*"],
         )
-        endpoint = sagemaker_arn(self, "endpoint", self._endpoint_name.lower())
-        endpoint_configs = sagemaker_arn(self, "endpoint-config", project_pattern(self._project))
-        models = sagemaker_arn(self, "model", project_pattern(self._project))
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]))
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[endpoint_configs]))
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModel"], resources=[models]))
-        acknowledge_sagemaker_patterns(
-            role,
-            [endpoint_configs, models],
-            f"Limited to the endpoint configs and models the pipeline names with the '{self._project}-' "
-            "prefix; their names carry the model version and execution.",
-        )
+        grant_read_serving_model(role, self._project, self._endpoint_name)
         grant_model_packages(role, model_package_group, ["sagemaker:DescribeModelPackage"], include_group=False)
 
     def _schedule(self, failure_queue: sqs.IQueue) -> events.Rule:
