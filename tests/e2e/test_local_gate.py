@@ -80,27 +80,36 @@ def test_racing_uploads_with_a_changed_unit_are_each_checked_against_the_serving
         frame = breast_cancer_frame.iloc[start:stop].copy()
         frame[UNIT_COLUMN] = frame[UNIT_COLUMN] / POUNDS_PER_KILOGRAM
         converted.append(write_csv(frame, tmp_path / f"site_kilograms_{index}.csv"))
-    later_pounds = write_csv(breast_cancer_frame.iloc[460:], tmp_path / "site_pounds_later.csv")
+    unit_of = {pounds.name: "pounds", **{path.name: "kilograms" for path in converted}}
 
     with LocalCloud(config) as cloud:
-        # When three uploads arrive together, the first in the old unit
+        # When three uploads arrive together, one in the old unit and two converted
         files = [pounds, *converted]
         executions = [arn for path in files for arn in cloud.upload(path)]
         results = [execution_result(cloud, arn, path.name) for arn, path in zip(executions, files)]
+        summary = [(r.file, r.outcome, r.reason) for r in results]
 
-        # Then the lock orders them: the first deploys, and each converted upload is drift-checked
-        # against it and rejected, none skipping the check
-        assert [r.outcome for r in results] == [Outcome.DEPLOYED, Outcome.DATA_REJECTED, Outcome.DATA_REJECTED], [
-            (r.file, r.outcome, r.reason) for r in results
-        ]
-        for rejected in results[1:]:
-            assert any(e["check"] == "drift" and e["column"] == UNIT_COLUMN for e in rejected.validation["errors"])
-        assert endpoint_status(cloud)["model_version"] == 1
+        # Then the lock orders them (whichever takes it first is judged first and becomes version
+        # 1), and every other upload is drift-checked against the version serving, none skipping
+        # the check: the other unit is rejected for drift, the same unit is not
+        [first] = [r for r in results if r.model_version == 1]
+        assert first.outcome == Outcome.DEPLOYED, summary
+        for other in (r for r in results if r is not first):
+            drifted = any(e["check"] == "drift" and e["column"] == UNIT_COLUMN for e in other.validation["errors"])
+            if unit_of[other.file] != unit_of[first.file]:
+                assert other.outcome == Outcome.DATA_REJECTED and drifted, summary
+            else:
+                assert other.outcome in {Outcome.DEPLOYED, Outcome.MODEL_REJECTED} and not drifted, summary
 
-        # And data in the right unit is still accepted afterwards
-        later = run_upload(cloud, later_pounds)
+        # And data in the serving version's unit is still accepted afterwards
+        serving_unit = unit_of[first.file]
+        later_frame = breast_cancer_frame.iloc[460:].copy()
+        if serving_unit == "kilograms":
+            later_frame[UNIT_COLUMN] = later_frame[UNIT_COLUMN] / POUNDS_PER_KILOGRAM
+        later = run_upload(cloud, write_csv(later_frame, tmp_path / f"site_{serving_unit}_later.csv"))
         assert later.outcome in {Outcome.DEPLOYED, Outcome.MODEL_REJECTED}, later.reason
         assert not [e for e in later.validation["errors"] if e["check"] == "drift"]
+
 
 
 def test_the_same_rows_reordered_gzipped_or_as_parquet_do_not_train_again(tmp_path, breast_cancer_frame):
