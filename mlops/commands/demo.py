@@ -12,8 +12,10 @@ with scikit-learn), run end to end in a local cloud.
    standard deviations), and labelled rows of the recalibrated kind arrive (rejected at upload
    for drift): the scheduled drift monitor raises the drift alarm and the alarm responder
    starts one retraining on the curated data plus those new rows.
-6. Requests start failing after a deployment: the 5XX alarm fires and the responder rolls the
-   endpoint back to the previous approved version.
+6. The serving version's model fails on every request (a fault injected into the local
+   endpoint; a client's malformed request would be its own 4XX, which the errors alarm does not
+   count): the 5XX alarm fires and the responder rolls the endpoint back to the previous
+   approved version.
 
 The demo's config evaluates alarms over one period, so a burst of a few seconds is enough;
 the default (three periods of a minute) is what a production endpoint wants.
