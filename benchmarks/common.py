@@ -82,7 +82,7 @@ def dataset_csv(rows: int, seed: int = DATA_SEED) -> Path:
 
 def benchmark_config(rows: int):
     """A PipelineConfig that asks for the eight checks the comparison tools run (see validation_speed)."""
-    from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
+    from functions.common.config import ColumnSchema
 
     frame = breast_cancer_frame(2_000)
     columns = []
@@ -96,8 +96,16 @@ def benchmark_config(rows: int):
         if name in NULLABLE_COLUMNS:
             column.max_null_fraction = MAX_NULL_FRACTION
         columns.append(column)
+    return _binary_config(TARGET, columns, rows)
+
+
+def _binary_config(target: str, columns: list["ColumnSchema"], rows: int) -> "PipelineConfig":
+    """The benchmarks' binary-classification config over `columns`, with row and class minimums
+    scaled to `rows`."""
+    from functions.common.config import DatasetSchema, GateConfig, PipelineConfig
+
     dataset = DatasetSchema(
-        target=TARGET,
+        target=target,
         problem_type="binary",
         columns=columns,
         min_rows=min(rows, 1000),
@@ -193,7 +201,7 @@ def credit_csv(rows: int, seed: int = DATA_SEED) -> Path:
 
 def credit_config(rows: int):
     """The PipelineConfig of the credit table: integer ranges, float null fractions, categories."""
-    from functions.common.config import ColumnSchema, DatasetSchema, GateConfig, PipelineConfig
+    from functions.common.config import ColumnSchema
 
     columns = [ColumnSchema(name=name, type="integer", minimum=low, maximum=high) for name, (low, high) in CREDIT_INTEGER_RANGES.items()]
     columns += [
@@ -202,12 +210,4 @@ def credit_config(rows: int):
     ]
     columns += [ColumnSchema(name=name, type="category", categories=values) for name, values in CREDIT_TEXT_COLUMNS.items()]
     columns.append(ColumnSchema(name=CREDIT_TARGET, type="category", categories=["good", "bad"]))
-    dataset = DatasetSchema(
-        target=CREDIT_TARGET,
-        problem_type="binary",
-        columns=columns,
-        min_rows=min(rows, 1000),
-        min_rows_per_class=int(MIN_CLASS_FRACTION * rows),
-        max_duplicate_fraction=MAX_DUPLICATE_FRACTION,
-    )
-    return PipelineConfig(dataset=dataset, gates=GateConfig(primary_metric="roc_auc"))
+    return _binary_config(CREDIT_TARGET, columns, rows)
