@@ -32,6 +32,7 @@ class ExecutionProgress:
         self._execution: str | None = None
         self._started = 0.0
         self._state: str | None = None
+        self._states_said = 0
         self._state_started = 0.0
         self._last_refresh = 0.0
         self._last_said = 0.0
@@ -43,30 +44,49 @@ class ExecutionProgress:
         now = time.monotonic()
         if execution_arn != self._execution:
             self._execution, self._started, self._state, self._last_refresh = execution_arn, now, None, float("-inf")
+            self._states_said = 0
         if now - self._last_refresh < REFRESH_SECONDS:
             return
         self._last_refresh = now
-        state = current_state(self._cloud.history(execution_arn))
+        history = self._cloud.history(execution_arn)
+        # Every state entered is said, from the history: a state that starts and ends between two
+        # polls (a fast one, or any on a machine too busy to poll on time) is not skipped.
+        self._say_new_states(history)
+        state = current_state(history)
         if state != self._state:
             self._state, self._state_started, self._last_said = state, now, now
-            if state and not self._interactive:
-                self._line(f"  -> {for_terminal(state)} (at {now - self._started:.1f} s)")
-        for job, line in self._new_job_lines():
-            self._line(f"     {for_terminal(job)} | {for_terminal(line)[:MAX_LINE_CHARS]}")
+        self._say_new_job_lines()
         if self._interactive:
             self._draw_status(now)
         elif self._state and now - self._last_said >= STILL_RUNNING_EVERY_SECONDS:
             self._last_said = now
             self._line(f"     {for_terminal(self._state)} still running ({now - self._state_started:.0f} s)")
 
-    def finish(self) -> None:
-        """Clear the status line before the result is printed."""
+    def finish(self, execution_arn: str | None = None) -> None:
+        """Say what happened after the last poll (all of it, for an execution that ended before
+        the first), then clear the status line before the result is printed."""
+        if execution_arn is not None and execution_arn != self._execution:
+            self._execution, self._states_said = execution_arn, 0
+        if self._execution is not None:
+            self._say_new_states(self._cloud.history(self._execution))
+            self._say_new_job_lines()
         if self._interactive and self._status_shown:
             self._stream.write(CLEAR_LINE)
             self._stream.flush()
             self._status_shown = False
         self._execution = None
         self._skip_existing_job_output()
+
+    def _say_new_states(self, history: list[dict[str, Any]]) -> None:
+        entered = entered_states(history)
+        if not self._interactive:
+            for name, elapsed_seconds in entered[self._states_said :]:
+                self._line(f"  -> {for_terminal(name)} (at {elapsed_seconds:.1f} s)")
+        self._states_said = len(entered)
+
+    def _say_new_job_lines(self) -> None:
+        for job, line in self._new_job_lines():
+            self._line(f"     {for_terminal(job)} | {for_terminal(line)[:MAX_LINE_CHARS]}")
 
     def _draw_status(self, now: float) -> None:
         if not self._state:
@@ -104,6 +124,16 @@ class ExecutionProgress:
         folder = getattr(self._cloud, "job_log_folder", None)
         for log in folder.glob("*.log") if folder else []:
             self._job_log_offsets[log] = log.stat().st_size
+
+
+def entered_states(history: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    """Each state entered, in order, with its seconds since the execution started."""
+    started = history[0]["timestamp"] if history else None
+    return [
+        (event["stateEnteredEventDetails"]["name"], (event["timestamp"] - started).total_seconds())
+        for event in history
+        if event.get("stateEnteredEventDetails")
+    ]
 
 
 def current_state(history: list[dict[str, Any]]) -> str | None:

@@ -45,7 +45,7 @@ def execution_result(
         described = cloud.wait(execution_arn, on_poll=progress)
     finally:
         if progress is not None:
-            progress.finish()
+            progress.finish(execution_arn)
     history = cloud.history(execution_arn)
     return upload_result(label, described, history, endpoint_status(cloud))
 

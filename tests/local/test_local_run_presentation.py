@@ -118,7 +118,8 @@ class FakeCloud:
         self.histories: list[list[dict]] = []
 
     def history(self, execution_arn: str) -> list[dict]:
-        return self.histories.pop(0)
+        # The last history stays: the execution is over and its history no longer changes.
+        return self.histories.pop(0) if len(self.histories) > 1 else self.histories[0]
 
 
 def test_progress_without_a_terminal_prints_each_state_and_each_job_line_once(tmp_path, monkeypatch):
@@ -145,6 +146,40 @@ def test_progress_without_a_terminal_prints_each_state_and_each_job_line_once(tm
     assert lines[1].startswith("  -> Start training (at ")
     assert lines[2:] == ["     training-job | epoch 1", "     training-job | validation:roc_auc=0.91;"]
     assert "\x1b" not in shown.getvalue() and "earlier" not in shown.getvalue()
+
+
+def test_progress_says_a_state_that_began_and_ended_between_two_polls(tmp_path, monkeypatch):
+    # Given an execution whose first state was over before the first poll, and whose last states
+    # ran after the last one
+    clock = iter(range(0, 1000, 1))
+    monkeypatch.setattr("mlops.local.progress.time.monotonic", lambda: float(next(clock)))
+    cloud = FakeCloud(tmp_path)
+    cloud.histories = [
+        _history("Lock upload", "Validate data", "Start training", finished=False),
+        _history("Lock upload", "Validate data", "Start training", "Evaluate model", "Register model"),
+    ]
+    shown = io.StringIO()
+    progress = ExecutionProgress(cloud, shown, interactive=False)
+
+    # When it is polled once and then finished
+    progress("execution-1")
+    progress.finish("execution-1")
+
+    # Then every state is said once, in order
+    said = [line.split(" (at ")[0] for line in shown.getvalue().splitlines()]
+    assert said == ["  -> Lock upload", "  -> Validate data", "  -> Start training", "  -> Evaluate model",
+                    "  -> Register model"]
+
+
+def test_progress_of_an_execution_over_before_the_first_poll_is_said_at_the_finish(tmp_path):
+    cloud = FakeCloud(tmp_path)
+    cloud.histories = [_history("Validate data", "Record outcome")]
+    shown = io.StringIO()
+    progress = ExecutionProgress(cloud, shown, interactive=False)
+
+    progress.finish("execution-1")
+
+    assert [line.split(" (at ")[0] for line in shown.getvalue().splitlines()] == ["  -> Validate data", "  -> Record outcome"]
 
 
 def test_progress_in_a_terminal_rewrites_one_status_line(tmp_path, monkeypatch):
