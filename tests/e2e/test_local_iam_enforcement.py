@@ -5,6 +5,7 @@ naming the principal, the action and the resource."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,20 @@ def upload(breast_cancer_frame, tmp_path) -> Path:
 def cloud_with(app: SynthesizedApp, change: Callable[[Template], None]) -> LocalCloud:
     template = copy.deepcopy(app.template)
     change(template)
+    _with_short_retry_waits(template)
     return LocalCloud(REPOSITORY_CONFIG, app=SynthesizedApp(app.outdir, app.stack_name, template, app.assets))
+
+
+def _with_short_retry_waits(template: Template) -> None:
+    """A refused SageMaker call reaches Step Functions as SageMaker's generic exception, which the
+    state machine retries as AWS would, waiting 5 + 10 + 20 + 40 + 80 s. The refusals are the
+    same with the waits at Step Functions' shortest (1 s, no backoff)."""
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    for index, part in enumerate(parts):
+        if isinstance(part, str):
+            shortened = re.sub(r'"IntervalSeconds":\d+', '"IntervalSeconds":1', part)
+            parts[index] = re.sub(r'"BackoffRate":[\d.]+', '"BackoffRate":1', shortened)
 
 
 def _role_policy_statements(template: Template, role_fragment: str) -> list[dict[str, Any]]:
