@@ -31,6 +31,7 @@ import contextlib
 import gzip
 import importlib.metadata
 import io
+import os
 import shutil
 import tarfile
 import tempfile
@@ -106,14 +107,26 @@ def _stage_bundled_sdk(destination: Path) -> None:
                 f"{name} {distribution.version} is installed, and the runtime manifest bundles {name} {version} "
                 "with the functions (infra/runtime_manifest.toml, pyproject.toml)"
             )
+        made: set[Path] = set()
         for file in distribution.files or []:
             relative = Path(str(file))
             # Console scripts live outside site-packages; byte-code is the runtime's to write.
             if relative.parts[0] == ".." or any(_is_excluded(Path(part)) for part in relative.parts):
                 continue
             target = destination / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(distribution.locate_file(file), target)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            _link_or_copy(Path(distribution.locate_file(file)), target)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one: the SDK is a few thousand files that only
+    have to be read while CDK copies the asset into the cloud assembly."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _training_sources(repository_root: Path) -> list[Path]:
