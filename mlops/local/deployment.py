@@ -92,9 +92,13 @@ def synthesize(config_path: Path, cache_root: Path | None = None) -> Synthesized
         staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
         _synthesize_into(config_path, staging)
         (staging / SYNTH_COMPLETE_MARKER).write_text("")
-        if outdir.exists():
+        if outdir.exists() and not (outdir / SYNTH_COMPLETE_MARKER).exists():
             shutil.rmtree(outdir, ignore_errors=True)
-        staging.rename(outdir)
+        try:
+            staging.rename(outdir)
+        except OSError:
+            # Another process finished the same synthesis first and may be reading it: keep theirs.
+            shutil.rmtree(staging, ignore_errors=True)
     return _read_assembly(outdir)
 
 

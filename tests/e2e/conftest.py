@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -17,9 +19,13 @@ def jobs_and_endpoints_run_in_the_image(image_runtime):
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_synth_cache(tmp_path_factory):
-    """Each test session synthesizes afresh, so the tests see the app as it is now."""
+    """Each test session synthesizes afresh, so the tests see the app as it is now, unless
+    MLOPS_TEST_CACHE_DIR names a folder that sessions running side by side share (CI's lanes): the
+    synthesis key covers every input of the synthesis, so a shared folder never serves an app
+    other than today's, and each synthesis is done once instead of once a lane."""
     patcher = pytest.MonkeyPatch()
-    patcher.setenv("MLOPS_CACHE_DIR", str(tmp_path_factory.mktemp("mlops-cache")))
+    shared = os.environ.get("MLOPS_TEST_CACHE_DIR")
+    patcher.setenv("MLOPS_CACHE_DIR", shared or str(tmp_path_factory.mktemp("mlops-cache")))
     patcher.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     yield
     patcher.undo()

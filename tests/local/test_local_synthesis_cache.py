@@ -1,0 +1,55 @@
+"""The synthesis cache shared by processes running side by side (CI's two lanes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlops.local import deployment
+
+STACK = "mlops-pipeline"
+
+
+def _write_assembly(outdir: Path, marker: str) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "manifest.json").write_text(json.dumps({
+        "artifacts": {STACK: {"type": "aws:cloudformation:stack", "properties": {"templateFile": f"{STACK}.template.json"}}}
+    }))
+    (outdir / f"{STACK}.template.json").write_text(json.dumps({"Description": marker, "Resources": {}}))
+
+
+def test_a_synthesis_finished_first_elsewhere_is_kept_and_this_one_discarded(tmp_path, monkeypatch):
+    # Given another process that completes the same synthesis while this one runs
+    config = tmp_path / "pipeline.json"
+    config.write_text("{}")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(deployment, "_synthesis_key", lambda _config: "key")
+
+    def synthesize_while_another_finishes(_config: Path, staging: Path) -> None:
+        _write_assembly(cache / "key", "theirs")
+        (cache / "key" / deployment.SYNTH_COMPLETE_MARKER).write_text("")
+        _write_assembly(staging, "ours")
+
+    monkeypatch.setattr(deployment, "_synthesize_into", synthesize_while_another_finishes)
+
+    # When this process finishes its own
+    app = deployment.synthesize(config, cache_root=cache)
+
+    # Then the first finished assembly stays in place (the other may be reading it) and no
+    # staging folder is left behind
+    assert app.template["Description"] == "theirs"
+    assert sorted(path.name for path in cache.iterdir()) == ["key"]
+
+
+def test_an_unfinished_assembly_is_replaced(tmp_path, monkeypatch):
+    config = tmp_path / "pipeline.json"
+    config.write_text("{}")
+    cache = tmp_path / "cache"
+    _write_assembly(cache / "key", "interrupted")
+    monkeypatch.setattr(deployment, "_synthesis_key", lambda _config: "key")
+    monkeypatch.setattr(deployment, "_synthesize_into", lambda _config, staging: _write_assembly(staging, "complete"))
+
+    app = deployment.synthesize(config, cache_root=cache)
+
+    assert app.template["Description"] == "complete"
+    assert (cache / "key" / deployment.SYNTH_COMPLETE_MARKER).exists()
