@@ -122,11 +122,44 @@ def parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
         null = np.isnan(numbers)
         return numbers, null, np.isinf(numbers)
     text, null = text_values(series)
-    candidate = pd.Series(np.where(null, None, text), dtype=object)
-    numbers = np.array(pd.to_numeric(candidate, errors="coerce").to_numpy(dtype=float, na_value=np.nan), copy=True)
+    numbers = parse_text_numbers(text, null)
     invalid = ~null & ~np.isfinite(numbers)
     numbers[invalid] = np.nan
     return numbers, null, invalid
+
+
+def parse_text_numbers(text: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Float values of stripped text (NaN where null or not a number), correctly rounded.
+
+    pandas decides which values are numbers, but its own float parser is not correctly rounded
+    before pandas 3.1 (pandas 3.0.1 in the Lambda layer reads some 17-digit values one ulp off),
+    so the values themselves come from Arrow's cast, or Python's float, both correctly rounded:
+    the same text gives the same bits in every runtime, and so the same splits.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = np.array(
+        pd.to_numeric(pd.Series(np.where(null, None, text), dtype=object), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        ),
+        copy=True,
+    )
+    parsed = np.flatnonzero(~np.isnan(numbers))
+    if not len(parsed):
+        return numbers
+    try:
+        numbers[parsed] = pc.cast(pa.array(text[parsed].tolist(), pa.string()), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers[parsed] = [_correctly_rounded(value, fallback) for value, fallback in zip(text[parsed], numbers[parsed])]
+    return numbers
+
+
+def _correctly_rounded(value: str, fallback: float) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return fallback
 
 
 def coerce_column(raw: Any, schema: ColumnSchema) -> CoercedColumn:
@@ -268,9 +301,7 @@ def _coerce_boolean(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
 
 def _coerce_category(series: pd.Series, schema: ColumnSchema) -> CoercedColumn:
     text, null = text_values(series)
-    numbers = pd.to_numeric(pd.Series(np.where(null, None, text), dtype=object), errors="coerce").to_numpy(
-        dtype=float, na_value=np.nan
-    )
+    numbers = parse_text_numbers(text, null)
     if schema.categories:
         declared = set(schema.categories)
         by_number = _categories_by_number(schema.categories)

@@ -8,7 +8,6 @@ the digest recorded when the splits were written value by value with `repr` and 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -101,23 +100,7 @@ def split_digests(kind: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in sorted(outcome.split_files.items())}
 
 
-# Under the Lambda layer's pandas, the csv-module and Parquet paths assign some rows of this
-# input to other splits than the development venv does (the Arrow path does not): an open
-# divergence between the runtimes, which this lane reports until it is fixed.
-LAMBDA_LANE_SPLIT_DIVERGENCE = pytest.mark.xfail(
-    os.environ.get("MLOPS_RUNTIME_LANE") == "lambda",
-    reason="the layer's pandas assigns some rows of the csv-module and Parquet paths to other splits",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(kind, marks=LAMBDA_LANE_SPLIT_DIVERGENCE) if kind in ("csv_module", "parquet") else kind
-        for kind in sorted(EXPECTED_DIGESTS)
-    ],
-)
+@pytest.mark.parametrize("kind", sorted(EXPECTED_DIGESTS))
 def test_curated_splits_are_byte_identical_to_the_recorded_ones(kind, tmp_path, monkeypatch):
     assert split_digests(kind, tmp_path, monkeypatch) == EXPECTED_DIGESTS[kind]
 
