@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from functions.common.config import (
     MAX_REALTIME_PAYLOAD_BYTES,
@@ -16,6 +20,9 @@ from functions.common.config import (
     load_config,
 )
 from mlops.cli import main
+from mlops.local.cloud import MOTO_CONFIG
+from mlops.local.endpoints import Invocation
+from mlops.local.standins import StandIns
 
 REPOSITORY_CONFIG = Path(__file__).resolve().parents[2] / "pipeline.json"
 
@@ -87,3 +94,47 @@ def test_mlops_init_writes_a_config_that_passes_the_limits(tmp_path, capsys):
     assert loaded.deployment.strategy == "all_at_once"
 
 
+
+
+@pytest.fixture
+def endpoint_standins(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws(config=MOTO_CONFIG):
+        runners = {name: mock.Mock() for name in ("lambdas", "training", "endpoints", "processing")}
+        runners["endpoints"].invoke.return_value = Invocation(b'{"predictions": [1]}', "application/json", "blue", "1")
+        with StandIns(**runners).installed() as installed:
+            yield installed
+
+
+def test_a_request_above_the_real_time_payload_limit_is_refused_as_sagemaker_refuses_it(endpoint_standins):
+    # Given a request body one byte over SageMaker's 6 MB real-time limit
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    body = b"1" * (MAX_REALTIME_PAYLOAD_BYTES + 1)
+
+    # When it is sent to the endpoint
+    with pytest.raises(ClientError) as refused:
+        runtime.invoke_endpoint(EndpointName="mlops-endpoint", Body=body, ContentType="text/csv")
+
+    # Then it is a 400 ValidationError naming the size and the limit, and no model sees it
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationError"
+    assert f"{MAX_REALTIME_PAYLOAD_BYTES + 1} bytes" in error["Error"]["Message"]
+    assert f"{MAX_REALTIME_PAYLOAD_BYTES} bytes (6 MB)" in error["Error"]["Message"]
+    endpoint_standins.endpoints.invoke.assert_not_called()
+
+
+def test_a_request_at_the_real_time_payload_limit_reaches_the_model(endpoint_standins):
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    body = b"1" * MAX_REALTIME_PAYLOAD_BYTES
+
+    answer = runtime.invoke_endpoint(EndpointName="mlops-endpoint", Body=body, ContentType="text/csv")
+
+    assert answer["Body"].read() == b'{"predictions": [1]}'
+    (endpoint_name, received, content_type, *_), _ = endpoint_standins.endpoints.invoke.call_args
+    assert (endpoint_name, len(received), content_type) == ("mlops-endpoint", MAX_REALTIME_PAYLOAD_BYTES, "text/csv")
