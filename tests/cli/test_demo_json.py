@@ -5,6 +5,7 @@ here the local cloud and its uploads are stand-ins, so the output's shape is wha
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from functions.common.outcome import Outcome
 from mlops.cli import main
@@ -47,3 +48,34 @@ def test_demo_json_prints_one_object_per_chapter(tmp_path, monkeypatch, capsys):
     assert status == 1
     assert "Chapter 6." in captured.err and "expected deployed, got failed" in captured.err
     assert len((tmp_path / "kept" / "outcomes.jsonl").read_text().splitlines()) == len(UPLOAD_OUTCOMES)
+
+
+class CloudWithHistory(StandInCloud):
+    def history(self, execution_arn):
+        stamp = datetime(2026, 1, 1, tzinfo=UTC)
+        return [{"type": "TaskStateEntered", "timestamp": stamp, "stateEnteredEventDetails": {"name": "Validate data"}}]
+
+
+def test_demo_json_shows_no_progress(tmp_path, monkeypatch, capsys):
+    # Given uploads that report to any progress display they are given, as a real wait does
+    def run_upload(cloud, path, key=None, progress=None):
+        if progress is not None:
+            progress("execution-1")
+            progress.finish("execution-1")
+        return UploadResult(file=path.name, outcome=Outcome.DEPLOYED, reason="because", execution=None)
+
+    monkeypatch.setattr("mlops.local.cloud.LocalCloud", CloudWithHistory)
+    monkeypatch.setattr("mlops.local.runner.run_upload", run_upload)
+    monkeypatch.setattr("mlops.local.run_folder.RunFolder.sync", lambda self, cloud: None)
+    monkeypatch.setattr(demo, "MONITORING_CHAPTERS", [])
+
+    # When the demo runs with --json, and then without
+    main(["demo", "--json", "--keep", str(tmp_path / "as-json")])
+    as_json = capsys.readouterr()
+    main(["demo", "--keep", str(tmp_path / "readable")])
+    readable = capsys.readouterr()
+
+    # Then only the readable run shows the state being executed
+    assert "-> Validate data" in readable.err
+    assert "-> Validate data" not in as_json.err + as_json.out
+    assert all(json.loads(line) for line in as_json.out.splitlines())

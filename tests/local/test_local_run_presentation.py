@@ -256,3 +256,67 @@ def test_write_outcomes_keeps_the_console_text_and_the_json_lines(tmp_path):
 
     assert "[1/1] a.csv: DATA REJECTED" in (folder.path / "outcomes.txt").read_text()
     assert json.loads((folder.path / "outcomes.jsonl").read_text())["outcome"] == "data_rejected"
+
+
+class RunningCloud:
+    """A local cloud whose one upload runs two polls through Validate data and Start training,
+    with a training job that writes a metric line to its log between them."""
+
+    def __init__(self, config_path, log_folder=None, job_log_folder=None) -> None:
+        self.job_log_folder = job_log_folder
+        self.job_log_folder.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return None
+
+    def upload(self, path, key=None) -> list[str]:
+        return ["execution-1"]
+
+    def wait(self, execution_arn, on_poll=None) -> dict:
+        if on_poll is not None:
+            on_poll(execution_arn)
+            (self.job_log_folder / "training-job.log").write_text("validation:roc_auc=0.91;\n")
+            on_poll(execution_arn)
+        return {"executionArn": execution_arn, "status": "SUCCEEDED",
+                "output": json.dumps({"result": {"outcome": "deployed", "reason": "the gate passed"}})}
+
+    def history(self, execution_arn) -> list[dict]:
+        return _history("Validate data", "Start training")
+
+
+@pytest.fixture
+def running_cloud(monkeypatch):
+    monkeypatch.setattr("mlops.local.cloud.LocalCloud", RunningCloud)
+    monkeypatch.setattr("mlops.local.runner.endpoint_status", lambda cloud: None)
+    monkeypatch.setattr("mlops.local.run_folder.RunFolder.sync", lambda self, cloud: None)
+
+
+def _local_run(tmp_path: Path, *options: str) -> int:
+    from mlops.cli import main
+
+    upload = tmp_path / "data.csv"
+    upload.write_text("x,label\n1,0\n")
+    config = Path(__file__).resolve().parents[2] / "pipeline.json"
+    return main(["local", "run", str(upload), "--config", str(config), "--keep", str(tmp_path / "kept"), *options])
+
+
+def test_a_local_run_shows_its_progress_on_stderr(tmp_path, running_cloud, capsys):
+    assert _local_run(tmp_path) == 0
+
+    err = capsys.readouterr().err
+    assert "  -> Validate data (at " in err and "  -> Start training (at " in err
+    assert "     training-job | validation:roc_auc=0.91;" in err
+
+
+def test_a_local_run_with_json_prints_the_json_and_where_the_results_are_kept_nothing_else(tmp_path, running_cloud, capsys):
+    # Given the same run that shows its progress without --json
+    # When it runs with --json
+    assert _local_run(tmp_path, "--json") == 0
+
+    # Then stdout is one JSON object per upload and stderr only says where the results are
+    captured = capsys.readouterr()
+    assert [json.loads(line)["outcome"] for line in captured.out.splitlines()] == ["deployed"]
+    assert captured.err == f"Results kept in {tmp_path / 'kept'}\n"
