@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 import tracemalloc
 import zipfile
 from collections.abc import Callable
@@ -393,6 +394,45 @@ def _assert_accepted(aws, result, case: BadInput, execution_name: str) -> None:
 
 def _key(uri: str) -> str:
     return uri.removeprefix(f"s3://{DATA_BUCKET}/")
+
+
+@pytest.mark.parametrize(
+    ("key", "execution_name"),
+    [
+        ("incoming/rejected/..", "rejected-under-a-key-ending-in-dot-dot"),
+        (
+            LONG_KEY_PREFIX + _key_name("long", BAD_INPUTS["key_of_1024_bytes_with_any_characters"]),
+            "rejected-under-a-key-of-1024-bytes",
+        ),
+    ],
+    ids=["key_ending_in_dot_dot", "key_of_1024_bytes"],
+)
+def test_a_rejected_upload_whose_name_cannot_be_kept_is_quarantined_under_a_digest_of_its_key(
+    key, execution_name, shared_aws, lambda_context, breast_cancer, breast_cancer_config
+):
+    # Given a file without its target under a key whose last segment is ".." or that takes S3's 1,024 bytes
+    aws = shared_aws
+    aws.use_config(breast_cancer_config)
+    assert key.endswith("/..") or len(key.encode("utf-8")) == 1024
+    body = to_csv_bytes(breast_cancer.drop(columns=["target"]).head(200))
+    event = request_for(key, execution_name)
+    aws.put(key, body)
+
+    # When it is validated
+    result = lambda_handler(event, lambda_context)
+
+    # Then the copy is kept under upload/ with a digest of the key for its name, a valid key
+    # within S3's limit and not the reason document's
+    assert result["outcome"] == "data_rejected", result["reason"]
+    copy_key = _key(result["quarantine_uri"])
+    copy_name = copy_key.removeprefix(f"quarantine/{execution_name}/upload/")
+    assert re.fullmatch(r"[0-9a-f]{32}(\.csv)?", copy_name), copy_key
+    assert len(copy_key.encode("utf-8")) <= 1024
+    assert copy_key != f"quarantine/{execution_name}/reason.json"
+    assert aws.get(copy_key) == body
+    assert aws.keys(f"quarantine/{execution_name}/upload/") == [copy_key]
+    assert aws.get_json(f"quarantine/{execution_name}/reason.json")["quarantine_uri"] == result["quarantine_uri"]
+    assert aws.get(key) == body
 
 
 def test_a_header_that_disagrees_with_the_schema_is_rejected_in_bounded_memory(tmp_path, breast_cancer_config):
