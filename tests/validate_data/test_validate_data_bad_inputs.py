@@ -387,6 +387,10 @@ def _assert_accepted(aws, result, case: BadInput, execution_name: str) -> None:
         assert len(rows_file) == 1 + case.quarantined_rows and rows_file[0][-1] == "quarantine_reason"
         assert all(row[-1] for row in rows_file[1:])
         assert aws.get_json(f"quarantine/{execution_name}/reason.json")["quarantined_rows"] == case.quarantined_rows
+        report = aws.get_json(f"reports/{execution_name}/validation.json")
+        assert (report["quarantined_rows"], report["quarantined_rows_uri"]) == (case.quarantined_rows, result["quarantined_rows_uri"])
+        page = aws.get(f"reports/{execution_name}/validation.html").decode()
+        assert f"<tr><th>Quarantined rows</th><td>{case.quarantined_rows} ({result['quarantined_rows_uri']})</td></tr>" in page
     else:
         assert result["quarantined_rows_uri"] is None
         assert aws.keys(f"quarantine/{execution_name}/") == []
