@@ -5,8 +5,10 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from functions.common.config import GateConfig
 from functions.common.contracts import RegisterModelResult
 from functions.common.errors import MissingEnvironmentError, RegistryError
+from functions.evaluate_model.evaluation import ChampionEvidence, comparison, decide
 from functions.register_model.handler import lambda_handler
 from functions.register_model.registration import client_token_for, parse_hyperparameters_value
 
@@ -172,3 +174,42 @@ def test_a_first_model_records_no_comparison(registry, context):
 
     [package] = registry.packages()
     assert not {"gate_margin", "gate_new_rows", "gate_reference_holdout"} & set(package["CustomerMetadataProperties"])
+
+
+@pytest.mark.parametrize(
+    ("min_improvement", "challenger"),
+    [(0.0, 0.95), (0.01, 0.955)],
+    ids=["a_tie_by_default", "a_gain_within_the_margin"],
+)
+def test_a_challenger_that_does_not_beat_the_champion_by_the_margin_is_registered_rejected_for_no_improvement(
+    registry, context, min_improvement, challenger
+):
+    # Given the gate's decision on a challenger that does not beat the champion's 0.95 by the margin
+    gates = GateConfig(primary_metric="roc_auc", thresholds={"roc_auc": 0.8}, min_improvement=min_improvement)
+    evidence = ChampionEvidence(
+        label="the champion (version 3)",
+        new_rows=comparison("roc_auc", "the new test rows", 114, {"roc_auc": challenger}, {"roc_auc": 0.95}),
+        reference=comparison("roc_auc", "the reference holdout", 240, {"roc_auc": 0.96}, {"roc_auc": 0.96}),
+        registered_score=0.95,
+    )
+    decision = decide(gates, "binary", {"roc_auc": challenger}, evidence)
+    event = registry.event(
+        evaluation__passed=decision.passed,
+        evaluation__reasons=decision.reasons,
+        evaluation__summary=decision.summary,
+        evaluation__min_improvement=min_improvement,
+        evaluation__comparisons=[compared.to_dict() for compared in decision.comparisons],
+    )
+    event["evaluation"]["metrics"]["roc_auc"] = challenger
+
+    # When it is registered
+    result = RegisterModelResult.model_validate(lambda_handler(event, context))
+
+    # Then the version is Rejected, and the registry says it was for no improvement
+    assert result.approval_status == "Rejected"
+    [package] = registry.packages()
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ModelPackageDescription"].startswith("Rejected. No improvement: on the new test rows (114) roc_auc")
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["gate_decision"] == "failed"
+    assert metadata["gate_margin"] == f"more than {min_improvement:+.4f}"
