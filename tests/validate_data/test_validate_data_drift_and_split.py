@@ -122,3 +122,40 @@ def test_moving_every_value_by_one_ulp_is_not_drift(breast_cancer, breast_cancer
     assert moved["sex"].iloc[1] == 1.0000000000000002
     assert {feature.column for feature in comparison.features} >= {"sex", "mean_radius", "worst_area"}
     assert {feature.column: feature.psi for feature in comparison.features if feature.psi != 0} == {}
+
+
+def _with_levels(config, column: str, warn_psi: float, fail_psi: float):
+    adjusted = config.model_copy(deep=True)
+    schema_column = adjusted.dataset.column(column)
+    schema_column.drift_warn_psi, schema_column.drift_fail_psi = warn_psi, fail_psi
+    return adjusted
+
+
+def test_a_columns_own_drift_levels_decide_its_verdict(breast_cancer, breast_cancer_config, baselines, tmp_path):
+    # Given an upload whose mean_texture moved by half a standard deviation, a warning at the
+    # project's levels
+    shifted = breast_cancer.copy()
+    shifted["mean_texture"] = shifted["mean_texture"] + 0.5 * breast_cancer["mean_texture"].std()
+    baseline = baselines["breast_cancer"]
+    at_project_levels = _profile_of(shifted, breast_cancer_config, tmp_path / "x.csv", baseline)
+    [moved] = at_project_levels.drift.drifted
+    signal = moved.psi - moved.noise_psi
+    assert (moved.column, moved.status) == ("mean_texture", "warn") and at_project_levels.accepted
+    assert breast_cancer_config.drift.warn_psi <= signal < breast_cancer_config.drift.fail_psi
+
+    # When the column's own levels put that PSI above its fail level, or below its warn level
+    strict = _profile_of(
+        shifted, _with_levels(breast_cancer_config, "mean_texture", signal / 4, signal / 2), tmp_path / "x.csv", baseline
+    )
+    lenient = _profile_of(
+        shifted, _with_levels(breast_cancer_config, "mean_texture", signal * 2, signal * 4), tmp_path / "x.csv", baseline
+    )
+
+    # Then the same shift rejects the upload under the strict levels and is no drift under the lenient ones
+    assert not strict.accepted
+    assert [(f.check, f.column) for f in strict.errors] == [("drift", "mean_texture")]
+    assert f"fail threshold {signal / 2}" in strict.errors[0].message
+    assert lenient.accepted and lenient.drift.drifted == []
+    assert [f for f in lenient.warnings if f.check == "drift"] == []
+    [judged] = [feature for feature in lenient.drift.features if feature.column == "mean_texture"]
+    assert (judged.status, judged.warn_psi, judged.fail_psi) == ("ok", signal * 2, signal * 4)
