@@ -265,3 +265,73 @@ def test_monitor_json_is_one_object(environment, monkeypatch, capsys):
     document = json.loads(line)
     assert document["monitors"][0]["result"]["status"] == "skipped"
     assert document["alarms"] == [{"name": "mlops-drift", "state": "OK", "reason": "fine"}]
+
+
+class MonitorTarget:
+    config = type("Config", (), {"project": "mlops"})()
+    data_bucket = "data-bucket"
+
+    def client(self, service):
+        return service
+
+
+def test_monitor_prints_each_run_each_alarm_and_the_recent_decisions_as_readable_lines(environment, monkeypatch, capsys):
+    """`mlops local monitor`: a line per monitor run saying what it found, an aligned line per
+    alarm, and a line per decision of the last hour."""
+    from datetime import UTC, datetime
+
+    from mlops.audit_log import AuditEntry
+    from mlops.commands import monitoring
+
+    # Given a drift monitor that found drift, one that failed, two alarms and one responder decision
+    monkeypatch.setattr("mlops.aws_target.resolve_target", lambda *_, **__: MonitorTarget())
+    monkeypatch.setattr(monitoring, "run_scheduled_monitors", lambda *_: [
+        {"rule": "mlops-drift-schedule", "error": None, "result": {
+            "status": "drift", "captured_rows": 300, "drifted_feature_fraction": 0.25,
+            "drifted_features": ["a", "b", "c", "d", "e", "f", "g"], "max_feature_psi": 0.8123,
+            "report_uri": "s3://data-bucket/reports/drift.json"}},
+        {"rule": "mlops-quality-schedule", "error": "Unhandled", "result": {"errorMessage": "no ground truth"}},
+    ])
+    monkeypatch.setattr(monitoring, "alarm_states", lambda *_: [
+        ("mlops-drift", "ALARM", "Threshold Crossed: 1 datapoint"), ("mlops-endpoint-5xx", "OK", "fine")])
+    decision = {"who": {"alarm": "mlops-drift"}, "what": {"action": "retrain", "outcome": "started"},
+                "versions": {"before": 2, "after": 2}, "why": "features drifted"}
+    monkeypatch.setattr("mlops.audit_log.read_audit_log", lambda *_: [
+        AuditEntry("audit/1.json", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), decision)])
+
+    # When the monitors run now without --json
+    status, out, _ = run(capsys, "local", "monitor")
+
+    # Then every line reads as a sentence or a table row, not as a raw answer
+    assert status == 1
+    assert out.splitlines() == [
+        "Monitors run now:",
+        "  mlops-drift-schedule: drift - 300 captured rows - 25% of features drifted (a, b, c, d, e and 2 more)"
+        " - max PSI 0.812 - report s3://data-bucket/reports/drift.json",
+        "  mlops-quality-schedule: failed (Unhandled: no ground truth)",
+        "Alarms:",
+        "  mlops-drift         ALARM              Threshold Crossed: 1 datapoint",
+        "  mlops-endpoint-5xx  OK                 fine",
+        "Responder and operator decisions in the last hour:",
+        "  2026-01-02 03:04:05 UTC  mlops-drift  retrain  started  v2 unchanged  features drifted",
+    ]
+
+
+def test_monitor_says_when_no_monitor_ran_and_no_decision_was_made(environment, monkeypatch, capsys):
+    from mlops.commands import monitoring
+
+    monkeypatch.setattr("mlops.aws_target.resolve_target", lambda *_, **__: MonitorTarget())
+    monkeypatch.setattr(monitoring, "run_scheduled_monitors", lambda *_: [])
+    monkeypatch.setattr(monitoring, "alarm_states", lambda *_: [])
+    monkeypatch.setattr("mlops.audit_log.read_audit_log", lambda *_: [])
+
+    status, out, _ = run(capsys, "local", "monitor")
+
+    assert status == 0
+    assert out.splitlines() == [
+        "Monitors run now:",
+        "  (no scheduled monitor is enabled)",
+        "Alarms:",
+        "Responder and operator decisions in the last hour:",
+        "  (none)",
+    ]
