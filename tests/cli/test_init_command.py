@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,3 +86,33 @@ def test_a_three_row_sample_is_accepted_by_its_config_with_a_warning(loans, tmp_
     assert exit_code == 0
     assert "the sample has 3 rows" in warnings
     assert validate_file(tiny, load_config(config_path), work_dir=tmp_path / "splits").accepted
+
+
+def test_a_column_marked_date_must_hold_dates_and_is_not_a_feature(loans, tmp_path, capsys):
+    # Given loans with a closing date written out in words, which init does not take for a date by itself
+    frame = pd.read_csv(loans)
+    frame["closed"] = pd.date_range("2023-01-01", periods=LOAN_ROWS).strftime("%d %B %Y")
+    frame.to_csv(loans, index=False)
+    _init(capsys, "--data", str(loans), "--target", "defaulted", "--config", str(tmp_path / "inferred.json"))
+    assert load_config(tmp_path / "inferred.json").dataset.column("closed").type != "date"
+    config_path = tmp_path / "pipeline.json"
+
+    # When it is marked --date
+    exit_code = main(["init", "--data", str(loans), "--target", "defaulted", "--config", str(config_path), "--date", "closed"])
+    summary = capsys.readouterr().out
+
+    # Then it is a date column: its sample is accepted and kept, it is no feature, and text that is
+    # no date in more rows than its tolerance rejects an upload
+    assert exit_code == 0
+    assert re.search(r"closed\s+date\s+kept in the data, not a feature; values must be dates", summary)
+    config = load_config(config_path)
+    assert config.dataset.column("closed").type == "date"
+    outcome = validate_file(loans, config, work_dir=tmp_path / "splits")
+    assert outcome.accepted, outcome.errors
+    assert "closed" in pd.read_csv(outcome.split_files["train"]).columns
+    frame["closed"] = "soon"
+    not_dates = tmp_path / "not_dates.csv"
+    frame.to_csv(not_dates, index=False)
+    rejected = validate_file(not_dates, config, work_dir=tmp_path / "rejected")
+    assert not rejected.accepted
+    assert "closed" in {finding.column for finding in rejected.errors}
