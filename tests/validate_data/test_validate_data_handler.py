@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -262,3 +263,25 @@ def test_result_is_json_serialisable_for_the_state_machine(aws, lambda_context, 
     shares = test_split["species"].value_counts(normalize=True).sort_index()
     overall = penguins["species"].value_counts(normalize=True).sort_index()
     assert np.allclose(shares.to_numpy(), overall.to_numpy(), atol=0.03), "test split is stratified by class"
+
+
+def test_a_rejected_uploads_report_draws_every_columns_distributions_too(aws, lambda_context, breast_cancer):
+    # Given a serving version, and an upload rejected for its duplicate rows, not for drift
+    first = request_for("incoming/serving.csv", "eeee5555")
+    aws.put(first["key"], to_csv_bytes(breast_cancer))
+    aws.serve_version(lambda_handler(first, lambda_context))
+    broken = pd.concat([breast_cancer, breast_cancer.iloc[::4]])
+    second = request_for("incoming/broken.csv", "ffff6666")
+    aws.put(second["key"], to_csv_bytes(broken))
+
+    # When it is validated
+    result = lambda_handler(second, lambda_context)
+
+    # Then its report compares every column with the serving version's, and the page draws each one
+    assert result["outcome"] == "data_rejected"
+    assert {finding["check"] for finding in result["errors"]} == {"duplicate_rows"}
+    report = aws.get_json(f"reports/{second['execution_name']}/validation.json")
+    assert {feature["column"] for feature in report["drift"]["features"]} == set(breast_cancer.columns)
+    html = aws.get(f"reports/{second['execution_name']}/validation.html").decode()
+    figures = re.findall(r'<figure class="(?:ok|drift)"><figcaption>([^ <]+) &middot; PSI [^<]*</figcaption><svg ', html)
+    assert sorted(figures) == sorted(breast_cancer.columns)
