@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,12 +23,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from functions.common.config import GateConfig
+from functions.common.contracts import ValidateDataRequest, ValidateDataResult
 from functions.common.model_metrics import ModelPredictions, compute_metrics, prepare_rows
 from functions.evaluate_model.evaluation import ChampionEvidence, Comparison, decide
 from functions.evaluate_model.report import build_document, model_section
 from functions.evaluate_model.report import render_html as render_evaluation
 from functions.validate_data.report import render_html as render_validation
-from functions.validate_data.validation import validate_file
+from functions.validate_data.service import build_report
+from functions.validate_data.storage import Baseline
+from functions.validate_data.validation import rejection_reason, validate_file
 from mlops.schema_inference import infer_config
 from tests.support import datasets
 
@@ -138,6 +142,41 @@ def test_an_accepted_uploads_validation_report_draws_every_features_distribution
     assert_drawn_with_numbers(charts)
     captions = [text for text in charts.text if "\u00b7 PSI" in text]
     # The drifted feature leads, the features that did not drift are drawn too.
+    assert captions[0].startswith("mean_radius")
+    assert any(text.endswith("ok") for text in captions)
+
+
+@needs_chromium
+def test_a_rejected_uploads_validation_report_draws_every_features_distributions_too(tmp_path):
+    # Given an upload rejected for its duplicate rows, with one feature moved as well
+    frame = datasets.breast_cancer()
+    config = infer_config(frame, "target")
+    baseline_file = tmp_path / "baseline.csv"
+    frame.to_csv(baseline_file, index=False)
+    baseline = validate_file(baseline_file, config, None).profile
+    moved = pd.concat([frame, frame.iloc[::4]])
+    moved["mean_radius"] += SHIFT_STANDARD_DEVIATIONS * frame["mean_radius"].std()
+    upload = tmp_path / "upload.csv"
+    moved.to_csv(upload, index=False)
+    outcome = validate_file(upload, config, baseline)
+    assert not outcome.accepted and "duplicate_rows" in {finding.check for finding in outcome.errors}
+    result = ValidateDataResult(outcome="data_rejected", reason=rejection_reason(outcome.errors),
+                                source_uri="s3://data/incoming/upload.csv", errors=outcome.errors)
+    request = ValidateDataRequest(bucket="data", key="incoming/upload.csv",
+                                  execution_arn="arn:aws:states:us-east-1:1:execution:p:run", execution_name="run")
+    report = build_report(result, outcome, Baseline(None, None, baseline, "compared with version 1"), request,
+                          datetime(2026, 1, 1, tzinfo=UTC))
+
+    # When Chromium renders its page
+    dom, log = rendered_dom(render_validation(report), tmp_path)
+
+    # Then every feature's distributions are drawn, the moved one first, as for an accepted upload
+    charts = charts_of(dom)
+    assert_no_page_errors(log)
+    assert len(charts.svgs) == len(report["drift"]["features"])
+    assert {column.name for column in config.dataset.feature_columns} <= {f["column"] for f in report["drift"]["features"]}
+    assert_drawn_with_numbers(charts)
+    captions = [text for text in charts.text if "\u00b7 PSI" in text]
     assert captions[0].startswith("mean_radius")
     assert any(text.endswith("ok") for text in captions)
 
