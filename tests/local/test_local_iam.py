@@ -172,3 +172,18 @@ def test_a_key_policy_condition_on_the_encryption_context_is_evaluated():
         assert not use("someone-elses-group")
     finally:
         evaluator.close()
+
+
+def test_a_key_longer_than_s3_takes_is_refused_as_s3_refuses_it(s3):
+    # Given a key of 1,025 bytes of UTF-8 (moto alone would store it) and one of exactly 1,024
+    too_long = "quarantine/" + "ü" * 507
+    at_limit = "quarantine/" + "x" * (1024 - len("quarantine/"))
+    # When the operator writes both
+    with acting_as(OPERATOR_ARN):
+        refused = _error(lambda: s3.put_object(Bucket=BUCKET, Key=too_long, Body=b"x"))
+        s3.put_object(Bucket=BUCKET, Key=at_limit, Body=b"x")
+    # Then the longer one is refused with S3's error and the other is stored
+    assert len(too_long.encode("utf-8")) == 1025
+    assert refused["Error"]["Code"] == "KeyTooLongError"
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert s3.head_object(Bucket=BUCKET, Key=at_limit)["ContentLength"] == 1

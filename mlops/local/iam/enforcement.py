@@ -41,6 +41,8 @@ OPERATOR_POLICY = {
     "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
 }
 HTTP_FORBIDDEN = 403
+HTTP_BAD_REQUEST = 400
+MAX_S3_KEY_BYTES = 1024
 # The error code each service answers a refused call with.
 ACCESS_DENIED_CODES = {"s3": "AccessDenied", "cloudwatch": "AccessDenied", "sqs": "AccessDenied", "sns": "AuthorizationError"}
 DEFAULT_ACCESS_DENIED_CODE = "AccessDeniedException"
@@ -186,6 +188,8 @@ def _check_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSRespo
     service = model.service_model.service_name
     operation = model.name
     params = context.get(PARAMS_CONTEXT_KEY, {})
+    if service == "s3" and _key_too_long(params):
+        return _response(HTTP_BAD_REQUEST, {"Error": {"Code": "KeyTooLongError", "Message": "Your key is too long"}})
     principal = current_principal()
     try:
         required = authorizations_for(service, operation, params)
@@ -207,6 +211,14 @@ def _check_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSRespo
     if service == "s3" and operation in ("GetObject", "HeadObject"):
         return _missing_object_refusal(enforcement, principal, operation, params)
     return None
+
+
+def _key_too_long(params: dict[str, Any]) -> bool:
+    """S3 refuses an object key longer than 1,024 bytes of UTF-8 with 400 KeyTooLongError
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html; the error in
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); moto stores it."""
+    key = params.get("Key")
+    return isinstance(key, str) and len(key.encode("utf-8")) > MAX_S3_KEY_BYTES
 
 
 def _key_uses(service: str, operation: str, params: dict[str, Any]) -> list[Authorization]:
