@@ -45,14 +45,14 @@ def _folder(root: Path, **files: str) -> Path:
 
 
 def test_the_folder_resolves_relative_to_the_config_file_not_the_working_directory(breast_cancer_config, tmp_path, monkeypatch):
-    # Given a config in configs/ naming ../code, and a working directory elsewhere
-    _folder(tmp_path / "code", **{"train.py": "print('hi')\n"})
-    config, path = _config(breast_cancer_config, tmp_path, "../code")
-    monkeypatch.chdir(tmp_path / "configs")
+    # Given a config in configs/ naming code/ beside it, and the working directory above it
+    _folder(tmp_path / "configs" / "code", **{"train.py": "print('hi')\n"})
+    config, path = _config(breast_cancer_config, tmp_path, "code")
+    monkeypatch.chdir(tmp_path)
 
     source = resolve_source_dir(config, path)
 
-    assert source is not None and source.folder == (tmp_path / "code").resolve()
+    assert source is not None and source.folder == (tmp_path / "configs" / "code").resolve()
 
 
 def test_without_source_dir_the_built_in_trainer_runs_and_its_estimators_are_checked(breast_cancer_config, tmp_path):
