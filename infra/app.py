@@ -14,7 +14,7 @@ from pathlib import Path
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from functions.common.config import load_config
+from functions.common.config import ConfigError, load_config
 from infra.assets import REPOSITORY_ROOT, staged_assets
 from infra.outputs import stack_name
 from infra.stack import PipelineStack
@@ -63,7 +63,11 @@ def pipeline_stack(app: App) -> PipelineStack:
 
 
 def main() -> None:
-    build_app(None).synth()
+    try:
+        build_app(None).synth()
+    except ConfigError as error:
+        # The config's own problem, said in one line rather than as a traceback.
+        raise SystemExit(f"pipeline config error: {error}") from None
 
 
 if __name__ == "__main__":
