@@ -340,7 +340,9 @@ def _serve_bodies() -> dict[str, object]:
     bodies = json.loads(sys.stdin.read())
     try:
         from sagemaker_containers.beta.framework import env, transformer, worker
-
+    except ImportError as error:
+        return {"error": f"the image has no sagemaker-containers serving stack to load the model with ({error})"}
+    try:
         serving_env = env.ServingEnv()
         sys.path.insert(0, serving_env.module_dir)
         user_module = importlib.import_module(serving_env.module_name)

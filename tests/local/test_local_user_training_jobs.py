@@ -190,3 +190,25 @@ def test_a_requirement_the_bundle_cannot_satisfy_fails_as_pip_fails_without_a_ne
     assert not run.succeeded
     assert run.failure_reason.startswith("AlgorithmError: InstallRequirementsError")
     assert "No matching distribution found for six==1.16.0" in run.failure_reason
+
+
+def test_an_inference_py_that_fails_the_request_fails_the_job_with_the_status_it_answered(
+    moto_s3, channels, tmp_path, breast_cancer_config
+):
+    folder = _user_folder(
+        tmp_path,
+        **{"inference.py": """
+            import joblib
+
+            def model_fn(model_dir):
+                return joblib.load(f"{model_dir}/model.joblib")
+
+            def predict_fn(data, model):
+                raise ValueError("expected 31 columns")
+        """},
+    )
+
+    run = _run(moto_s3, channels, user_source_bundle(folder, breast_cancer_config), tmp_path / "work", "user-7")
+
+    assert not run.succeeded
+    assert "the model does not serve: the model answered a request of 50 test rows with 500" in run.failure_reason
