@@ -115,14 +115,14 @@ def _data_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return (rows[0], rows[1:]) if rows else ([], [])
 
 
-def test_split_file(test_dir: Path) -> Path | None:
-    """The test channel's split, found as the built-in trainer finds it (train.py _channel_file)."""
-    if not test_dir.is_dir():
+def split_file(channel_dir: Path) -> Path | None:
+    """A channel's split, found as the built-in trainer finds it (train.py _channel_file)."""
+    if not channel_dir.is_dir():
         return None
-    named = test_dir / SPLIT_FILE_NAME
+    named = channel_dir / SPLIT_FILE_NAME
     if named.is_file():
         return named
-    csv_files = sorted(test_dir.glob("*.csv"))
+    csv_files = sorted(channel_dir.glob("*.csv"))
     return csv_files[0] if len(csv_files) == 1 else None
 
 
@@ -259,7 +259,7 @@ def _champion_archive(champion_dir: Path) -> Path | None:
     return archives[0] if archives else None
 
 
-def _reference_rows(reference_dir: Path, target: str, train_split: Path | None, columns: list[str]) -> tuple[list[str], list[list[str]]]:
+def _reference_rows(reference_dir: Path, train_split: Path | None, columns: list[str]) -> tuple[list[str], list[list[str]]]:
     """The reference holdout's rows with a label, less those that are also training rows (a
     model is not graded on rows it learned), as the built-in trainer reads them."""
     paths = sorted(path for path in reference_dir.rglob("*.csv") if path.is_file()) if reference_dir.is_dir() else []
@@ -289,9 +289,9 @@ def compare_with_champion(model_dir: Path, config_path: Path, test_split: Path, 
         return
     features, target = _feature_names(config_path)
     test_header, test_rows = _data_rows(test_split)
-    train_split = test_split_file(_environment_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    train_split = split_file(_environment_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     reference_header, reference_rows = _reference_rows(
-        _environment_path("SM_CHANNEL_REFERENCE", "/opt/ml/input/data/reference"), target, train_split, [*features, target]
+        _environment_path("SM_CHANNEL_REFERENCE", "/opt/ml/input/data/reference"), train_split, [*features, target]
     )
     with tempfile.TemporaryDirectory(prefix="champion-") as work:
         champion_root = Path(work)
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             return exit_code
         return _fail(f"{USER_ENTRY_POINT} exited with status {exit_code}: {' | '.join(stderr_tail)}", exit_code)
     model_dir = _environment_path("SM_MODEL_DIR", "/opt/ml/model")
-    test_split = test_split_file(_environment_path("SM_CHANNEL_TEST", "/opt/ml/input/data/test"))
+    test_split = split_file(_environment_path("SM_CHANNEL_TEST", "/opt/ml/input/data/test"))
     try:
         if test_split is None:
             raise ContractBroken("the job received no test split, so the model cannot be evaluated")

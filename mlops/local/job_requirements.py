@@ -8,7 +8,8 @@ unpacked source bundle (aws/sagemaker-training-toolkit v4.8.0, src/sagemaker_tra
 image's environment (`pip install --dry-run --report`: what the image already has stays), and only
 those distributions are installed, without their dependencies again, into a folder that the job
 finds first on PYTHONPATH. The folder is cached by the requirements file, the bundled wheels and the
-image's interpreter, so the next job with the same bundle installs nothing.
+image's interpreter (under ~/.cache/mlops/job-packages, or $MLOPS_CACHE_DIR/job-packages), so the
+next job with the same bundle installs nothing.
 
 A job with network isolation reaches no package index
 (https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html): its pip runs
@@ -21,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -43,6 +45,15 @@ OVERLAY_RECIPE = 1
 
 class RequirementsInstallError(Exception):
     """pip refused the job's requirements; the message is the one the toolkit reports."""
+
+
+def overlay_cache_root() -> Path:
+    """Beside the synthesis cache, which test sessions point at a fresh folder: an overlay is made
+    in seconds, unlike the image's environment (runtime_env.cache_root)."""
+    base = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops"
+    )
+    return Path(base) / OVERLAY_CACHE_FOLDER
 
 
 def pip_environment(network_isolation: bool) -> dict[str, str]:
@@ -71,7 +82,7 @@ def install_overlay(code_dir: Path, network_isolation: bool, cache_root: Path | 
     if not (code_dir / REQUIREMENTS_FILE_NAME).is_file():
         return None
     python = runtime_env.image_python()
-    root = (cache_root or runtime_env.cache_root()) / OVERLAY_CACHE_FOLDER
+    root = cache_root or overlay_cache_root()
     entry = root / overlay_key(code_dir, python, network_isolation)
     if not (entry / COMPLETE_MARKER).is_file():
         root.mkdir(parents=True, exist_ok=True)

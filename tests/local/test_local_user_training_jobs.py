@@ -26,7 +26,9 @@ TEST_ROWS = 119
 
 
 @pytest.fixture
-def channels(moto_s3, breast_cancer):
+def channels(moto_s3, breast_cancer, tmp_path, monkeypatch):
+    # The wheels and the jobs' package overlays are cached per test.
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
     moto_s3.create_bucket(Bucket=BUCKET)
     moto_s3.create_bucket(Bucket=ARTIFACTS)
     splits = {"train": breast_cancer.iloc[:350], "validation": breast_cancer.iloc[350:450], "test": breast_cancer.iloc[450:]}
@@ -148,8 +150,7 @@ def _folder_needing_a_wheel(tmp_path: Path, requirement: str) -> Path:
 def test_requirements_install_from_the_bundled_wheels_into_the_job_alone(
     moto_s3, channels, tmp_path, breast_cancer_config, monkeypatch
 ):
-    # Given a script importing a package that its requirements.txt names, and a fresh wheel cache
-    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    # Given a script importing a package that its requirements.txt names
     folder = _folder_needing_a_wheel(tmp_path, "tinyratios==1.0")
     bundle = user_source_bundle(folder, breast_cancer_config)
     with tarfile.open(fileobj=io.BytesIO(bundle)) as archive:
