@@ -1,6 +1,6 @@
 """The user's own training code (`training.source_dir`, the example in examples/custom_training)
 through the local pipeline on the breast cancer data: trained, evaluated against the champion,
-registered with its code version, deployed and served; and a script that breaks the script-mode
+registered with its code version, deployed, served and monitored; and a script that breaks the script-mode
 contract fails the execution with a reason naming the broken part."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 
 from functions.common.outcome import Outcome
 from infra.outputs import OUTPUT_SOURCE_BUNDLE
+from mlops.commands.monitoring import run_scheduled_monitors, send_rows
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, run_upload
 from mlops.registry_reads import package_metadata
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLE = REPOSITORY_ROOT / "examples" / "custom_training"
 ROWS_SENT = 5
+TRAFFIC_ROWS = 60
 
 
 def _config(tmp_path, frame, source_dir):
@@ -76,6 +78,14 @@ def test_the_example_is_trained_judged_registered_with_its_code_version_and_serv
         served = json.loads(answer["Body"].read())
         assert len(served["predictions"]) == ROWS_SENT and served["classes"] == ["0", "1"]
         assert endpoint_status(cloud)["model_version"] in {1, 2}
+
+        # And monitoring reads what it serves: the requests are captured, and the drift monitor runs over them
+        traffic = breast_cancer_frame.drop(columns=["target"]).iloc[:TRAFFIC_ROWS]
+        assert send_rows(cloud.client("sagemaker-runtime"), cloud.outputs.endpoint_name, traffic).failed_requests == 0
+        captured = cloud.client("s3").list_objects_v2(Bucket=cloud.outputs.data_bucket, Prefix="capture/")
+        assert captured.get("KeyCount", 0) > 0
+        monitors = run_scheduled_monitors(cloud.client("events"), cloud.client("lambda"))
+        assert monitors and all(monitor["error"] is None for monitor in monitors), monitors
 
 
 def test_a_script_breaking_the_contract_fails_the_execution_naming_the_broken_part(tmp_path, capsys, breast_cancer_frame):
