@@ -29,8 +29,8 @@ def register(local_commands: argparse._SubParsersAction) -> None:
 
 def local_run(files: list[Path], config_path: Path, as_json: bool, keep: Path | None = None) -> int:
     from functions.common.config import ConfigError, load_config
-    from infra.training_source import image_wheel_target, resolve_source_dir, resolved_wheels
     from functions.common.outcome import Outcome
+    from infra.training_source import image_wheel_target, resolve_source_dir, resolved_wheels
     from mlops.local.cloud import LocalCloud
     from mlops.local.progress import ExecutionProgress
     from mlops.local.run_folder import RunFolder, run_name
