@@ -14,10 +14,11 @@ from pathlib import Path
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from functions.common.config import load_config
+from functions.common.config import ConfigError, load_config
 from infra.assets import REPOSITORY_ROOT, staged_assets
 from infra.outputs import stack_name
 from infra.stack import PipelineStack
+from infra.training_source import resolve_source_dir
 
 CONFIG_CONTEXT_KEY = "config"
 # `cdk synth -c region=eu-west-1` synthesizes for one region, and fails for a region that lacks
@@ -44,7 +45,7 @@ def build_app(
     if config_path is None:
         config_path = app.node.try_get_context(CONFIG_CONTEXT_KEY) or DEFAULT_CONFIG_PATH
     config = load_config(config_path)
-    with staged_assets(config_path) as assets:
+    with staged_assets(config_path, training_source=resolve_source_dir(config, config_path)) as assets:
         name = stack_name(config)
         region = app.node.try_get_context(REGION_CONTEXT_KEY)
         environment = Environment(region=region) if region else None
@@ -62,7 +63,11 @@ def pipeline_stack(app: App) -> PipelineStack:
 
 
 def main() -> None:
-    build_app(None).synth()
+    try:
+        build_app(None).synth()
+    except ConfigError as error:
+        # The config's own problem, said in one line rather than as a traceback.
+        raise SystemExit(f"pipeline config error: {error}") from None
 
 
 if __name__ == "__main__":

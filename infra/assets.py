@@ -11,7 +11,8 @@ Two artifacts are built from the repository:
   runtime's own SDK differs by region and runtime version, and the layers strip theirs;
 * the training source bundle: a `.tar.gz` of `functions/training/*.py` and
   `pipeline_config.json` at the archive root. SageMaker receives it as the `code` input
-  channel and the framework container runs `train.py` from it;
+  channel and the framework container runs `train.py` from it; with `training.source_dir`,
+  the user's folder instead (infra/training_source.py), run by `script_contract.py`;
 * the validation job bundle: a `.zip` that Python runs as a program (`python3 bundle.zip`):
   `functions/validate_data/job_bootstrap.py` as `__main__.py`, the `functions/common` and
   `functions/validate_data` packages (validation imports shared modules such as
@@ -42,11 +43,13 @@ from pathlib import Path
 
 from functions.common.config import CONFIG_FILE_NAME
 from infra import runtime_manifest
+from infra.training_source import CONTRACT_RUNNER_FILE_NAME, TrainingSource, bundle_entries, image_wheel_target
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_PACKAGE_NAME = "functions"
 TRAINING_PACKAGE_NAME = "training"
 SOURCE_BUNDLE_FILE_NAME = "sourcedir.tar.gz"
+BUILT_IN_ENTRY_POINT = "train.py"
 VALIDATION_JOB_BUNDLE_FILE_NAME = "validation-job.zip"
 VALIDATION_JOB_PACKAGES = ("common", "validate_data")
 VALIDATION_JOB_MAIN = Path("validate_data") / "job_bootstrap.py"
@@ -67,6 +70,8 @@ class StagedAssets:
     lambda_code_dir: Path
     training_bundle_file: Path
     validation_job_bundle_file: Path
+    # The bundle's program (SageMaker's sagemaker_program).
+    training_entry_point: str = BUILT_IN_ENTRY_POINT
 
 
 def _is_excluded(path: Path) -> bool:
@@ -146,10 +151,17 @@ def _add_file(archive: tarfile.TarFile, name: str, content: bytes) -> None:
     archive.addfile(info, io.BytesIO(content))
 
 
-def build_training_bundle(config_path: Path, destination: Path, repository_root: Path = REPOSITORY_ROOT) -> Path:
-    """Write the deterministic training source bundle and return its path."""
-    entries = {path.name: path.read_bytes() for path in _training_sources(repository_root)}
-    entries[CONFIG_FILE_NAME] = Path(config_path).read_bytes()
+def build_training_bundle(
+    config_path: Path, destination: Path, repository_root: Path = REPOSITORY_ROOT, source: TrainingSource | None = None
+) -> Path:
+    """Write the deterministic training source bundle (of the user's folder, when `source`
+    names one) and return its path."""
+    if source is None:
+        entries = {path.name: path.read_bytes() for path in _training_sources(repository_root)}
+        entries[CONFIG_FILE_NAME] = Path(config_path).read_bytes()
+    else:
+        built_in = repository_root / FUNCTIONS_PACKAGE_NAME / TRAINING_PACKAGE_NAME
+        entries = bundle_entries(source, Path(config_path), built_in, image_wheel_target())
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("wb") as raw:
         # gzip stores a timestamp and a file name in its header; both are fixed here.
@@ -191,7 +203,9 @@ def build_validation_job_bundle(
 
 
 @contextlib.contextmanager
-def staged_assets(config_path: str | Path, repository_root: Path = REPOSITORY_ROOT) -> Iterator[StagedAssets]:
+def staged_assets(
+    config_path: str | Path, repository_root: Path = REPOSITORY_ROOT, training_source: TrainingSource | None = None
+) -> Iterator[StagedAssets]:
     """Stage both artifacts in a temporary directory.
 
     CDK copies asset sources into the cloud assembly when the asset construct is created,
@@ -201,7 +215,9 @@ def staged_assets(config_path: str | Path, repository_root: Path = REPOSITORY_RO
     with tempfile.TemporaryDirectory(prefix="mlops-assets-") as work_dir:
         root = Path(work_dir)
         lambda_code_dir = stage_lambda_code(config_file, root / "lambda", repository_root)
-        bundle = build_training_bundle(config_file, root / "training" / SOURCE_BUNDLE_FILE_NAME, repository_root)
+        bundle = build_training_bundle(
+            config_file, root / "training" / SOURCE_BUNDLE_FILE_NAME, repository_root, training_source
+        )
         validation_job_bundle = build_validation_job_bundle(
             config_file, root / "validation-job" / VALIDATION_JOB_BUNDLE_FILE_NAME, repository_root
         )
@@ -209,4 +225,5 @@ def staged_assets(config_path: str | Path, repository_root: Path = REPOSITORY_RO
             lambda_code_dir=lambda_code_dir,
             training_bundle_file=bundle,
             validation_job_bundle_file=validation_job_bundle,
+            training_entry_point=BUILT_IN_ENTRY_POINT if training_source is None else CONTRACT_RUNNER_FILE_NAME,
         )

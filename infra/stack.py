@@ -72,6 +72,7 @@ class PipelineStack(Stack):
             "Training",
             framework_version=config.training.framework_version,
             training_bundle_file=assets.training_bundle_file,
+            entry_point=assets.training_entry_point,
             project=project,
             endpoint_name=endpoint_name,
             data_bucket=store.data_bucket,

@@ -168,6 +168,10 @@ class TrainingConfig(_Strict):
     max_runtime_seconds: int = Field(default=3600, ge=60)
     poll_interval_seconds: int = Field(default=60, ge=1)
     network_isolation: bool = True
+    # A folder of the user's own training code (train.py, optional inference.py and
+    # requirements.txt), relative to the config file; unset, the built-in trainer runs
+    # (infra/training_source.py checks the folder at synthesis).
+    source_dir: str | None = Field(default=None, min_length=1)
     # Passed to the training script as SageMaker hyperparameters (strings on the wire).
     hyperparameters: dict[str, str | int | float] = Field(
         default_factory=lambda: {"estimator": "gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
@@ -311,7 +315,8 @@ class PipelineConfig(_Strict):
                 f"choose from {', '.join(sorted(known))}"
             )
         estimator = self.training.hyperparameters.get("estimator")
-        if estimator is not None and estimator not in ESTIMATOR_NAMES:
+        # The user's own training code takes hyperparameters of its own.
+        if self.training.source_dir is None and estimator is not None and estimator not in ESTIMATOR_NAMES:
             raise ValueError(
                 f"training.hyperparameters.estimator {estimator!r} is not one of {', '.join(ESTIMATOR_NAMES)}"
             )

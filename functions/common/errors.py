@@ -29,6 +29,11 @@ class TrainingOutputMissingError(PipelineError):
     """The training job finished but its model artifact or predictions are not where expected."""
 
 
+class TrainingContractError(PipelineError):
+    """The training job completed, but what it wrote breaks the script-mode contract evaluation
+    reads it under (one prediction per test row, in order, in predictions.csv's layout)."""
+
+
 class ChampionUnavailableError(PipelineError):
     """A production endpoint exists but could not score the evaluation rows."""
 

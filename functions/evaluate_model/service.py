@@ -16,7 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.config import DatasetSchema, PipelineConfig, ProblemType
 from functions.common.contracts import ChampionReference, EvaluateModelRequest, EvaluateModelResult, GateComparison
-from functions.common.errors import ChampionUnavailableError, PipelineError, TrainingOutputMissingError
+from functions.common.errors import (
+    ChampionUnavailableError,
+    PipelineError,
+    TrainingContractError,
+    TrainingOutputMissingError,
+)
 from functions.common.model_metrics import (
     ModelPredictions,
     PredictionsMismatchError,
@@ -84,7 +89,10 @@ def _predictions_csv(archive: bytes, output_uri: str) -> bytes:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
             members = [m for m in tar.getmembers() if m.isfile() and posixpath.basename(m.name) == PREDICTIONS_FILE_NAME]
             if not members:
-                raise TrainingOutputMissingError(f"{output_uri} holds no {PREDICTIONS_FILE_NAME}")
+                raise TrainingOutputMissingError(
+                    f"{output_uri} holds no {PREDICTIONS_FILE_NAME}: the training script wrote none to SM_OUTPUT_DATA_DIR "
+                    "(script-mode contract: one prediction per test row, in the test split's order)"
+                )
             # The output data directory's own file, not one nested deeper.
             member = min(members, key=lambda m: m.name.count("/"))
             extracted = tar.extractfile(member)
@@ -154,6 +162,24 @@ def _rows(problem_type: ProblemType, y_true: Any, predictions: ModelPredictions,
         raise ChampionUnavailableError(f"{whose} predictions cannot be scored: {error}") from error
 
 
+def _challenger_rows(
+    problem_type: ProblemType, y_true: Any, schema: DatasetSchema, predictions_csv: bytes, training_job_name: str
+) -> tuple[Rows, str | None]:
+    """The challenger's predictions lined up with the test rows, and the positive class; a file
+    that cannot be is the training script's breach of the script-mode contract."""
+    try:
+        predictions = parse_predictions(predictions_csv, problem_type != "regression")
+        positive_class = None
+        if problem_type == "binary":
+            observed = [canonical_label(v) for v in y_true] + list(predictions.classes)
+            positive_class = positive_class_for(schema.column(schema.target).categories, observed)
+        return prepare_rows(problem_type, y_true, predictions, positive_class), positive_class
+    except PredictionsMismatchError as error:
+        raise TrainingContractError(
+            f"the predictions.csv of training job {training_job_name} breaks the script-mode contract: {error}"
+        ) from error
+
+
 def evaluate_candidate(
     request: EvaluateModelRequest,
     config: PipelineConfig,
@@ -175,15 +201,10 @@ def evaluate_candidate(
     model_artifact, output_uri = training_artifacts(sagemaker, request.training_job_name)
     test = read_test_split(s3, channels.test, schema)
     archive = _get_object_bytes(s3, output_uri, TrainingOutputMissingError, "training output")
-    challenger_predictions = parse_predictions(_predictions_csv(archive, output_uri), classification)
-
     y_true = test[schema.target].to_numpy()
-    target_column = schema.column(schema.target)
-    positive_class = None
-    if problem_type == "binary":
-        observed = [canonical_label(v) for v in y_true] + list(challenger_predictions.classes)
-        positive_class = positive_class_for(target_column.categories, observed)
-    challenger_rows = prepare_rows(problem_type, y_true, challenger_predictions, positive_class)
+    challenger_rows, positive_class = _challenger_rows(
+        problem_type, y_true, schema, _predictions_csv(archive, output_uri), request.training_job_name
+    )
     metrics = compute_metrics(challenger_rows)
     interval_metrics = [gates.primary_metric, *gates.thresholds]
     intervals = bootstrap_intervals(challenger_rows, interval_metrics, gates.bootstrap_samples)

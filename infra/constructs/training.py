@@ -55,6 +55,7 @@ class TrainingResources(Construct):
         framework_version: str,
         training_bundle_file: Path,
         project: str,
+        entry_point: str = "train.py",
         endpoint_name: str,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
@@ -70,6 +71,8 @@ class TrainingResources(Construct):
 
         self.source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(training_bundle_file))
         self.code_version = self.source_bundle.asset_hash
+        # The bundle's program: the built-in train.py, or the runner of the user's code.
+        self.entry_point = entry_point
 
         self.training_role = iam.Role(
             self,

@@ -30,6 +30,7 @@ def register(local_commands: argparse._SubParsersAction) -> None:
 def local_run(files: list[Path], config_path: Path, as_json: bool, keep: Path | None = None) -> int:
     from functions.common.config import ConfigError, load_config
     from functions.common.outcome import Outcome
+    from infra.training_source import image_wheel_target, resolve_source_dir, resolved_wheels
     from mlops.local.cloud import LocalCloud
     from mlops.local.progress import ExecutionProgress
     from mlops.local.run_folder import RunFolder, run_name
@@ -41,7 +42,10 @@ def local_run(files: list[Path], config_path: Path, as_json: bool, keep: Path | 
     if not config_path.is_file():
         raise UsageError(f"mlops local run: no pipeline config at {config_path} (run `mlops init` first)")
     try:
-        load_config(config_path)
+        training_source = resolve_source_dir(load_config(config_path), config_path)
+        if training_source is not None and training_source.has_requirements:
+            # Resolved now, so that a requirement without a wheel for the image is told in one line.
+            resolved_wheels(training_source, image_wheel_target())
     except ConfigError as error:
         raise UsageError(f"mlops local run: {error}") from error
     folder = RunFolder(keep or DEFAULT_RUNS_FOLDER / run_name(files[0].name, datetime.now(UTC)))

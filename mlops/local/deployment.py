@@ -84,7 +84,8 @@ def synthesize(config_path: Path, cache_root: Path | None = None) -> Synthesized
     """`cdk synth` of the app for this config, reused while nothing that shapes it changed.
 
     The key covers every input of the synthesis: the CDK app and the functions it packages,
-    cdk.json, the config file, and the versions of the libraries that render the template."""
+    cdk.json, the config file, the user's training folder it names, and the versions of the
+    libraries that render the template."""
     cache_root = cache_root or default_cache_root()
     outdir = cache_root / _synthesis_key(config_path)
     if not (outdir / SYNTH_COMPLETE_MARKER).exists():
@@ -119,6 +120,7 @@ def _synthesis_key(config_path: Path) -> str:
     from importlib.metadata import version
 
     from infra.assets import REPOSITORY_ROOT
+    from infra.training_source import folder_digest
 
     digest = hashlib.sha256()
     for folder in SYNTH_INPUT_FOLDERS:
@@ -128,6 +130,7 @@ def _synthesis_key(config_path: Path) -> str:
                 digest.update(path.read_bytes())
     digest.update((REPOSITORY_ROOT / "cdk.json").read_bytes())
     digest.update(Path(config_path).read_bytes())
+    digest.update(folder_digest(config_path).encode())
     for library in SYNTH_LIBRARIES:
         digest.update(f"{library}=={version(library)}".encode())
     return digest.hexdigest()[:24]

@@ -5,8 +5,9 @@ during CreateTrainingJob instead: it lays out SageMaker's /opt/ml tree in a temp
 downloads each input channel from the (moto) bucket, unpacks the source bundle named by
 `sagemaker_submit_directory`, runs `sagemaker_program` under the SageMaker image's interpreter and
 packages (mlops/local/runtime_env.py) with the hyperparameters as
-`--name value` arguments and the SM_* environment, then uploads model.tar.gz and output.tar.gz
-where SageMaker would. A failed script leaves the job Failed with the reason from
+`--name value` arguments and the SM_* environment (after installing the bundle's requirements.txt
+as the image does, into an overlay of the job's own: mlops/local/job_requirements.py), then
+uploads model.tar.gz and output.tar.gz where SageMaker would. A failed script leaves the job Failed with the reason from
 /opt/ml/output/failure, as SageMaker reports it.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.local import moto_access, runtime_env
+from mlops.local import job_requirements, moto_access, runtime_env
 from mlops.local.iam import enforcement
 from mlops.local.job_output import run_with_live_log
 
@@ -59,7 +60,10 @@ class LocalTrainingJobRunner:
             self._download_channels(job_root, request.get("input_data_config") or [], role)
             hyperparameters = {k: str(v) for k, v in (request.get("hyper_parameters") or {}).items()}
             code_dir = self._unpack_source(job_root, hyperparameters, role)
-            completed = self._run_script(job_root, code_dir, hyperparameters, request, live_log(self._live_log_folder, job_name))
+            packages = _install_requirements(code_dir, bool(request.get("enable_network_isolation")))
+            completed = self._run_script(
+                job_root, code_dir, hyperparameters, request, live_log(self._live_log_folder, job_name), packages
+            )
             failure = _failure_reason(job_root, completed)
             if failure is None:
                 self._upload_outputs(job_root, job_name, request["output_data_config"], role)
@@ -121,6 +125,7 @@ class LocalTrainingJobRunner:
         hyperparameters: dict[str, str],
         request: dict[str, Any],
         live_log_file: Path | None = None,
+        packages: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         program = hyperparameters.get("sagemaker_program")
         if not program or not (code_dir / program).is_file():
@@ -147,6 +152,7 @@ class LocalTrainingJobRunner:
             "SM_NUM_GPUS": "0",
             **{f"SM_CHANNEL_{name.upper()}": str(job_root / "input" / "data" / name) for name in channels},
             **{f"SM_HP_{name.upper()}": value for name, value in user_hyperparameters.items()},
+            **({"PYTHONPATH": str(packages)} if packages is not None else {}),
         }
         arguments = [item for name, value in user_hyperparameters.items() for item in (f"--{name}", value)]
         max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", 86400)
@@ -171,6 +177,13 @@ class LocalTrainingJobRunner:
             with execution_role_access(role, "Uploading output failed"):
                 enforcement.authorize_object_write(role, bucket, base + name, output_config.get("KmsKeyId"))
             moto_access.write_object(bucket, base + name, _tar_gz(folder))
+
+
+def _install_requirements(code_dir: Path, network_isolation: bool) -> Path | None:
+    try:
+        return job_requirements.install_overlay(code_dir, network_isolation)
+    except job_requirements.RequirementsInstallError as error:
+        raise JobSetupError(f"AlgorithmError: {error}") from error
 
 
 def live_log(folder: Path | None, job_name: str) -> Path | None:

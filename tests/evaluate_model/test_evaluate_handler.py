@@ -7,8 +7,14 @@ import json
 import pytest
 
 from functions.common.contracts import EvaluateModelResult
-from functions.common.errors import ChampionUnavailableError, MissingEnvironmentError, TrainingOutputMissingError
+from functions.common.errors import (
+    ChampionUnavailableError,
+    MissingEnvironmentError,
+    TrainingContractError,
+    TrainingOutputMissingError,
+)
 from functions.evaluate_model.handler import lambda_handler
+from tests.support.evaluation_scenario import predictions_frame
 
 DATA_BUCKET = "data-bucket"
 
@@ -141,7 +147,27 @@ def test_missing_predictions_in_training_output_is_a_typed_error(scenario, conte
     # Given an output archive without predictions.csv
     scenario.upload_training_output({"metrics.json": b"{}"})
 
-    with pytest.raises(TrainingOutputMissingError, match="predictions.csv"):
+    with pytest.raises(TrainingOutputMissingError, match="holds no predictions.csv: the training script wrote none"):
+        lambda_handler(scenario.event, context)
+
+
+def test_predictions_for_fewer_rows_than_the_test_split_break_the_training_contract(scenario, context, strong_model):
+    # Given a training script's predictions.csv that left out the last test rows
+    rows = len(scenario.data.test)
+    frame = predictions_frame(strong_model, scenario.data.test, list(strong_model.feature_names_in_)).iloc[:-2]
+    scenario.upload_training_output({"predictions.csv": frame.to_csv(index=False).encode()})
+
+    # Then evaluation fails, saying which file of which job breaks the contract, and how
+    with pytest.raises(TrainingContractError) as raised:
+        lambda_handler(scenario.event, context)
+    assert f"the predictions.csv of training job {scenario.training_job_name} breaks the script-mode contract" in str(raised.value)
+    assert f"{rows - 2} predictions for {rows} test rows" in str(raised.value)
+
+
+def test_a_predictions_file_without_its_prediction_column_breaks_the_training_contract(scenario, context):
+    scenario.upload_training_output({"predictions.csv": b"score\n0.5\n"})
+
+    with pytest.raises(TrainingContractError, match="breaks the script-mode contract: predictions.csv has no 'prediction' column"):
         lambda_handler(scenario.event, context)
 
 

@@ -53,3 +53,19 @@ def test_an_unfinished_assembly_is_replaced(tmp_path, monkeypatch):
 
     assert app.template["Description"] == "complete"
     assert (cache / "key" / deployment.SYNTH_COMPLETE_MARKER).exists()
+
+
+def test_an_edit_to_the_user_s_training_code_is_a_new_synthesis(tmp_path):
+    # Given a config naming a folder of training code beside it
+    folder = tmp_path / "code"
+    folder.mkdir()
+    (folder / "train.py").write_text("print('v1')\n")
+    config = tmp_path / "pipeline.json"
+    config.write_text(json.dumps({"training": {"source_dir": "code"}}))
+    before = deployment._synthesis_key(config)
+
+    # When the script changes, and nothing else does
+    (folder / "train.py").write_text("print('v2')\n")
+
+    # Then the cached synthesis, whose bundle holds the old script, is not reused
+    assert deployment._synthesis_key(config) != before

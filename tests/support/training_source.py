@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -23,3 +24,17 @@ def source_bundle(config: PipelineConfig) -> bytes:
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def user_source_bundle(folder: Path, config: PipelineConfig) -> bytes:
+    """The source bundle the CDK app builds for `training.source_dir` = `folder`."""
+    from infra.assets import REPOSITORY_ROOT as ROOT, build_training_bundle
+    from infra.training_source import resolve_source_dir
+
+    config_path = folder.parent / f"{folder.name}-pipeline.json"
+    document = config.model_dump(mode="json", exclude_none=True)
+    document["training"]["source_dir"] = folder.name
+    config_path.write_text(json.dumps(document))
+    source = resolve_source_dir(PipelineConfig.model_validate(document), config_path)
+    bundle = build_training_bundle(config_path, folder.parent / f"{folder.name}-bundle.tar.gz", ROOT, source)
+    return bundle.read_bytes()

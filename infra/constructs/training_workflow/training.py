@@ -92,7 +92,7 @@ def _start_training(
 ) -> tasks.CallAwsService:
     bundle_key = training.source_bundle.s3_object_key
     hyperparameters = {
-        "sagemaker_program": "train.py",
+        "sagemaker_program": training.entry_point,
         "sagemaker_submit_directory": f"/opt/ml/input/data/{SOURCE_CHANNEL}/{bundle_key}",
         "sagemaker_region": Stack.of(scope).region,
         "sagemaker_container_log_level": SAGEMAKER_CONTAINER_LOG_LEVEL,
