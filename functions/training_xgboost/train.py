@@ -28,6 +28,7 @@ import platform
 import socket
 import sys
 import tempfile
+import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass
@@ -184,8 +185,6 @@ class Cluster:
 
 def _resolve(host: str) -> str:
     """SageMaker's host names resolve once the instances are up (distributed.py retries too)."""
-    import time
-
     for _ in range(HOST_RESOLUTION_ATTEMPTS):
         try:
             return socket.gethostbyname(host)

@@ -8,7 +8,7 @@ framework image the job names (mlops/local/runtime_env.py) with the hyperparamet
 `--name value` arguments and the SM_* environment, then uploads model.tar.gz and output.tar.gz
 where SageMaker would. A failed script leaves the job Failed with the reason from
 /opt/ml/output/failure, as SageMaker reports it. A job of several instances runs one process per
-instance at once (mlops/local/training_hosts.py), and uploads what the first host left.
+instance at once (mlops/local/training_hosts.py), and aggregates what every host left.
 """
 
 from __future__ import annotations

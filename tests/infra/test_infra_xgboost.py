@@ -96,7 +96,9 @@ def test_the_bundle_is_the_xgboost_trainer_with_the_shared_code(tmp_path: Path) 
     with tarfile.open(bundle, mode="r:gz") as archive:
         files = {member.name: archive.extractfile(member).read() for member in archive.getmembers()}  # type: ignore[union-attr]
     functions_dir = assets.REPOSITORY_ROOT / "functions"
-    assert set(files) == {"train.py", "inference.py", "tabular_serving.py", "tabular_training.py", "pipeline_config.json"}
+    assert set(files) == {
+        "__init__.py", "train.py", "inference.py", "tabular_serving.py", "tabular_training.py", "pipeline_config.json"
+    }
     assert files["train.py"] == (functions_dir / "training_xgboost" / "train.py").read_bytes()
     assert files["tabular_serving.py"] == (functions_dir / "training" / "inference.py").read_bytes()
     assert json.loads(files["pipeline_config.json"])["training"]["framework"] == "xgboost"
