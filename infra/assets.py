@@ -9,10 +9,13 @@ Two artifacts are built from the repository:
   SDK the runtime manifest says the functions carry (boto3, botocore, s3transfer, jmespath, copied
   from this environment's installed distributions, which must be the manifest's versions): the
   runtime's own SDK differs by region and runtime version, and the layers strip theirs;
-* the training source bundle: a `.tar.gz` of `functions/training/*.py` and
-  `pipeline_config.json` at the archive root. SageMaker receives it as the `code` input
-  channel and the framework container runs `train.py` from it; with `training.source_dir`,
-  the user's folder instead (infra/training_source.py), run by `script_contract.py`;
+* the training source bundle: a `.tar.gz` of the built-in trainer of the config's
+  `training.framework` (`functions/training/*.py` for scikit-learn, `functions/training_xgboost/*.py`
+  with `functions/training/inference.py` and `train.py` as `tabular_serving.py` and
+  `tabular_training.py`, the code both trainers share, for XGBoost) and `pipeline_config.json` at
+  the archive root. SageMaker receives it as the `code` input channel and the framework container
+  runs `train.py` from it; with `training.source_dir`, the user's folder instead
+  (infra/training_source.py), run by `script_contract.py`;
 * the validation job bundle: a `.zip` that Python runs as a program (`python3 bundle.zip`):
   `functions/validate_data/job_bootstrap.py` as `__main__.py`, the `functions/common` and
   `functions/validate_data` packages (validation imports shared modules such as
@@ -32,6 +35,7 @@ import contextlib
 import gzip
 import importlib.metadata
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -48,6 +52,18 @@ from infra.training_source import CONTRACT_RUNNER_FILE_NAME, TrainingSource, bun
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_PACKAGE_NAME = "functions"
 TRAINING_PACKAGE_NAME = "training"
+# The built-in trainer of each training.framework: a folder of functions/ that is the whole
+# training source bundle (train.py, inference.py), so a user's own folder can take its place.
+BUILT_IN_TRAINERS = {"sklearn": TRAINING_PACKAGE_NAME, "xgboost": "training_xgboost"}
+# Files of other folders a built-in trainer's bundle carries, under the names its code imports:
+# the XGBoost trainer reads channels, scores, compares with the champion, decodes requests and
+# prepares features with the scikit-learn trainer's code, so both keep one contract.
+SHARED_TRAINER_FILES = {
+    "xgboost": {
+        "tabular_serving.py": Path(TRAINING_PACKAGE_NAME) / "inference.py",
+        "tabular_training.py": Path(TRAINING_PACKAGE_NAME) / "train.py",
+    }
+}
 SOURCE_BUNDLE_FILE_NAME = "sourcedir.tar.gz"
 BUILT_IN_ENTRY_POINT = "train.py"
 VALIDATION_JOB_BUNDLE_FILE_NAME = "validation-job.zip"
@@ -79,15 +95,14 @@ def _is_excluded(path: Path) -> bool:
 
 
 def stage_lambda_code(config_path: Path, destination: Path, repository_root: Path = REPOSITORY_ROOT) -> Path:
-    """Copy the `functions/` package (minus training) and the config into `destination`."""
+    """Copy the `functions/` package (minus the built-in trainers) and the config into `destination`."""
     source_package = repository_root / FUNCTIONS_PACKAGE_NAME
     target_package = destination / FUNCTIONS_PACKAGE_NAME
-    training_dir = source_package / TRAINING_PACKAGE_NAME
 
     def ignore(directory: str, names: list[str]) -> set[str]:
         ignored = {name for name in names if _is_excluded(Path(directory) / name)}
         if Path(directory).resolve() == source_package.resolve():
-            ignored.add(training_dir.name)
+            ignored.update(BUILT_IN_TRAINERS.values())
         return ignored
 
     destination.mkdir(parents=True, exist_ok=True)
@@ -134,11 +149,21 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _training_sources(repository_root: Path) -> list[Path]:
-    training_dir = repository_root / FUNCTIONS_PACKAGE_NAME / TRAINING_PACKAGE_NAME
+def _training_sources(repository_root: Path, framework: str = "sklearn") -> dict[str, Path]:
+    functions_dir = repository_root / FUNCTIONS_PACKAGE_NAME
+    training_dir = functions_dir / BUILT_IN_TRAINERS[framework]
     if not training_dir.is_dir():
-        return []
-    return sorted(path for path in training_dir.glob("*.py") if path.is_file())
+        return {}
+    sources = {path.name: path for path in sorted(training_dir.glob("*.py")) if path.is_file()}
+    sources.update({name: functions_dir / path for name, path in SHARED_TRAINER_FILES.get(framework, {}).items()})
+    return sources
+
+
+def _configured_framework(config_path: Path) -> str:
+    """training.framework of the config file (its default when unset), read without validating it
+    again: the CDK app validated the config before staging."""
+    training = json.loads(Path(config_path).read_text(encoding="utf-8")).get("training") or {}
+    return training.get("framework", "sklearn")
 
 
 def _add_file(archive: tarfile.TarFile, name: str, content: bytes) -> None:
@@ -156,12 +181,14 @@ def build_training_bundle(
 ) -> Path:
     """Write the deterministic training source bundle (of the user's folder, when `source`
     names one) and return its path."""
+    framework = _configured_framework(config_path)
     if source is None:
-        entries = {path.name: path.read_bytes() for path in _training_sources(repository_root)}
+        sources = _training_sources(repository_root, framework)
+        entries = {name: path.read_bytes() for name, path in sources.items()}
         entries[CONFIG_FILE_NAME] = Path(config_path).read_bytes()
     else:
         built_in = repository_root / FUNCTIONS_PACKAGE_NAME / TRAINING_PACKAGE_NAME
-        entries = bundle_entries(source, Path(config_path), built_in, image_wheel_target())
+        entries = bundle_entries(source, Path(config_path), built_in, image_wheel_target(framework))
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("wb") as raw:
         # gzip stores a timestamp and a file name in its header; both are fixed here.

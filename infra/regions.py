@@ -64,18 +64,26 @@ def missing_layers(region: str) -> list[str]:
     return missing
 
 
-def missing_in(region: str, image_regions: frozenset[str] | None = None) -> list[str]:
-    """What the pipeline needs and the region does not offer; empty when it can deploy there."""
+def missing_in(
+    region: str, image_regions: frozenset[str] | None = None, other_images: dict[str, frozenset[str]] | None = None
+) -> list[str]:
+    """What the pipeline needs and the region does not offer; empty when it can deploy there.
+    `image_regions`: where the scikit-learn image is; `other_images`: image title -> its regions."""
     missing = missing_layers(region)
     if region in REGIONS_WITHOUT_MODEL_REGISTRY:
         missing.append("the SageMaker Model Registry (AWS::SageMaker::ModelPackageGroup)")
     if image_regions is not None and region not in image_regions:
         missing.append("the SageMaker scikit-learn framework image")
+    for title, regions_with_image in (other_images or {}).items():
+        if region not in regions_with_image:
+            missing.append(f"the SageMaker {title} framework image")
     return missing
 
 
-def require_supported(region: str, image_regions: frozenset[str]) -> None:
-    missing = missing_in(region, image_regions)
+def require_supported(
+    region: str, image_regions: frozenset[str], other_images: dict[str, frozenset[str]] | None = None
+) -> None:
+    missing = missing_in(region, image_regions, other_images)
     if missing:
         raise UnsupportedRegionError(f"The pipeline cannot deploy to region {region}: it does not offer {'; '.join(missing)}.")
 
@@ -95,5 +103,5 @@ def layers_for(region: str) -> RegionLayers:
     )
 
 
-def supported_regions(image_regions: frozenset[str]) -> list[str]:
-    return sorted(region for region in image_regions if not missing_in(region, image_regions))
+def supported_regions(image_regions: frozenset[str], other_images: dict[str, frozenset[str]] | None = None) -> list[str]:
+    return sorted(region for region in image_regions if not missing_in(region, image_regions, other_images))

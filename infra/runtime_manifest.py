@@ -44,16 +44,25 @@ def lambda_lane_packages() -> dict[str, str]:
     return packages
 
 
+# The SageMaker framework images the manifest describes, by training.framework.
+FRAMEWORKS = ("sklearn", "xgboost")
+
+
+def framework_image(framework: str) -> dict[str, Any]:
+    return manifest()["sagemaker"][framework]
+
+
 def sklearn_image() -> dict[str, Any]:
-    return manifest()["sagemaker"]["sklearn"]
+    return framework_image("sklearn")
 
 
 def _main(argv: list[str]) -> int:
-    """For CI and shell scripts: `python -m infra.runtime_manifest lambda-python|lambda-requirements|image-python`."""
+    """For CI and shell scripts: `python -m infra.runtime_manifest lambda-python|lambda-requirements|image-python|frameworks`."""
     commands = {
         "lambda-python": lambda: print(lambda_runtime()["python"]),
         "lambda-requirements": lambda: print("\n".join(f"{name}=={version}" for name, version in lambda_lane_packages().items())),
         "image-python": lambda: print(sklearn_image()["python"]),
+        "frameworks": lambda: print(" ".join(FRAMEWORKS)),
     }
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: python -m infra.runtime_manifest {{{'|'.join(commands)}}}", file=sys.stderr)

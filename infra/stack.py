@@ -40,7 +40,7 @@ from infra.constructs.monitoring import Monitoring, alarm_arn, alarm_name, rollb
 from infra.constructs.notifications import Notifications
 from infra.constructs.quality_monitoring import QualityMonitoring
 from infra.constructs.registry import RegistryStage, stack_scoped_group_name
-from infra.constructs.training import TrainingResources, sklearn_image_uris
+from infra.constructs.training import VALIDATION_FRAMEWORK, TrainingResources, framework_image_uris
 from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctions
 from infra.constructs.validation import ValidationStage
 from infra.constructs.workflow_triggers import WorkflowTriggers, approval_event_pattern, upload_event_pattern
@@ -52,8 +52,9 @@ SUPPORTED_REGION_RULE_ID = "SupportedRegion"
 class PipelineStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, assets: StagedAssets, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        _require_manifest_image(config.training.framework_version)
-        self._require_supported_region(config.training.framework_version)
+        training_config = config.training
+        _require_manifest_image(training_config.framework, training_config.framework_version)
+        self._require_supported_region(training_config.framework, training_config.framework_version)
         project = config.project
         endpoint_name = config.deployment.endpoint_name
         group = stack_scoped_group_name(config.model_package_group)
@@ -70,7 +71,9 @@ class PipelineStack(Stack):
         training = TrainingResources(
             self,
             "Training",
-            framework_version=config.training.framework_version,
+            framework=training_config.framework,
+            framework_version=training_config.framework_version,
+            validation_framework_version=_manifest_version(VALIDATION_FRAMEWORK),
             training_bundle_file=assets.training_bundle_file,
             entry_point=assets.training_entry_point,
             project=project,
@@ -89,7 +92,7 @@ class PipelineStack(Stack):
             model_package_group=group,
             invoker=STATE_MACHINE_INVOKER,
             job_bundle_file=assets.validation_job_bundle_file,
-            job_image_uri=training.training_image_uri,
+            job_image_uri=training.validation_image_uri,
             project=project,
             endpoint_name=endpoint_name,
         )
@@ -246,14 +249,17 @@ class PipelineStack(Stack):
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)
 
-    def _require_supported_region(self, framework_version: str) -> None:
-        """A region that lacks a layer, the Model Registry or the image fails synthesis when the
+    def _require_supported_region(self, framework: str, framework_version: str) -> None:
+        """A region that lacks a layer, the Model Registry or an image fails synthesis when the
         stack names its region, and fails deployment with the same message when it does not."""
-        image_regions = frozenset(sklearn_image_uris(framework_version))
+        image_regions = frozenset(framework_image_uris(VALIDATION_FRAMEWORK, _manifest_version(VALIDATION_FRAMEWORK)))
+        other_images = {}
+        if framework != VALIDATION_FRAMEWORK:
+            other_images[_IMAGE_TITLES[framework]] = frozenset(framework_image_uris(framework, framework_version))
         if not Token.is_unresolved(self.region):
-            regions.require_supported(self.region, image_regions)
+            regions.require_supported(self.region, image_regions, other_images)
             return
-        supported = regions.supported_regions(image_regions)
+        supported = regions.supported_regions(image_regions, other_images)
         CfnRule(
             self,
             SUPPORTED_REGION_RULE_ID,
@@ -262,7 +268,7 @@ class PipelineStack(Stack):
                     assert_=Fn.condition_contains(supported, Aws.REGION),
                     assert_description=(
                         "The pipeline deploys only to regions that offer the AWS SDK for pandas and "
-                        "Powertools layers, the SageMaker Model Registry and the scikit-learn image: "
+                        "Powertools layers, the SageMaker Model Registry and the framework images: "
                         + ", ".join(supported)
                     ),
                 )
@@ -274,12 +280,19 @@ class UnknownImageError(ValueError):
     """The config names a framework image the runtime manifest does not describe."""
 
 
-def _require_manifest_image(framework_version: str) -> None:
+_IMAGE_TITLES = {"sklearn": "scikit-learn", "xgboost": "XGBoost"}
+
+
+def _manifest_version(framework: str) -> str:
+    return runtime_manifest.framework_image(framework)["framework_version"]
+
+
+def _require_manifest_image(framework: str, framework_version: str) -> None:
     """Only the image the runtime manifest describes is the one the local cloud runs and the tests
     cover; another version would deploy code nothing here has run under its packages."""
-    described = runtime_manifest.sklearn_image()["framework_version"]
+    described = _manifest_version(framework)
     if framework_version != described:
         raise UnknownImageError(
-            f"training.framework_version {framework_version!r} is not the scikit-learn image the runtime "
-            f"manifest describes ({described!r}, infra/runtime_manifest.toml)"
+            f"training.framework_version {framework_version!r} is not the {_IMAGE_TITLES[framework]} image the "
+            f"runtime manifest describes ({described!r}, infra/runtime_manifest.toml)"
         )

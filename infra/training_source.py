@@ -50,11 +50,14 @@ PACKAGE_MARKER_FILE_NAME = "setup.py"
 EXCLUDED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 EXCLUDED_SUFFIXES = frozenset({".pyc", ".pyo"})
 
-# The scikit-learn image 1.4-2 is built FROM ubuntu:24.04 (aws/sagemaker-scikit-learn-container
-# ce928c2, docker/1.4-2/base/Dockerfile.cpu), whose glibc is 2.39: manylinux wheels up to
-# manylinux_2_39 run there. pip does not widen a manylinux_2_N --platform to older tags by itself
-# (pip/_internal/utils/compatibility_tags.py widens only manylinux2014 and manylinux2010).
-IMAGE_GLIBC_MINOR = 39
+# The glibc of each framework image, the newest manylinux_2_N its wheels may need. The
+# scikit-learn image 1.4-2 is built FROM ubuntu:24.04 (aws/sagemaker-scikit-learn-container
+# ce928c2, docker/1.4-2/base/Dockerfile.cpu): glibc 2.39. The XGBoost image 3.0-5 is built FROM
+# nvidia/cuda:12.6.3-base-ubuntu20.04 (aws/sagemaker-xgboost-container, docker/3.0-5/base/
+# Dockerfile.cpu, UBUNTU_VERSION=20.04): glibc 2.31. pip does not widen a manylinux_2_N --platform
+# to older tags by itself (pip/_internal/utils/compatibility_tags.py widens only manylinux2014 and
+# manylinux2010), so every tag down to manylinux_2_17 is named.
+IMAGE_GLIBC_MINOR = {"sklearn": 39, "xgboost": 31}
 OLDEST_PEP600_GLIBC_MINOR = 17
 IMAGE_ARCHITECTURE = "x86_64"
 PIP_DOWNLOAD_TIMEOUT_SECONDS = 15 * 60
@@ -85,11 +88,12 @@ class WheelTarget:
         return f"Python {self.python_version} ({self.implementation}) on manylinux {IMAGE_ARCHITECTURE}"
 
 
-def image_wheel_target(image: dict[str, object] | None = None) -> WheelTarget:
-    """The wheel target of a framework image of the runtime manifest (default: scikit-learn)."""
-    image = image or runtime_manifest.sklearn_image()
+def image_wheel_target(framework: str = "sklearn") -> WheelTarget:
+    """The wheel target of a framework image of the runtime manifest."""
+    image = runtime_manifest.framework_image(framework)
     platforms = tuple(
-        f"manylinux_2_{minor}_{IMAGE_ARCHITECTURE}" for minor in range(IMAGE_GLIBC_MINOR, OLDEST_PEP600_GLIBC_MINOR - 1, -1)
+        f"manylinux_2_{minor}_{IMAGE_ARCHITECTURE}"
+        for minor in range(IMAGE_GLIBC_MINOR[framework], OLDEST_PEP600_GLIBC_MINOR - 1, -1)
     ) + (f"manylinux2014_{IMAGE_ARCHITECTURE}",)
     return WheelTarget(python_version=str(image["python"]), platforms=platforms)
 

@@ -418,6 +418,14 @@ def write_retraining_dataset(s3: Any, bucket: str, curated: CuratedDataset, key:
     }
 
 
+def _split_file_keys(s3: Any, bucket: str, split_key: str) -> list[str]:
+    """The split's one file, or its part files when a distributed training wrote it in parts
+    (functions/validate_data/shards.py); the listing, not the file, says which."""
+    folder = split_key.rsplit("/", 1)[0] + "/"
+    listed = sorted(item["Key"] for item in _list_objects(s3, bucket, folder) if item["Key"].endswith(".csv"))
+    return [split_key] if split_key in listed or not listed else listed
+
+
 def _row_digest(row: list[str]) -> bytes:
     return hashlib.blake2b("\x1f".join(row).encode("utf-8"), digest_size=16).digest()
 
@@ -427,8 +435,10 @@ def _write_curated_splits(
 ) -> tuple[list[str], int]:
     header: list[str] = []
     rows = 0
-    for split in SPLITS:
-        split_key = curated_split_key(curated.dataset_version, split)
+    split_keys = [
+        key for split in SPLITS for key in _split_file_keys(s3, bucket, curated_split_key(curated.dataset_version, split))
+    ]
+    for split_key in split_keys:
         try:
             reader = csv.reader(_open_text(s3, bucket, split_key))
             split_header = next(reader, None)

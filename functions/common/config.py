@@ -46,6 +46,24 @@ PROBLEM_METRICS: dict[str, frozenset[str]] = {
 # The estimators the built-in training script fits (functions/training/train.py ESTIMATORS).
 ESTIMATOR_NAMES = ("gradient_boosting", "random_forest", "linear")
 
+# training.framework: the SageMaker framework image and its built-in trainer.
+Framework = Literal["sklearn", "xgboost"]
+# The image version of each framework the runtime manifest describes (infra/runtime_manifest.toml;
+# a test keeps the two equal): the local cloud runs that image's Python and packages only.
+FRAMEWORK_VERSIONS: dict[str, str] = {"sklearn": "1.4-2", "xgboost": "3.0-5"}
+# Frameworks whose trainer trains one model across several instances (XGBoost's collective).
+DISTRIBUTED_FRAMEWORKS = frozenset({"xgboost"})
+# The hyperparameters the built-in XGBoost trainer takes (functions/training_xgboost/train.py
+# HYPERPARAMETER_TYPES; a test keeps the two equal), checked when the config loads.
+XGBOOST_HYPERPARAMETER_NAMES = frozenset(
+    {"num_round", "eta", "max_depth", "min_child_weight", "subsample", "colsample_bytree", "lambda", "alpha",
+     "gamma", "max_bin", "seed", "tree_method"}
+)
+DEFAULT_HYPERPARAMETERS: dict[str, dict[str, str | int | float]] = {
+    "sklearn": {"estimator": "gradient_boosting", "max_iter": 200, "learning_rate": 0.1},
+    "xgboost": {"num_round": 200, "eta": 0.1, "max_depth": 6},
+}
+
 # Metrics where a larger value is worse; every other metric is "higher is better".
 LOWER_IS_BETTER_METRICS = frozenset({"rmse", "mae", "log_loss", "brier", "calibration_error"})
 
@@ -161,7 +179,11 @@ class ValidationConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    framework_version: str = "1.4-2"
+    # The SageMaker framework image the job trains and the endpoint serves in, and its built-in
+    # trainer (functions/training_frameworks.py); only XGBoost trains one model across instances.
+    framework: Framework = "sklearn"
+    # Unset: the version of the framework's image the runtime manifest describes.
+    framework_version: str | None = None
     instance_type: str = Field(default="ml.m5.large", pattern=SAGEMAKER_INSTANCE_TYPE_PATTERN)
     instance_count: int = Field(default=1, ge=1)
     volume_size_gb: int = Field(default=10, ge=1)
@@ -172,10 +194,36 @@ class TrainingConfig(_Strict):
     # requirements.txt), relative to the config file; unset, the built-in trainer runs
     # (infra/training_source.py checks the folder at synthesis).
     source_dir: str | None = Field(default=None, min_length=1)
-    # Passed to the training script as SageMaker hyperparameters (strings on the wire).
-    hyperparameters: dict[str, str | int | float] = Field(
-        default_factory=lambda: {"estimator": "gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
-    )
+    # Passed to the training script as SageMaker hyperparameters (strings on the wire); unset,
+    # the framework's defaults (DEFAULT_HYPERPARAMETERS).
+    hyperparameters: dict[str, str | int | float] | None = None
+
+    @model_validator(mode="after")
+    def _framework_defaults(self) -> TrainingConfig:
+        if self.framework_version is None:
+            self.framework_version = FRAMEWORK_VERSIONS[self.framework]
+        if self.framework_version != FRAMEWORK_VERSIONS[self.framework]:
+            raise ValueError(
+                f"training.framework_version {self.framework_version!r} is not the {self.framework} image this "
+                f"pipeline runs and tests ({FRAMEWORK_VERSIONS[self.framework]!r}); set it to that or remove it"
+            )
+        if self.hyperparameters is None:
+            # The user's own code takes hyperparameters of its own: none unless the config names them.
+            self.hyperparameters = {} if self.source_dir is not None else dict(DEFAULT_HYPERPARAMETERS[self.framework])
+        built_in_xgboost = self.framework == "xgboost" and self.source_dir is None
+        unknown = sorted(set(self.hyperparameters) - XGBOOST_HYPERPARAMETER_NAMES) if built_in_xgboost else []
+        if unknown:
+            raise ValueError(
+                f"training.hyperparameters {', '.join(map(repr, unknown))} are not hyperparameters of the XGBoost "
+                f"trainer; it takes {', '.join(sorted(XGBOOST_HYPERPARAMETER_NAMES))}"
+            )
+        if self.instance_count > 1 and self.framework not in DISTRIBUTED_FRAMEWORKS:
+            raise ValueError(
+                f"training.instance_count {self.instance_count} with framework {self.framework!r}: its trainer fits one "
+                "model on one host, so every other instance would be paid for and do nothing; use instance_count 1 "
+                "and a larger instance_type, or framework 'xgboost', which trains one model across the instances"
+            )
+        return self
 
 
 class GateConfig(_Strict):
@@ -314,9 +362,10 @@ class PipelineConfig(_Strict):
                 f"gates name {', '.join(map(repr, unknown))}, not a {problem_type} metric; "
                 f"choose from {', '.join(sorted(known))}"
             )
-        estimator = self.training.hyperparameters.get("estimator")
+        estimator = (self.training.hyperparameters or {}).get("estimator")
         # The user's own training code takes hyperparameters of its own.
-        if self.training.source_dir is None and estimator is not None and estimator not in ESTIMATOR_NAMES:
+        built_in_sklearn = self.training.framework == "sklearn" and self.training.source_dir is None
+        if built_in_sklearn and estimator is not None and estimator not in ESTIMATOR_NAMES:
             raise ValueError(
                 f"training.hyperparameters.estimator {estimator!r} is not one of {', '.join(ESTIMATOR_NAMES)}"
             )

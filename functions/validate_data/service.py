@@ -49,6 +49,7 @@ from functions.validate_data.job_documents import (
 )
 from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
 from functions.validate_data.splitting import SPLIT_NAMES
+from functions.validate_data import shards
 from functions.validate_data.fingerprint import rows_fingerprint
 from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError, find_baseline, sha256_file
 from functions.validate_data.validation import QUARANTINED_ROWS, ValidationOutcome, rejection_reason, validate_file
@@ -322,9 +323,15 @@ class _ValidationRun:
         if same_rows is not None and same_rows.get("execution_arn") != request.execution_arn:
             return self._same_rows(same_rows, dataset_version)
         channels = {}
+        train_parts = shards.part_names(outcome.split_files)
         for name in SPLIT_NAMES:
             key = s3_layout.curated_split_key(dataset_version, name)
-            publish_split(name, key)
+            if name == shards.TRAIN_SPLIT and train_parts:
+                # A distributed training job's instances each read their share of the parts.
+                for part in train_parts:
+                    publish_split(part, shards.part_key(dataset_version, part))
+            else:
+                publish_split(name, key)
             channels[name] = s3_layout.s3_uri(self.store.bucket, key.rsplit("/", 1)[0] + "/")
         quarantined_rows_uri = None
         if outcome.quarantined_rows:

@@ -34,6 +34,7 @@ from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_p
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
 from functions.validate_data.csv_lines import csv_lines, write_lines
+from functions.validate_data import shards
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
 from functions.validate_data.splitting import (
     SPLIT_NAMES,
@@ -143,6 +144,7 @@ def validate_file(
         if work_dir is not None:
             try:
                 outcome.split_files = write_splits(table, config, assignment, work_dir, arrow=scan.read_with_arrow)
+                outcome.split_files.update(shards.write_train_parts(outcome.split_files["train"], shards.part_count(config)))
             except DataUnreadableError as error:
                 # The file changed between passes (it cannot, being local) or the reader disagrees.
                 outcome.accepted = False

@@ -1,5 +1,5 @@
-"""What a SageMaker training job and a SageMaker model need: the scikit-learn framework
-image for the stack's region, the training source bundle, and the two execution roles."""
+"""What a SageMaker training job and a SageMaker model need: the framework image
+(scikit-learn or XGBoost) for the stack's region, the training source bundle, and the two execution roles."""
 
 from __future__ import annotations
 
@@ -18,27 +18,36 @@ from infra.constructs.permissions import (
     sagemaker_metric_statement,
 )
 
-IMAGE_MAPPING_ID = "SklearnImages"
+# One CloudFormation mapping of image URIs per region for each framework image the stack uses.
+IMAGE_MAPPING_IDS = {"sklearn": "SklearnImages", "xgboost": "XgboostImages"}
+IMAGE_MAPPING_ID = IMAGE_MAPPING_IDS["sklearn"]
 IMAGE_KEY = "image"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
+# The validation job runs in the scikit-learn image whichever framework trains: its bundle needs
+# that image's pandas and pyarrow, and the local cloud runs it in that image's environment.
+VALIDATION_FRAMEWORK = "sklearn"
 
 
 @functools.lru_cache(maxsize=None)
-def sklearn_image_uris(framework_version: str) -> dict[str, dict[str, str]]:
-    """Region -> {"image": uri} for every region the SageMaker SDK knows.
+def framework_image_uris(framework: str, framework_version: str) -> dict[str, dict[str, str]]:
+    """Region -> {"image": uri} for every region the SageMaker SDK knows the image in.
 
-    The scikit-learn framework image serves both training (script mode) and inference
-    (the model's inference.py), so one URI per region is used for both.
+    A framework image serves both training (script mode) and inference (the model's
+    inference.py), so one URI per region is used for both.
     """
     from sagemaker.core import image_uris  # imported here: slow to import, only needed at synth
 
-    config = image_uris.config_for_framework("sklearn")
+    config = image_uris.config_for_framework(framework)
     regions = sorted(config["training"]["versions"][framework_version]["registries"])
     return {
-        region: {IMAGE_KEY: image_uris.retrieve("sklearn", region=region, version=framework_version)}
+        region: {IMAGE_KEY: image_uris.retrieve(framework, region=region, version=framework_version)}
         for region in regions
     }
+
+
+def sklearn_image_uris(framework_version: str) -> dict[str, dict[str, str]]:
+    return framework_image_uris("sklearn", framework_version)
 
 
 def training_job_prefix(project: str) -> str:
@@ -52,7 +61,9 @@ class TrainingResources(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        framework: str,
         framework_version: str,
+        validation_framework_version: str,
         training_bundle_file: Path,
         project: str,
         entry_point: str = "train.py",
@@ -63,11 +74,13 @@ class TrainingResources(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self._image_mapping = CfnMapping(
-            stack, IMAGE_MAPPING_ID, mapping=sklearn_image_uris(framework_version), lazy=False
-        )
-        self.training_image_uri = self._image_mapping.find_in_map(Aws.REGION, IMAGE_KEY)
+        mappings = {
+            name: CfnMapping(stack, IMAGE_MAPPING_IDS[name], mapping=framework_image_uris(name, version), lazy=False)
+            for name, version in {VALIDATION_FRAMEWORK: validation_framework_version, framework: framework_version}.items()
+        }
+        self.training_image_uri = mappings[framework].find_in_map(Aws.REGION, IMAGE_KEY)
         self.inference_image_uri = self.training_image_uri
+        self.validation_image_uri = mappings[VALIDATION_FRAMEWORK].find_in_map(Aws.REGION, IMAGE_KEY)
 
         self.source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(training_bundle_file))
         self.code_version = self.source_bundle.asset_hash

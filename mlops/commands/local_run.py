@@ -42,10 +42,11 @@ def local_run(files: list[Path], config_path: Path, as_json: bool, keep: Path | 
     if not config_path.is_file():
         raise UsageError(f"mlops local run: no pipeline config at {config_path} (run `mlops init` first)")
     try:
-        training_source = resolve_source_dir(load_config(config_path), config_path)
+        config = load_config(config_path)
+        training_source = resolve_source_dir(config, config_path)
         if training_source is not None and training_source.has_requirements:
             # Resolved now, so that a requirement without a wheel for the image is told in one line.
-            resolved_wheels(training_source, image_wheel_target())
+            resolved_wheels(training_source, image_wheel_target(config.training.framework))
     except ConfigError as error:
         raise UsageError(f"mlops local run: {error}") from error
     folder = RunFolder(keep or DEFAULT_RUNS_FOLDER / run_name(files[0].name, datetime.now(UTC)))

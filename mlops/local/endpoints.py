@@ -1,8 +1,8 @@
 """SageMaker endpoints served from the trained artifact, and endpoint updates.
 
 moto keeps endpoints as records: InvokeEndpoint returns canned text and UpdateEndpoint is not
-implemented. This stand-in serves an invocation through the scikit-learn image's own serving stack,
-in the image's environment (mlops/local/runtime_env.py): the variant's model.tar.gz is unpacked
+implemented. This stand-in serves an invocation through the serving stack of the framework image the
+model names (scikit-learn or XGBoost), in that image's environment (mlops/local/runtime_env.py): the variant's model.tar.gz is unpacked
 under a SAGEMAKER_BASE_DIR of its own, and a process of the image's interpreter
 (image_serving_host.py) imports `SAGEMAKER_PROGRAM` from `SAGEMAKER_SUBMIT_DIRECTORY` and answers
 through sagemaker-containers' transformer and worker. Its status, Content-Type and body are the
@@ -97,11 +97,17 @@ class ServedModel:
             # latency alarm. One thread changes no prediction: each row is scored on its own.
             "OMP_NUM_THREADS": SERVING_OPENMP_THREADS,
         }
+        image = container.get("Image") or ""
+        try:
+            framework = runtime_env.framework_of_image(image) if image else "sklearn"
+            python = runtime_env.image_python(framework)
+        except runtime_env.UnknownImageError as error:
+            raise ModelInvocationError(f"the model container did not start: {error}") from error
         answers_read, answers_write = os.pipe()
         self._log = log_path.open("ab")
         try:
             self._process = subprocess.Popen(
-                [str(runtime_env.image_python()), str(SERVING_HOST), str(answers_write)],
+                [str(python), str(SERVING_HOST), str(answers_write), framework],
                 stdin=subprocess.PIPE,
                 stdout=self._log,
                 stderr=self._log,

@@ -1,5 +1,7 @@
-"""One model served by the SageMaker scikit-learn image's own serving stack, in the image's
-environment (run as a script by that interpreter: it imports nothing of this project).
+"""One model served by the SageMaker scikit-learn or XGBoost image's own serving stack, in the
+image's environment (run as a script by that interpreter: it imports nothing of this project).
+Both images serve a script-mode module the same way (sagemaker-containers 2.8.6.post2); they
+differ only in the defaults for what the module leaves out.
 
 It does what src/sagemaker_sklearn_container/serving.py of aws/sagemaker-scikit-learn-container
 (1.4-2) does for a single-model endpoint: import SAGEMAKER_PROGRAM from SAGEMAKER_SUBMIT_DIRECTORY,
@@ -19,8 +21,12 @@ import sys
 import traceback
 
 
-def _user_module_transformer(user_module, transformer):
-    """serving.py's _user_module_transformer (sagemaker_sklearn_container 2.0)."""
+def _user_module_transformer(user_module, transformer, framework):
+    """serving.py's _user_module_transformer (sagemaker_sklearn_container 2.0, and
+    sagemaker_xgboost_container 3.0-5, which differs only in its defaults for what the module
+    leaves out)."""
+    if framework == "xgboost":
+        return _xgboost_user_module_transformer(user_module, transformer)
     model_fn = getattr(user_module, "model_fn", None)
     input_fn = getattr(user_module, "input_fn", None)
     predict_fn = getattr(user_module, "predict_fn", None)
@@ -33,15 +39,40 @@ def _user_module_transformer(user_module, transformer):
     return transformer.Transformer(model_fn=model_fn, input_fn=input_fn, predict_fn=predict_fn, output_fn=output_fn)
 
 
+def _xgboost_user_module_transformer(user_module, transformer):
+    """src/sagemaker_xgboost_container/serving.py's _user_module_transformer: model_fn defaults to
+    the Transformer's own default (which raises), input_fn, predict_fn and output_fn to the
+    container's decoders of CSV, LIBSVM and RecordIO into a DMatrix. Those defaults are the
+    container's own package, which is not installed here: a module that leaves one out is
+    refused rather than served by something else."""
+    model_fn = getattr(user_module, "model_fn", transformer.default_model_fn)
+    input_fn = getattr(user_module, "input_fn", None)
+    predict_fn = getattr(user_module, "predict_fn", None)
+    output_fn = getattr(user_module, "output_fn", None)
+    transform_fn = getattr(user_module, "transform_fn", None)
+    if transform_fn and (input_fn or predict_fn or output_fn):
+        raise ValueError("Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn")
+    if transform_fn is not None:
+        return transformer.Transformer(model_fn=model_fn, transform_fn=transform_fn)
+    missing = [name for name, fn in (("input_fn", input_fn), ("predict_fn", predict_fn), ("output_fn", output_fn)) if fn is None]
+    if missing:
+        raise NotImplementedError(
+            "the XGBoost image's default %s (sagemaker_xgboost_container) cannot run locally; "
+            "define them in the serving module" % ", ".join(missing)
+        )
+    return transformer.Transformer(model_fn=model_fn, input_fn=input_fn, predict_fn=predict_fn, output_fn=output_fn)
+
+
 def main():
     answers = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+    framework = sys.argv[2] if len(sys.argv) > 2 else "sklearn"
     try:
         from sagemaker_containers.beta.framework import env, transformer, worker
 
         serving_env = env.ServingEnv()
         sys.path.insert(0, serving_env.module_dir)
         user_module = importlib.import_module(serving_env.module_name)
-        user_transformer = _user_module_transformer(user_module, transformer)
+        user_transformer = _user_module_transformer(user_module, transformer, framework)
         user_transformer.initialize()
         app = worker.Worker(transform_fn=user_transformer.transform, module_name=serving_env.module_name)
         client = app.test_client()

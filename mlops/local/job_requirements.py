@@ -76,12 +76,15 @@ def overlay_key(code_dir: Path, python: Path, network_isolation: bool) -> str:
     return digest.hexdigest()[:24]
 
 
-def install_overlay(code_dir: Path, network_isolation: bool, cache_root: Path | None = None) -> Path | None:
+def install_overlay(
+    code_dir: Path, network_isolation: bool, cache_root: Path | None = None, python: Path | None = None
+) -> Path | None:
     """The folder to put first on the job's PYTHONPATH, or None when the bundle has no
-    requirements.txt or the image already satisfies it."""
+    requirements.txt or the image already satisfies it. `python`: the interpreter of the image
+    the job names (default: the scikit-learn image's)."""
     if not (code_dir / REQUIREMENTS_FILE_NAME).is_file():
         return None
-    python = runtime_env.image_python()
+    python = python or runtime_env.image_python()
     root = cache_root or overlay_cache_root()
     entry = root / overlay_key(code_dir, python, network_isolation)
     if not (entry / COMPLETE_MARKER).is_file():

@@ -87,18 +87,47 @@ def clean_environment(environment: dict[str, str] | None = None) -> dict[str, st
     return {key: value for key, value in source.items() if key not in FOREIGN_INTERPRETER_VARIABLES}
 
 
-def image_python() -> Path:
-    """The SageMaker scikit-learn image's interpreter, with the image's packages; built on first use."""
-    image = runtime_manifest.sklearn_image()
+# How people call each framework image in messages.
+FRAMEWORK_TITLES = {"sklearn": "scikit-learn", "xgboost": "XGBoost"}
+# The ECR repository of each framework image, as the SageMaker SDK's image_uris names it
+# (sagemaker-core's image_uri_config/sklearn.json and xgboost.json: "repository").
+IMAGE_REPOSITORIES = {"sagemaker-scikit-learn": "sklearn", "sagemaker-xgboost": "xgboost"}
+
+
+class UnknownImageError(RuntimeUnavailableError):
+    """A job or a model names a container image whose environment the runtime manifest does not describe."""
+
+
+def image_python(framework: str = "sklearn") -> Path:
+    """The SageMaker `framework` image's interpreter, with the image's packages; built on first use."""
+    image = runtime_manifest.framework_image(framework)
     requirements = [f"{name}=={version}" for name, version in image["packages"].items()]
-    name = f"the SageMaker scikit-learn {image['framework_version']} image"
+    name = f"the SageMaker {FRAMEWORK_TITLES[framework]} {image['framework_version']} image"
     return _environment(
-        f"sklearn-{image['framework_version']}",
+        f"{framework}-{image['framework_version']}",
         name,
         image["python"],
         requirements,
         image.get("source_patches", []),
     )
+
+
+def framework_of_image(image_uri: str) -> str:
+    """The framework of a SageMaker framework image URI (<account>.dkr.ecr.<region>.<domain>/<repository>:<tag>);
+    an image the manifest does not describe cannot run here, as nothing says what it holds."""
+    repository = image_uri.rpartition("/")[2].partition(":")[0].partition("@")[0]
+    framework = IMAGE_REPOSITORIES.get(repository)
+    if framework is None:
+        raise UnknownImageError(
+            f"the container image {image_uri!r} is not one of the SageMaker framework images the runtime manifest "
+            f"describes ({', '.join(IMAGE_REPOSITORIES)}), so the local cloud cannot run it"
+        )
+    return framework
+
+
+def image_python_for(image_uri: str) -> Path:
+    """The interpreter of the framework image `image_uri` names."""
+    return image_python(framework_of_image(image_uri))
 
 
 def _environment(prefix: str, name: str, python_version: str, requirements: list[str], patches: list[dict[str, str]]) -> Path:
@@ -172,7 +201,7 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def describe(python: Path) -> dict[str, Any]:
+def describe(python: Path, framework: str = "sklearn") -> dict[str, Any]:
     """The interpreter's version and the versions of the packages it imports (for tests and CI)."""
     script = (
         "import json, sys, importlib.metadata as m\n"
@@ -180,7 +209,7 @@ def describe(python: Path) -> dict[str, Any]:
         "print(json.dumps({'python': '%d.%d' % sys.version_info[:2], "
         "'packages': {n: m.version(n) for n in names}}))\n"
     )
-    names = list(runtime_manifest.sklearn_image()["packages"])
+    names = list(runtime_manifest.framework_image(framework)["packages"])
     completed = subprocess.run(
         [str(python), "-c", script, json.dumps(names)], capture_output=True, text=True, env=clean_environment(), check=True
     )

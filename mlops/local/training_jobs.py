@@ -3,12 +3,14 @@
 moto records a training job as Completed at once, with no artifact. This stand-in runs the job
 during CreateTrainingJob instead: it lays out SageMaker's /opt/ml tree in a temporary folder,
 downloads each input channel from the (moto) bucket, unpacks the source bundle named by
-`sagemaker_submit_directory`, runs `sagemaker_program` under the SageMaker image's interpreter and
-packages (mlops/local/runtime_env.py) with the hyperparameters as
+`sagemaker_submit_directory`, runs `sagemaker_program` under the interpreter and packages of the
+framework image the job names (mlops/local/runtime_env.py) with the hyperparameters as
 `--name value` arguments and the SM_* environment (after installing the bundle's requirements.txt
 as the image does, into an overlay of the job's own: mlops/local/job_requirements.py), then
-uploads model.tar.gz and output.tar.gz where SageMaker would. A failed script leaves the job Failed with the reason from
-/opt/ml/output/failure, as SageMaker reports it.
+uploads model.tar.gz and output.tar.gz where SageMaker would. A failed script leaves the job Failed
+with the reason from /opt/ml/output/failure, as SageMaker reports it. A job of several instances
+runs one process per instance at once (mlops/local/training_hosts.py), and aggregates what every
+host left.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.local import job_requirements, moto_access, runtime_env
+from mlops.local import training_hosts
+from mlops.local.training_hosts import SINGLE_HOST, host_folders, job_hosts, run_hosts, shard_of
 from mlops.local.iam import enforcement
 from mlops.local.job_output import run_with_live_log
 
@@ -57,16 +61,37 @@ class LocalTrainingJobRunner:
         job_root = Path(tempfile.mkdtemp(prefix=f"{job_name}-", dir=self._work_root))
         role = request.get("role_arn") or ""
         try:
-            self._download_channels(job_root, request.get("input_data_config") or [], role)
+            python = _image_python(request)
+            hosts = job_hosts((request.get("resource_config") or {}).get("InstanceCount", 1))
+            host_roots = host_folders(job_root, hosts)
+            for index, host_root in enumerate(host_roots.values()):
+                self._download_channels(host_root, request.get("input_data_config") or [], role, (index, len(hosts)))
             hyperparameters = {k: str(v) for k, v in (request.get("hyper_parameters") or {}).items()}
-            code_dir = self._unpack_source(job_root, hyperparameters, role)
-            packages = _install_requirements(code_dir, bool(request.get("enable_network_isolation")))
-            completed = self._run_script(
-                job_root, code_dir, hyperparameters, request, live_log(self._live_log_folder, job_name), packages
+            first_root = host_roots[hosts[0]]
+            code_dir = self._unpack_source(first_root, hyperparameters, role)
+            packages = _install_requirements(code_dir, bool(request.get("enable_network_isolation")), python)
+            log_file = live_log(self._live_log_folder, job_name)
+            completed_by_host = run_hosts(
+                hosts,
+                lambda host: self._run_script(
+                    host_roots[host],
+                    code_dir,
+                    hyperparameters,
+                    request,
+                    log_file,
+                    packages,
+                    python=python,
+                    host=host,
+                    hosts=hosts,
+                ),
             )
-            failure = _failure_reason(job_root, completed)
+            failure = next(
+                (reason for host, completed in completed_by_host.items() if (reason := _failure_reason(host_roots[host], completed))),
+                None,
+            )
             if failure is None:
-                self._upload_outputs(job_root, job_name, request["output_data_config"], role)
+                self._upload_outputs(list(host_roots.values()), job_name, request["output_data_config"], role)
+            completed = completed_by_host[hosts[0]]
             run = TrainingRun(job_name, failure is None, failure, time.monotonic() - started, completed.stdout)
         except JobSetupError as error:
             run = TrainingRun(job_name, False, str(error), time.monotonic() - started, "")
@@ -75,7 +100,10 @@ class LocalTrainingJobRunner:
         self.runs[job_name] = run
         return run
 
-    def _download_channels(self, job_root: Path, channels: list[dict[str, Any]], role: str) -> None:
+    def _download_channels(
+        self, job_root: Path, channels: list[dict[str, Any]], role: str, host: tuple[int, int] = (0, 1)
+    ) -> None:
+        """`host`: this host's position and the number of hosts, for ShardedByS3Key channels."""
         for channel in channels:
             source = channel["DataSource"]["S3DataSource"]["S3Uri"]
             target = job_root / "input" / "data" / channel["ChannelName"]
@@ -88,6 +116,8 @@ class LocalTrainingJobRunner:
                 objects = prefix_objects(source)
             if not objects:
                 raise JobSetupError(f"ClientError: channel {channel['ChannelName']} has no objects under {source}")
+            if channel["DataSource"]["S3DataSource"].get("S3DataDistributionType") == "ShardedByS3Key":
+                objects = shard_of(objects, *host)
             for bucket, key, relative in objects:
                 destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +156,10 @@ class LocalTrainingJobRunner:
         request: dict[str, Any],
         live_log_file: Path | None = None,
         packages: Path | None = None,
+        *,
+        python: Path | None = None,
+        host: str = SINGLE_HOST,
+        hosts: list[str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         program = hyperparameters.get("sagemaker_program")
         if not program or not (code_dir / program).is_file():
@@ -146,8 +180,9 @@ class LocalTrainingJobRunner:
             "SM_HPS": json.dumps(user_hyperparameters),
             "SM_USER_ENTRY_POINT": program,
             "SM_MODULE_DIR": str(code_dir),
-            "SM_CURRENT_HOST": "algo-1",
-            "SM_HOSTS": json.dumps(["algo-1"]),
+            **training_hosts.host_environment(hosts or [host]),
+            "SM_CURRENT_HOST": host,
+            "SM_HOSTS": json.dumps(hosts or [host]),
             "SM_NUM_CPUS": str(os.cpu_count() or 1),
             "SM_NUM_GPUS": "0",
             **{f"SM_CHANNEL_{name.upper()}": str(job_root / "input" / "data" / name) for name in channels},
@@ -158,7 +193,7 @@ class LocalTrainingJobRunner:
         max_runtime_seconds = (request.get("stopping_condition") or {}).get("MaxRuntimeInSeconds", 86400)
         try:
             return run_with_live_log(
-                [str(runtime_env.image_python()), program, *arguments],
+                [str(python or runtime_env.image_python()), program, *arguments],
                 cwd=code_dir,
                 env=environment,
                 timeout=max_runtime_seconds,
@@ -169,19 +204,34 @@ class LocalTrainingJobRunner:
                 f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime_seconds} s)"
             ) from error
 
-    def _upload_outputs(self, job_root: Path, job_name: str, output_config: dict[str, Any], role: str) -> None:
+    def _upload_outputs(self, host_roots: list[Path], job_name: str, output_config: dict[str, Any], role: str) -> None:
+        """Every host's model and output folders, each aggregated into one archive, as SageMaker
+        does: "If multiple containers in a single training job write to this directory they should
+        ensure no file/directory names clash. SageMaker AI aggregates the result in a TAR file"
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-output.html).
+        A clash fails the job here, since which host's file SageMaker would keep is not said."""
         bucket, prefix = split_s3_uri(output_config["S3OutputPath"])
         base = f"{prefix.rstrip('/')}/{job_name}/output/".lstrip("/")
-        outputs = {"model.tar.gz": job_root / "model", "output.tar.gz": job_root / "output" / "data"}
-        for name, folder in outputs.items():
+        outputs = {"model.tar.gz": ("model",), "output.tar.gz": ("output", "data")}
+        archives = {name: _tar_gz([root.joinpath(*folder) for root in host_roots]) for name, folder in outputs.items()}
+        for name, archive in archives.items():
             with execution_role_access(role, "Uploading output failed"):
                 enforcement.authorize_object_write(role, bucket, base + name, output_config.get("KmsKeyId"))
-            moto_access.write_object(bucket, base + name, _tar_gz(folder))
+            moto_access.write_object(bucket, base + name, archive)
 
 
-def _install_requirements(code_dir: Path, network_isolation: bool) -> Path | None:
+def _image_python(request: dict[str, Any]) -> Path:
+    """The interpreter of the framework image the job names, which the job's script runs under."""
+    image = ((request.get("algorithm_specification") or {}).get("TrainingImage")) or ""
     try:
-        return job_requirements.install_overlay(code_dir, network_isolation)
+        return runtime_env.image_python_for(image) if image else runtime_env.image_python()
+    except runtime_env.UnknownImageError as error:
+        raise JobSetupError(f"ClientError: {error}") from error
+
+
+def _install_requirements(code_dir: Path, network_isolation: bool, python: Path) -> Path | None:
+    try:
+        return job_requirements.install_overlay(code_dir, network_isolation, python=python)
     except job_requirements.RequirementsInstallError as error:
         raise JobSetupError(f"AlgorithmError: {error}") from error
 
@@ -244,11 +294,19 @@ def output_tail(completed: subprocess.CompletedProcess[str]) -> str:
     return " | ".join(last_lines) or f"exit status {completed.returncode}"
 
 
-def _tar_gz(folder: Path) -> bytes:
+def _tar_gz(folders: list[Path]) -> bytes:
     buffer = io.BytesIO()
+    added: set[str] = set()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted(folder.rglob("*")):
-            archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+        for folder in folders:
+            for path in sorted(folder.rglob("*")):
+                name = str(path.relative_to(folder))
+                if name in added:
+                    if path.is_dir():
+                        continue
+                    raise JobSetupError(f"ClientError: more than one instance wrote {folder.name}/{name}; their names clash")
+                added.add(name)
+                archive.add(path, arcname=name, recursive=False)
     return buffer.getvalue()
 
 

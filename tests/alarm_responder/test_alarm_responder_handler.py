@@ -399,6 +399,27 @@ def test_drift_alarm_writes_a_retraining_dataset_of_the_curated_rows_and_the_new
     assert record["details"]["state_machine_arn"] == STATE_MACHINE_ARN
 
 
+def test_a_retrain_reads_a_training_split_written_in_parts(deployment):
+    # Given the curated training split written as two part files (a distributed training job's)
+    s3 = boto3.client("s3")
+    train_key = f"curated/{DATASET_VERSION}/train/data.csv"
+    header, *train_rows = read_csv(s3, train_key)
+    s3.delete_object(Bucket=DATA_BUCKET, Key=train_key)
+    for part in range(2):
+        body = csv_text(train_rows[part::2], header).encode()
+        s3.put_object(Bucket=DATA_BUCKET, Key=f"curated/{DATASET_VERSION}/train/part-{part:05d}.csv", Body=body)
+    _fresh_rows(s3)
+
+    # When drift retrains
+    decision = invoke(load_event("alarm_state_change_drift_alarm"))
+
+    # Then the retraining dataset holds every curated row, the parts' included
+    key = decision["outcome"].removeprefix("retraining started with ")
+    rows = read_csv(s3, key)
+    assert len(rows) - 1 == sum(SPLIT_ROWS.values()) + 7
+    assert sorted(rows[1 : 1 + len(train_rows)]) == sorted(train_rows)
+
+
 def test_a_drift_alarm_with_no_new_rows_since_the_serving_version_is_skipped(deployment):
     # Given nothing uploaded since the curated dataset (or only files of another header)
     s3 = boto3.client("s3")

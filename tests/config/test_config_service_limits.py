@@ -3,7 +3,9 @@ and the limit, so `mlops init`, `cdk synth` and the local run refuse what SageMa
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 from unittest import mock
 
@@ -16,6 +18,7 @@ from functions.common.config import (
     MAX_REALTIME_PAYLOAD_BYTES,
     ConfigError,
     DeploymentConfig,
+    XGBOOST_HYPERPARAMETER_NAMES,
     PipelineConfig,
     load_config,
 )
@@ -138,3 +141,56 @@ def test_a_request_at_the_real_time_payload_limit_reaches_the_model(endpoint_sta
     assert answer["Body"].read() == b'{"predictions": [1]}'
     (endpoint_name, received, content_type, *_), _ = endpoint_standins.endpoints.invoke.call_args
     assert (endpoint_name, len(received), content_type) == ("mlops-endpoint", MAX_REALTIME_PAYLOAD_BYTES, "text/csv")
+
+
+def _training_with(tmp_path: Path, **training: object) -> Path:
+    document = json.loads(REPOSITORY_CONFIG.read_text())
+    document["training"] = training
+    path = tmp_path / "pipeline.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_scikit_learn_on_several_instances_is_refused_as_idle_cost(tmp_path):
+    # Given the scikit-learn trainer, which fits on one host, When the config asks for two
+    # instances, Then it is refused at load, saying why and what to do instead.
+    with pytest.raises(ConfigError) as refused:
+        load_config(_training_with(tmp_path, framework="sklearn", instance_count=2))
+    message = str(refused.value)
+    assert "training.instance_count 2 with framework 'sklearn'" in message
+    assert "framework 'xgboost'" in message
+
+
+def test_xgboost_on_several_instances_loads(tmp_path):
+    training = load_config(_training_with(tmp_path, framework="xgboost", instance_count=4)).training
+    assert (training.instance_count, training.framework_version) == (4, "3.0-5")
+
+
+def test_a_training_section_without_a_framework_is_the_scikit_learn_one_it_was(tmp_path):
+    training = load_config(_training_with(tmp_path)).training
+    assert (training.framework, training.framework_version, training.instance_count) == ("sklearn", "1.4-2", 1)
+    assert training.hyperparameters == {"estimator": "gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("training", "message"),
+    [
+        ({"framework": "xgboost", "framework_version": "1.4-2"}, "training.framework_version '1.4-2' is not the xgboost image"),
+        ({"framework": "xgboost", "hyperparameters": {"estimator": "linear"}}, "'estimator' are not hyperparameters of the XGBoost trainer"),
+    ],
+)
+def test_an_xgboost_training_section_with_the_scikit_learn_settings_is_refused(tmp_path, training, message):
+    # Given a config switched to XGBoost that keeps what `mlops init` wrote for scikit-learn
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(_training_with(tmp_path, **training))
+
+
+def test_the_configs_xgboost_hyperparameters_are_the_trainers():
+    # The trainer imports xgboost, which only the image has: its table is read from the source.
+    source = (REPOSITORY_CONFIG.parent / "functions" / "training_xgboost" / "train.py").read_text()
+    table = next(
+        node.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "HYPERPARAMETER_TYPES"
+    )
+    assert XGBOOST_HYPERPARAMETER_NAMES == {key.value for key in table.keys}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.common.config import FRAMEWORK_VERSIONS
 from infra import runtime_manifest
 from infra.assets import stage_lambda_code
 from infra.constructs.lambda_factory import LambdaFactory
@@ -59,7 +60,23 @@ def test_the_image_is_the_manifests_framework_version(synthesized):
 
 def test_a_framework_version_the_manifest_does_not_describe_is_refused():
     with pytest.raises(UnknownImageError, match="'1.2-1' is not the scikit-learn image the runtime manifest describes"):
-        _require_manifest_image("1.2-1")
+        _require_manifest_image("sklearn", "1.2-1")
+    with pytest.raises(UnknownImageError, match="'1.7-1' is not the XGBoost image the runtime manifest describes"):
+        _require_manifest_image("xgboost", "1.7-1")
+
+
+@pytest.mark.parametrize("framework", runtime_manifest.FRAMEWORKS)
+def test_the_configs_default_image_versions_are_the_manifests(framework):
+    # functions/common/config.py cannot read the manifest in Lambda; it keeps a copy that must agree.
+    assert FRAMEWORK_VERSIONS[framework] == runtime_manifest.framework_image(framework)["framework_version"]
+
+
+def test_each_image_names_the_publishers_commit_and_files():
+    for framework in runtime_manifest.FRAMEWORKS:
+        image = runtime_manifest.framework_image(framework)
+        assert image["python"] == "3.10"
+        assert "/tree/" in image["source"] and "Dockerfile.cpu" in image["source"]
+    assert runtime_manifest.framework_image("xgboost")["packages"]["xgboost"] == "3.0.5"
 
 
 def test_the_bundled_sdk_is_pinned_as_the_manifest_says():

@@ -52,7 +52,11 @@ def scaled(tmp_path_factory):
             "poll_interval_seconds": 45,
         },
     )
-    document.setdefault("training", {}).update(instance_type="ml.c5.4xlarge", instance_count=2)
+    # Only the XGBoost trainer trains across instances; scikit-learn on two is refused at load.
+    document.setdefault("training", {}).update(
+        instance_type="ml.c5.4xlarge", instance_count=2, framework="xgboost", framework_version="3.0-5",
+        hyperparameters={"num_round": 100},
+    )
     folder = tmp_path_factory.mktemp("scaled")
     (folder / "pipeline.json").write_text(json.dumps(document))
     return synthesize(folder / "pipeline.json", folder / "cdk.out")

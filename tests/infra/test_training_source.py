@@ -99,6 +99,13 @@ def test_the_wheel_target_is_the_image_python_on_manylinux_x86_64():
     assert "manylinux2014_x86_64" in target.platforms and "manylinux_2_39_x86_64" in target.platforms
 
 
+def test_the_xgboost_images_wheel_target_stops_at_its_older_glibc():
+    # The XGBoost image is built on Ubuntu 20.04 (glibc 2.31): a manylinux_2_35 wheel would not load there.
+    target = image_wheel_target("xgboost")
+    assert target.python_version == "3.10"
+    assert "manylinux_2_31_x86_64" in target.platforms and "manylinux_2_32_x86_64" not in target.platforms
+
+
 def test_wheels_are_downloaded_once_per_requirements_file(breast_cancer_config, tmp_path, monkeypatch):
     # Given a requirement that a local folder of wheels satisfies (no network)
     index = tmp_path / "index"

@@ -20,6 +20,7 @@ from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, Wo
 
 SOURCE_CHANNEL = "code"
 DATA_CHANNELS = ("train", "validation", "test")
+SHARDED_CHANNEL = "train"
 # functions/training/train.py CHAMPION_CHANNEL and REFERENCE_CHANNEL.
 CHAMPION_CHANNEL = "champion"
 REFERENCE_CHANNEL = "reference"
@@ -107,7 +108,7 @@ def _start_training(
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
                     "S3Uri": sfn.JsonPath.string_at(f"$.validation.channels.{channel}"),
-                    "S3DataDistributionType": "FullyReplicated",
+                    "S3DataDistributionType": _distribution(channel, config),
                 }
             },
             "ContentType": "text/csv",
@@ -158,6 +159,16 @@ def _start_training(
         },
         result_path=sfn.JsonPath.DISCARD,
     )
+
+
+def _distribution(channel: str, config: TrainingConfig) -> str:
+    """Each instance of a distributed job reads its own share of the training split's part files
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html, ShardedByS3Key:
+    "each machine ... gets approximately 1/n of the number of S3 objects"); every instance scores
+    the whole validation and test splits."""
+    if channel == SHARDED_CHANNEL and config.instance_count > 1:
+        return "ShardedByS3Key"
+    return "FullyReplicated"
 
 
 def _channel(name: str, uri_path: str, data_type: str) -> dict[str, object]:

@@ -1,0 +1,1 @@
+"""Training entry point and serving code for the SageMaker XGBoost container."""
