@@ -110,8 +110,21 @@ def upload_result(
         model_version=registration.get("model_version"),
         approval_status=registration.get("approval_status"),
         endpoint=endpoint,
-        quarantine_uri=(validation or {}).get("quarantine_uri"),
+        quarantine_uri=(validation or document.get("batch") or {}).get("quarantine_uri"),
+        extra=_batch_summary(document),
     )
+
+
+def _batch_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """Where a batch upload's predictions and report are (nothing for a training upload)."""
+    plan, scored = document.get("batch") or {}, document.get("batch_result") or {}
+    if not plan:
+        return {}
+    return {
+        "predictions_uri": scored.get("predictions_uri"),
+        "batch_report_uri": scored.get("report_uri") or plan.get("report_uri"),
+        "model_version": scored.get("model_version") or (plan.get("model") or {}).get("model_version"),
+    }
 
 
 def _recorded_outcome(result: dict[str, Any]) -> tuple[Outcome, str | None]:

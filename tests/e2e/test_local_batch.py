@@ -123,3 +123,29 @@ def test_a_batch_upload_is_scored_as_the_endpoint_scores_it_without_counting_as_
                 f"quarantine/{execution}/reason.json",
                 f"quarantine/{execution}/upload/{'no_radius.csv' if result is rejected else 'to_score.csv'}",
             ]
+
+
+def test_mlops_local_run_of_a_batch_upload_ends_with_predictions_in_the_results_folder(
+    tmp_path, breast_cancer_frame, capsys
+):
+    # Given a config, a training file and a file to score
+    config = _config(tmp_path, breast_cancer_frame)
+    training = write_csv(_with_ids(breast_cancer_frame.iloc[:400], 0), tmp_path / "cancer_2024_01.csv")
+    to_score = _with_ids(breast_cancer_frame.iloc[400:], 400).drop(columns=["target"])
+    batch_file = write_csv(to_score, tmp_path / "to_score.csv")
+    keep = tmp_path / "results"
+
+    # When `mlops local run` uploads the training file, then the file to score under batch/
+    capsys.readouterr()
+    status = main(["local", "run", str(training), "--batch", str(batch_file), "--config", str(config),
+                   "--keep", str(keep), "--json"])
+
+    # Then the first deploys and the second is scored, with its predictions kept in the folder
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert status == 0
+    assert [result["outcome"] for result in results] == ["deployed", "scored"], results
+    scored = results[1]
+    assert scored["model_version"] == 1
+    key = scored["predictions_uri"].split("/", 3)[3]
+    predictions = pd.read_csv(keep / key)
+    assert list(predictions[ID_COLUMN]) == list(to_score[ID_COLUMN])
