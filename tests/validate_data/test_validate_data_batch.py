@@ -159,3 +159,28 @@ def test_an_output_that_misses_rows_is_an_error_not_a_result(aws, lambda_context
 
     with pytest.raises(BatchOutputError, match="2 predictions for 5 scored rows"):
         lambda_handler(_batch_request("batch/five.csv", "batch_conclude", plan=plan), lambda_context)
+
+
+def test_batch_only_scores_with_the_newest_approved_version_not_the_endpoint(
+    aws, lambda_context, breast_cancer, breast_cancer_config
+):
+    # Given version 1 on an endpoint and version 2 approved but never deployed
+    first = _serve_first_version(aws, breast_cancer, lambda_context)
+    package = aws.sagemaker.describe_model_package(ModelPackageName=first)
+    aws.sagemaker.create_model_package(
+        ModelPackageGroupName=package["ModelPackageGroupName"],
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=package["CustomerMetadataProperties"],
+        InferenceSpecification=package["InferenceSpecification"],
+    )
+    aws.put("batch/june.csv", to_csv_bytes(breast_cancer.drop(columns=["target"]).head(20)))
+
+    # When the deployment is realtime, the endpoint's version scores; when batch_only, the newest approved
+    realtime = lambda_handler(_batch_request("batch/june.csv"), lambda_context)
+    aws.use_config(breast_cancer_config.model_copy(
+        update={"deployment": breast_cancer_config.deployment.model_copy(update={"mode": "batch_only"})}
+    ))
+    batch_only = lambda_handler({**_batch_request("batch/june.csv"), "execution_name": "other-execution"}, lambda_context)
+
+    assert (realtime["model"]["model_version"], realtime["model"]["chosen_by"]) == (1, "the endpoint")
+    assert (batch_only["model"]["model_version"], batch_only["model"]["chosen_by"]) == (2, "the newest approved version")

@@ -15,6 +15,7 @@ from constructs import Construct
 from functions.common.batch_layout import BATCH_PREFIX
 from functions.common.config import BatchConfig
 from functions.common.outcome import Outcome
+from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
 from infra.constructs.training_workflow.validation import upload_request
 
@@ -171,3 +172,29 @@ def _start_transform_job(states: WorkflowStates, *, config: BatchConfig, key: km
         },
         result_path=sfn.JsonPath.DISCARD,
     )
+
+
+def record_batch_model(scope: Construct, states: WorkflowStates, lock: DeploymentLockStates, *, after: Sequence[Exit]) -> None:
+    """deployment.mode batch_only: an approved version is not deployed to an endpoint (there is
+    none); it becomes the version batch uploads are scored with (the newest approved one)."""
+    release = lock.release("Release deployment lock (batch model)")
+    for leads_here in after:
+        leads_here(release)
+    release.next(
+        states.notify(
+            "Notify batch model",
+            "Model version {} ({}) now scores batch uploads; no endpoint is deployed (deployment.mode batch_only).",
+            "$.registration.model_version",
+            "$.registration.model_package_arn",
+            subject="batch model",
+        )
+    ).next(
+        states.record(
+            "Record batch model",
+            Outcome.DEPLOYED,
+            sfn.JsonPath.format(
+                "model version {} scores batch uploads (deployment.mode batch_only: no endpoint)",
+                sfn.JsonPath.string_at("$.registration.model_version"),
+            ),
+        )
+    ).next(sfn.Succeed(scope, "Batch model"))

@@ -13,7 +13,7 @@ from constructs import Construct
 from functions.common.config import PipelineConfig
 from infra.constructs.training import TrainingResources
 from infra.constructs.training_workflow.approval import prepare_deployment
-from infra.constructs.training_workflow.batch import batch_upload, score_batch
+from infra.constructs.training_workflow.batch import batch_upload, record_batch_model, score_batch
 from infra.constructs.training_workflow.decision import decide
 from infra.constructs.training_workflow.deployment import deploy
 from infra.constructs.training_workflow.failure_path import fail_pipeline
@@ -173,16 +173,19 @@ class TrainingWorkflow(Construct):
         deployment_needed = prepare_deployment(
             self, states, lock, prepare=functions.prepare_deployment, after=[decided.approved_version_to_deploy]
         )
-        deploy(
-            self,
-            states,
-            lock,
-            config=config.deployment,
-            model_role=self._training.model_role,
-            data_bucket=self._data_bucket,
-            key=self._key,
-            rollback_alarm_names=self._rollback_alarm_names,
-            after=[decided.approved, deployment_needed],
-        )
+        if config.deployment.mode == "batch_only":
+            record_batch_model(self, states, lock, after=[decided.approved, deployment_needed])
+        else:
+            deploy(
+                self,
+                states,
+                lock,
+                config=config.deployment,
+                model_role=self._training.model_role,
+                data_bucket=self._data_bucket,
+                key=self._key,
+                rollback_alarm_names=self._rollback_alarm_names,
+                after=[decided.approved, deployment_needed],
+            )
         fail_pipeline(self, states, lock, after=[decided.unexpected_approval_status])
         return start[0]
