@@ -230,13 +230,16 @@ def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | N
 
 
 def _failure_reason(described: dict[str, Any], document: dict[str, Any]) -> str:
-    """The Fail state's error, with the detail the state document holds: the training or
-    validation job's FailureReason, or the error a Catch recorded."""
+    """The Fail state's error, with the detail the state document holds: the training,
+    validation or transform job's FailureReason, why a batch could not be scored, or the error a
+    Catch recorded."""
     error = described.get("error") or "ExecutionFailed"
     cause = described.get("cause") or ""
     detail = (
         (document.get("training") or {}).get("reason")
         or (document.get("processing") or {}).get("reason")
+        or (document.get("transform") or {}).get("reason")
+        or (document.get("batch") or {}).get("reason")
         or _caught_cause(document.get("error"))
     )
     if detail and detail not in cause:
