@@ -36,10 +36,11 @@ def _batch_file(tmp_path: Path, frame: pd.DataFrame) -> Path:
 
 
 def test_a_file_without_the_target_is_accepted_and_written_in_file_order(tmp_path, frame, config):
-    # Given rows without the target, shuffled, with an id column, and three rows repeated
+    # Given rows without the target, shuffled, with an id column, and a third of them repeated
+    # (a training upload allows 10 %)
     rows = frame.drop(columns=["target"]).sample(frac=1.0, random_state=3).head(120)
-    rows = pd.concat([rows, rows.head(3)])
     rows.insert(0, "patient_id", [f"p{i}" for i in range(len(rows))])
+    rows = pd.concat([rows, rows.head(60)])
     # When it is validated for scoring
     outcome = validate_file(_batch_file(tmp_path, rows), config, work_dir=tmp_path / "out", purpose="scoring")
     # Then it is accepted (duplicates and a small file are fine to score) and every row is kept
@@ -58,6 +59,14 @@ def test_a_file_without_the_target_is_accepted_and_written_in_file_order(tmp_pat
         row_ids = list(csv.DictReader(stream))
     assert [int(row["row"]) for row in row_ids] == list(range(1, len(rows) + 1))
     assert [row["patient_id"] for row in row_ids] == list(rows["patient_id"])
+
+
+def test_a_file_of_a_few_rows_is_worth_scoring(tmp_path, frame, config):
+    rows = frame.drop(columns=["target"]).head(3)
+    rows.insert(0, "patient_id", ["a", "b", "c"])
+    outcome = validate_file(_batch_file(tmp_path, rows), config, work_dir=tmp_path / "out", purpose="scoring")
+    assert outcome.accepted, outcome.errors
+    assert len(pd.read_csv(outcome.split_files[FEATURES], header=None)) == 3
 
 
 def test_a_training_upload_still_needs_its_target(tmp_path, frame, config):
