@@ -184,3 +184,20 @@ def test_batch_only_scores_with_the_newest_approved_version_not_the_endpoint(
 
     assert (realtime["model"]["model_version"], realtime["model"]["chosen_by"]) == (1, "the endpoint")
     assert (batch_only["model"]["model_version"], batch_only["model"]["chosen_by"]) == (2, "the newest approved version")
+
+
+def test_a_version_that_is_not_approved_never_scores(aws, lambda_context, breast_cancer):
+    # Given version 2 registered but waiting for a person's approval
+    first = _serve_first_version(aws, breast_cancer, lambda_context)
+    package = aws.sagemaker.describe_model_package(ModelPackageName=first)
+    aws.sagemaker.create_model_package(
+        ModelPackageGroupName=package["ModelPackageGroupName"],
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification=package["InferenceSpecification"],
+    )
+    aws.put("batch/v2/x.csv", to_csv_bytes(breast_cancer.drop(columns=["target"]).head(20)))
+
+    plan = lambda_handler(_batch_request("batch/v2/x.csv"), lambda_context)
+
+    assert plan["outcome"] == "data_rejected"
+    assert "model version 2, which is PendingManualApproval, not Approved" in plan["reason"]
