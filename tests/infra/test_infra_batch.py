@@ -71,10 +71,10 @@ def test_the_transform_job_splits_by_line_within_limits_with_the_key(synthesized
     assert parameters["TransformOutput"]["AssembleWith"] == "Line"
     assert parameters["TransformResources"]["InstanceType"] == batch.instance_type
     assert parameters["TransformResources"]["InstanceCount"] == batch.instance_count
-    key = _key_arn(synthesized)
-    assert parameters["TransformOutput"]["KmsKeyId"] and parameters["TransformResources"]["VolumeKmsKeyId"]
-    assert parameters["TransformOutput"]["KmsKeyId"] == parameters["TransformResources"]["VolumeKmsKeyId"]
-    assert isinstance(key, dict)
+    # The pipeline's key, for the job's output and its volume.
+    key = render(_key_arn(synthesized))
+    assert parameters["TransformOutput"]["KmsKeyId"] == key
+    assert parameters["TransformResources"]["VolumeKmsKeyId"] == key
 
 
 def test_the_batch_model_runs_with_network_isolation_as_the_model_role(synthesized):
