@@ -29,6 +29,7 @@ from infra.outputs import (
     stack_name,
 )
 from infra.constructs.alarm_response import AlarmResponse
+from infra.constructs.batch_scoring import BatchScoring
 from infra.constructs.dashboard import PipelineDashboard
 from infra.constructs.data_store import DataStore
 from infra.constructs.deployment_lock import DeploymentLock
@@ -43,7 +44,12 @@ from infra.constructs.registry import RegistryStage, stack_scoped_group_name
 from infra.constructs.training import VALIDATION_FRAMEWORK, TrainingResources, framework_image_uris
 from infra.constructs.training_workflow import TrainingWorkflow, WorkflowFunctions
 from infra.constructs.validation import ValidationStage
-from infra.constructs.workflow_triggers import WorkflowTriggers, approval_event_pattern, upload_event_pattern
+from infra.constructs.workflow_triggers import (
+    WorkflowTriggers,
+    approval_event_pattern,
+    batch_upload_event_pattern,
+    upload_event_pattern,
+)
 
 STATE_MACHINE_INVOKER = "the training state machine"
 SUPPORTED_REGION_RULE_ID = "SupportedRegion"
@@ -162,6 +168,18 @@ class PipelineStack(Stack):
             "UploadRule",
             description="Starts the training state machine when data lands under incoming/",
             event_pattern=upload_event_pattern(store.data_bucket),
+        )
+        triggers.add_rule(
+            "BatchUploadRule",
+            description="Starts the state machine's batch branch when a file to score lands under batch/",
+            event_pattern=batch_upload_event_pattern(store.data_bucket),
+        )
+        BatchScoring(
+            self,
+            "BatchScoring",
+            validate_role=validation.function.role,
+            model_role=training.model_role,
+            data_bucket=store.data_bucket,
         )
         triggers.add_rule(
             "ApprovalRule",

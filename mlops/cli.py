@@ -17,12 +17,12 @@ from mlops.cli_support import (
     local_aws_environment,
     runs_locally,
 )
-from mlops.commands import audit, demo, init, local, registry
+from mlops.commands import audit, batch, demo, init, local, registry
 from mlops.local.runtime_env import RuntimeUnavailableError
 from mlops.terminal_text import escaped_standard_streams
 
 # In the order `mlops --help` lists them.
-COMMAND_MODULES = (init, local, demo, registry, audit)
+COMMAND_MODULES = (init, local, demo, registry, batch, audit)
 DISTRIBUTION = "mlops-pipeline"
 
 

@@ -38,6 +38,8 @@ def print_result(result: UploadResult, index: int, total: int, stream: TextIO = 
         print(f"      model version {result.model_version} ({result.approval_status})", file=stream)
     if result.quarantine_uri:
         print(f"      quarantined at {for_terminal(result.quarantine_uri)}", file=stream)
+    if result.extra.get("predictions_uri"):
+        print(f"      predictions at {for_terminal(result.extra['predictions_uri'])}", file=stream)
     if result.endpoint:
         endpoint = result.endpoint
         print(

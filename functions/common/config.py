@@ -267,6 +267,9 @@ class DeploymentConfig(_Strict):
     serverless: bool = False
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 5
+    # "batch_only": no real-time endpoint; an approved version becomes the model batch/ uploads
+    # are scored with.
+    mode: Literal["realtime", "batch_only"] = "realtime"
 
     @model_validator(mode="after")
     def _within_guardrail_limits(self) -> DeploymentConfig:
@@ -299,6 +302,40 @@ class DeploymentConfig(_Strict):
         if self.strategy == "linear":
             return math.ceil(100 / self.linear_step_percent)
         return 1
+
+
+# Batch Transform's limits (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html):
+# MaxPayloadInMB at most 100, and MaxConcurrentTransforms * MaxPayloadInMB at most 100 as well;
+# ModelClientConfig.InvocationsTimeoutInSeconds 1-3600.
+MAX_TRANSFORM_PAYLOAD_MB = 100
+MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS = 3600
+
+
+class BatchConfig(_Strict):
+    """Batch scoring of files uploaded under batch/ by a SageMaker Batch Transform job."""
+
+    instance_type: str = Field(default="ml.m5.large", pattern=SAGEMAKER_INSTANCE_TYPE_PATTERN)
+    instance_count: int = Field(default=1, ge=1)
+    # A mini-batch of lines is at most this large; a single line above it fails the job.
+    max_payload_mb: int = Field(default=6, ge=1, le=MAX_TRANSFORM_PAYLOAD_MB)
+    max_concurrent_transforms: int = Field(default=1, ge=1)
+    invocation_timeout_seconds: int = Field(default=600, ge=1, le=MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS)
+    # A transform job has no stopping condition of its own: this bounds the state machine's wait.
+    max_runtime_seconds: int = Field(default=4 * 3600, ge=60)
+    poll_interval_seconds: int = Field(default=60, ge=1)
+    # "report": drift against the scoring version's training profile is in the batch report and
+    # scoring goes on; "block": drift beyond a feature's fail level rejects the file.
+    drift: Literal["report", "block"] = "report"
+
+    @model_validator(mode="after")
+    def _within_transform_limits(self) -> BatchConfig:
+        if self.max_payload_mb * self.max_concurrent_transforms > MAX_TRANSFORM_PAYLOAD_MB:
+            raise ValueError(
+                f"batch.max_payload_mb ({self.max_payload_mb}) times batch.max_concurrent_transforms "
+                f"({self.max_concurrent_transforms}) is above {MAX_TRANSFORM_PAYLOAD_MB} MB, which "
+                "SageMaker's CreateTransformJob refuses"
+            )
+        return self
 
 
 class MonitoringConfig(_Strict):
@@ -339,6 +376,7 @@ class PipelineConfig(_Strict):
     approval: Literal["automatic", "manual"] = "automatic"
     deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     @field_validator("project")
     @classmethod

@@ -16,6 +16,8 @@ class Outcome(str, Enum):
     DATA_REJECTED = "data_rejected"
     MODEL_REJECTED = "model_rejected"
     DUPLICATE = "duplicate"
+    # A file uploaded under batch/ was scored; its predictions are under predictions/.
+    SCORED = "scored"
     FAILED = "failed"
 
     def __str__(self) -> str:

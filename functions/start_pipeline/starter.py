@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.common.errors import PipelineError
 from functions.common.event_ownership import StackScope, model_package_mismatch, object_mismatch
+from functions.common.batch_layout import BATCH_PREFIX
 from functions.common.s3_layout import INCOMING_PREFIX
 
 MAX_EXECUTION_NAME_CHARS = 80
@@ -64,7 +65,7 @@ def foreign_event_reason(
     event: dict[str, Any], scope: StackScope, *, data_bucket: str, model_package_group: str
 ) -> str | None:
     """Why `event` is not one this stack starts an execution for, or None when it is: an
-    "Object Created" under incoming/ of the data bucket, or an approval in the stack's model
+    "Object Created" under incoming/ or batch/ of the data bucket, or an approval in the stack's model
     package group, from the stack's own account and region."""
     source = event.get("source")
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
@@ -78,7 +79,7 @@ def foreign_event_reason(
             bucket=str(bucket.get("name", "")),
             key=str(obj.get("key", "")),
             stack_bucket=data_bucket,
-            prefixes=[INCOMING_PREFIX],
+            prefixes=[INCOMING_PREFIX, BATCH_PREFIX],
         )
     if source == APPROVAL_SOURCE and event.get("detail-type") == APPROVAL_DETAIL_TYPE:
         return model_package_mismatch(

@@ -11,9 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from functions.common.aws_clients import aws_client
+from functions.common.batch_contracts import BatchRequest
 from functions.common.config import load_packaged_config
 from functions.common.contracts import ValidateDataRequest, ValidateDataResult, ValidationJobRequest
 from functions.common.handler import InvocationTracer, pipeline_handler
+from functions.validate_data.batch import run_batch_step
 from functions.validate_data.service import conclude_validation_job, plan_validation_job, validate_upload
 from functions.validate_data.settings import ValidateDataSettings
 
@@ -22,8 +24,12 @@ tracer = InvocationTracer()
 metrics = Metrics()
 
 OUTCOME_METRICS = {"accepted": "DataAccepted", "data_rejected": "DataRejected", "duplicate": "DuplicateUpload"}
-# A request with a `mode` is a step of the validation job route; without one, the Lambda route.
-ValidateDataEvent = Annotated[ValidationJobRequest | ValidateDataRequest, Field(union_mode="left_to_right")]
+BATCH_METRICS = {"accepted": "BatchAccepted", "data_rejected": "BatchRejected", "scored": "BatchScored", "failed": "BatchFailed"}
+# A request with a batch `mode` is a step of the batch branch, with another `mode` a step of the
+# validation job route; without one, the Lambda route.
+ValidateDataEvent = Annotated[
+    BatchRequest | ValidationJobRequest | ValidateDataRequest, Field(union_mode="left_to_right")
+]
 
 
 @pipeline_handler(
@@ -35,10 +41,25 @@ ValidateDataEvent = Annotated[ValidationJobRequest | ValidateDataRequest, Field(
 )
 @event_parser(model=ValidateDataEvent)
 def lambda_handler(
-    event: ValidationJobRequest | ValidateDataRequest, context: LambdaContext, settings: ValidateDataSettings
+    event: BatchRequest | ValidationJobRequest | ValidateDataRequest,
+    context: LambdaContext,
+    settings: ValidateDataSettings,
 ) -> dict[str, Any]:
     config = load_packaged_config()
     s3 = aws_client("s3")
+    if isinstance(event, BatchRequest):
+        step = run_batch_step(
+            event,
+            config,
+            s3=s3,
+            sagemaker=aws_client("sagemaker"),
+            data_bucket=settings.data_bucket,
+            model_package_group=settings.model_package_group,
+            endpoint_name=settings.endpoint_name,
+        )
+        metrics.add_metric(name=BATCH_METRICS[step.outcome], unit=MetricUnit.Count, value=1)
+        logger.info("batch_step", extra={"mode": event.mode, "outcome": step.outcome, "reason": step.reason})
+        return step.model_dump(mode="json")
     mode = event.mode if isinstance(event, ValidationJobRequest) else "validate"
     if mode == "plan":
         plan = plan_validation_job(

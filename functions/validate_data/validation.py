@@ -23,7 +23,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,8 @@ QUARANTINED_ROWS = "quarantined"
 QUARANTINE_REASON_COLUMN = "quarantine_reason"
 # Absorbs float rounding in (1 - mostly) * rows, so 0.99 of 100 rows tolerates exactly 1.
 TOLERANCE_ROUNDING_ROWS = 1e-9
+# "training": an upload under incoming/; "scoring": a file under batch/, checked without its target.
+Purpose = Literal["training", "scoring"]
 
 
 @dataclass
@@ -107,19 +109,25 @@ def validate_file(
     work_dir: Path | None = None,
     file_name: str = "",
     max_decompressed_bytes: int | None = None,
+    purpose: Purpose = "training",
 ) -> ValidationOutcome:
-    """Check `path` against config.dataset; write curated splits into `work_dir` if accepted."""
+    """Check `path` against config.dataset; write curated splits into `work_dir` if accepted.
+
+    `purpose` "scoring" checks a file to be scored (batch/): the same reader and column checks,
+    without the target (a target column in the file is neither checked nor scored), and writes
+    the rows to score in file order (scoring_rows.py) instead of splits."""
+    scoring = purpose == "scoring"
     try:
         table = open_table(path, config.validation, file_name or path.name, max_decompressed_bytes)
-        header_errors = header_findings(table.columns, config.dataset)
+        header_errors = header_findings(table.columns, config.dataset, target_required=not scoring)
         if header_errors:
             # The verdict needs only the header: no row is read, whatever the file's width.
             return ValidationOutcome(accepted=False, file_format=table.format, columns=table.columns, errors=header_errors)
         try:
-            scan = _Scan(table, config)
+            scan = _Scan(table, config, scoring=scoring)
             scan.run(table.iter_arrow_batches())
         except ArrowPathUnavailable:
-            scan = _Scan(table, config)
+            scan = _Scan(table, config, scoring=scoring)
             scan.run(table.iter_chunks())
     except DataUnreadableError as error:
         examples = error.examples if isinstance(error, MalformedRowsError) else []
@@ -137,7 +145,14 @@ def validate_file(
     outcome.errors = outcome.errors[:MAX_FINDINGS]
     outcome.warnings = outcome.warnings[:MAX_FINDINGS]
     outcome.accepted = not outcome.errors
-    if outcome.accepted:
+    if outcome.accepted and scoring:
+        flagged = scan.flagged_rows()
+        outcome.quarantined_rows = int(flagged.sum())
+        if work_dir is not None:
+            from functions.validate_data.scoring_rows import write_scoring_rows
+
+            outcome.split_files = write_scoring_rows(table, config, flagged, work_dir, arrow=scan.read_with_arrow)
+    elif outcome.accepted:
         assignment = _assign_rows(scan, config)
         outcome.quarantined_rows = int((assignment == QUARANTINED).sum())
         outcome.split_rows = {name: int((assignment == index).sum()) for index, name in enumerate(SPLIT_NAMES)}
@@ -220,11 +235,15 @@ class _ColumnTally:
 class _Scan:
     """First pass over the table: tallies, hashes and sample."""
 
-    def __init__(self, table: Table, config: PipelineConfig) -> None:
+    def __init__(self, table: Table, config: PipelineConfig, *, scoring: bool = False) -> None:
         self.table = table
         self.config = config
         self.schema = config.dataset
+        self.scoring = scoring
         present = set(table.columns)
+        if scoring:
+            # A file to be scored is checked without its target, even when it has one.
+            present.discard(self.schema.target)
         self.columns = [column for column in self.schema.columns if column.name in present]
         self.tallies = {column.name: _ColumnTally(column) for column in self.columns}
         if self.schema.problem_type != "regression":
@@ -412,7 +431,9 @@ class _Scan:
             self._leakage_findings(errors)
         outcome.duplicate_rows = count_duplicate_keys(self.split_keys(), self.strata() if self.classification else None)
         duplicate_fraction = outcome.duplicate_rows / max(self.rows, 1)
-        if duplicate_fraction > self.schema.max_duplicate_fraction:
+        # Training on duplicates biases a model; scoring them only repeats an answer. Nor does a
+        # file to be scored need min_rows: one row is worth an answer.
+        if not self.scoring and duplicate_fraction > self.schema.max_duplicate_fraction:
             errors.append(
                 CheckFinding(
                     check="duplicate_rows",
@@ -420,7 +441,7 @@ class _Scan:
                     f"({duplicate_fraction:.0%}, at most {self.schema.max_duplicate_fraction:.0%} allowed)",
                 )
             )
-        if self.rows < self.schema.min_rows:
+        if self.rows < self.schema.min_rows and not self.scoring:
             errors.append(
                 CheckFinding(check="min_rows", message=f"the file has {self.rows} rows; at least {self.schema.min_rows} are required")
             )
@@ -597,11 +618,11 @@ class _Scan:
         return summary
 
 
-def header_findings(columns: list[str], schema: DatasetSchema) -> list[CheckFinding]:
-    """What the header alone shows: a missing target, missing or unexpected columns."""
+def header_findings(columns: list[str], schema: DatasetSchema, *, target_required: bool = True) -> list[CheckFinding]:
+    """What the header alone shows: a missing target (when required), missing or unexpected columns."""
     errors: list[CheckFinding] = []
     present = set(columns)
-    if schema.target not in present:
+    if target_required and schema.target not in present:
         errors.append(
             CheckFinding(
                 check="missing_target",
@@ -711,7 +732,7 @@ def write_splits(
                 write_lines(streams[name], lines, chunk_assignment == index)
             positions = np.flatnonzero(chunk_assignment == QUARANTINED)
             if positions.size:
-                quarantined.writerows(_quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
+                quarantined.writerows(quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
     finally:
         for stream in streams.values():
             stream.close()
@@ -726,7 +747,7 @@ def _csv_row(fields: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _quarantined_rows(
+def quarantined_rows(
     chunk: Any, columns: list[str], coerced: list[CoercedColumn], positions: np.ndarray, target: str
 ) -> list[list[Any]]:
     """The rows at `positions` with every field as read, and why each was held back."""

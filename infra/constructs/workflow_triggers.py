@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms, aws_s3 as s3, aws_sqs as sqs, aws_stepfuncti
 from constructs import Construct
 
 from functions.common import s3_layout
+from functions.common.batch_layout import BATCH_PREFIX
 from functions.start_pipeline.settings import StartPipelineSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
 
@@ -37,6 +38,10 @@ def object_created_pattern(bucket: s3.IBucket, prefix: str) -> events.EventPatte
 
 def upload_event_pattern(data_bucket: s3.IBucket) -> events.EventPattern:
     return object_created_pattern(data_bucket, s3_layout.INCOMING_PREFIX)
+
+
+def batch_upload_event_pattern(data_bucket: s3.IBucket) -> events.EventPattern:
+    return object_created_pattern(data_bucket, BATCH_PREFIX)
 
 
 def approval_event_pattern(model_package_group: str) -> events.EventPattern:

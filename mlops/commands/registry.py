@@ -248,6 +248,7 @@ def _print_lineage(command: str, target: AwsTarget, version: int, as_json: bool)
     record = read_lineage(target.client("sagemaker"), target.model_package_group, target.endpoint_name, version)
     if record is None:
         raise _unknown_version(command, target, version)
+    record["batches"] = _batches_scored(target, version)
     if as_json:
         print(json.dumps(record, indent=2, sort_keys=True))
         return EXIT_OK
@@ -261,7 +262,16 @@ def _print_lineage(command: str, target: AwsTarget, version: int, as_json: bool)
         elif key == "champion_version" and value is None:
             value = "no champion (first model)"
         print(f"  {label.ljust(width)}  {value if value is not None else '-'}")
+    print(f"  {'batches scored'.ljust(width)}  {len(record['batches']) or '-'}")
+    for batch in record["batches"]:
+        print(f"    {batch['decided_at']}  {batch['outcome']}  {batch['source_uri']} -> {batch['predictions_uri'] or '-'}")
     return EXIT_OK
+
+
+def _batches_scored(target: AwsTarget, version: int) -> list[dict[str, Any]]:
+    from mlops.batch_records import batches_scored_by
+
+    return batches_scored_by(target.client("s3"), target.data_bucket, version) if target.data_bucket else []
 
 
 # ---------------------------------------------------------------------------------------------

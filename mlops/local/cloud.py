@@ -39,6 +39,7 @@ from mlops.local.iam.policies import stack_policies
 from mlops.local.lambda_runtime import InProcessLambdaRuntime, patched_environment
 from mlops.local.standins import StandIns
 from mlops.local.processing_jobs import LocalProcessingJobRunner
+from mlops.local.transform_jobs import LocalTransformJobRunner
 from mlops.local.training_jobs import LocalTrainingJobRunner
 
 EXECUTION_POLL_SECONDS = 0.05
@@ -132,6 +133,7 @@ class LocalCloud:
             training=LocalTrainingJobRunner(_ensure(work / "training"), self.job_log_folder),
             processing=LocalProcessingJobRunner(_ensure(work / "processing"), self.job_log_folder),
             endpoints=LocalEndpointServer(_ensure(work / "models")),
+            transform=LocalTransformJobRunner(_ensure(work / "transform"), self.job_log_folder),
         )
         self._stack.enter_context(self.standins.installed())
         self._stack.callback(self.standins.endpoints.close)

@@ -110,8 +110,21 @@ def upload_result(
         model_version=registration.get("model_version"),
         approval_status=registration.get("approval_status"),
         endpoint=endpoint,
-        quarantine_uri=(validation or {}).get("quarantine_uri"),
+        quarantine_uri=(validation or document.get("batch") or {}).get("quarantine_uri"),
+        extra=_batch_summary(document),
     )
+
+
+def _batch_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """Where a batch upload's predictions and report are (nothing for a training upload)."""
+    plan, scored = document.get("batch") or {}, document.get("batch_result") or {}
+    if not plan:
+        return {}
+    return {
+        "predictions_uri": scored.get("predictions_uri"),
+        "batch_report_uri": scored.get("report_uri") or plan.get("report_uri"),
+        "model_version": scored.get("model_version") or (plan.get("model") or {}).get("model_version"),
+    }
 
 
 def _recorded_outcome(result: dict[str, Any]) -> tuple[Outcome, str | None]:
@@ -217,13 +230,16 @@ def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | N
 
 
 def _failure_reason(described: dict[str, Any], document: dict[str, Any]) -> str:
-    """The Fail state's error, with the detail the state document holds: the training or
-    validation job's FailureReason, or the error a Catch recorded."""
+    """The Fail state's error, with the detail the state document holds: the training,
+    validation or transform job's FailureReason, why a batch could not be scored, or the error a
+    Catch recorded."""
     error = described.get("error") or "ExecutionFailed"
     cause = described.get("cause") or ""
     detail = (
         (document.get("training") or {}).get("reason")
         or (document.get("processing") or {}).get("reason")
+        or (document.get("transform") or {}).get("reason")
+        or (document.get("batch") or {}).get("reason")
         or _caught_cause(document.get("error"))
     )
     if detail and detail not in cause:

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from functions.common.batch_layout import PREDICTIONS_PREFIX
 from functions.common.s3_layout import QUARANTINE_PREFIX, REPORTS_PREFIX
 from mlops.local import moto_access
 from mlops.terminal_text import for_terminal
@@ -99,7 +100,7 @@ class RunFolder:
     def sync(self, cloud: LocalCloud) -> None:
         """Copy the bucket's reports and quarantine copies and the jobs' logs into the folder."""
         bucket = cloud.outputs.data_bucket
-        for prefix in (REPORTS_PREFIX, QUARANTINE_PREFIX):
+        for prefix in (REPORTS_PREFIX, QUARANTINE_PREFIX, PREDICTIONS_PREFIX):
             for key in moto_access.list_keys(bucket, prefix):
                 destination = local_path_for_key(self.path, key)
                 if destination.exists():

@@ -55,6 +55,7 @@ from mlops.local.endpoints import (
 from mlops.local.lambda_runtime import InProcessLambdaRuntime
 from mlops.local.processing_jobs import LocalProcessingJobRunner
 from mlops.local.training_jobs import LocalTrainingJobRunner
+from mlops.local.transform_jobs import LocalTransformJobRunner
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
@@ -84,6 +85,9 @@ class StandIns:
     started_executions: list[str] = field(default_factory=list)
     # What CloudWatch and EventBridge did (or were refused) as service principals.
     service_actions: list[service_principals.ServiceAction] = field(default_factory=list)
+    # Runs Batch Transform jobs; without one, CreateTransformJob is refused rather than recorded
+    # as a job that completed without scoring anything.
+    transform: LocalTransformJobRunner | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject_fault(self, operation: str, error_code: str, message: str, times: int = 1) -> None:
@@ -109,6 +113,7 @@ class StandIns:
         standins = self
         original_create_training_job = SageMakerModelBackend.create_training_job
         original_create_processing_job = SageMakerModelBackend.create_processing_job
+        original_create_transform_job = SageMakerModelBackend.create_transform_job
         original_send_to_targets = Rule.send_to_targets
         original_set_alarm_state = CloudWatchBackend.set_alarm_state
         original_update_model_package = SageMakerModelBackend.update_model_package
@@ -178,6 +183,22 @@ class StandIns:
                 job.exit_message = run.exit_message
             if not run.succeeded:
                 job.processing_job_status = "Failed"
+                job.failure_reason = run.failure_reason
+            return job
+
+        def create_transform_job(backend, transform_job_name, **request):
+            standins._raise_injected_fault("CreateTransformJob")
+            if transform_job_name in backend.transform_jobs:
+                raise ResourceInUseException(f"Transform job names must be unique: {transform_job_name} exists")
+            # SageMaker refuses a transform job of a model that does not exist.
+            if request.get("model_name") not in backend._models:
+                raise ValidationError(message=f"Could not find model \"{request.get('model_name')}\".")
+            if standins.transform is None:
+                raise ValidationError(message="the local cloud has no transform job runner")
+            job = original_create_transform_job(backend, transform_job_name=transform_job_name, **request)
+            run = standins.transform.run(transform_job_name, request)
+            if not run.succeeded:
+                job.transform_job_status = "Failed"
                 job.failure_reason = run.failure_reason
             return job
 
@@ -304,6 +325,7 @@ class StandIns:
             (SageMakerModelBackend, "update_model_package", update_model_package),
             (SageMakerModelBackend, "create_training_job", create_training_job),
             (SageMakerModelBackend, "create_processing_job", create_processing_job),
+            (SageMakerModelBackend, "create_transform_job", create_transform_job),
             (SageMakerResponse, "update_endpoint", update_endpoint),
             (SageMakerModelBackend, "create_endpoint", create_endpoint),
             (SageMakerModelBackend, "describe_endpoint", describe_endpoint),

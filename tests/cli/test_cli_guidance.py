@@ -48,7 +48,7 @@ def test_mlops_alone_lists_every_command_with_one_line_each(capsys):
 
     assert status == EXIT_USAGE
     listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
-    assert listed == ["init", "local", "demo", "versions", "lineage", "approve", "reject", "rollback", "audit"]
+    assert listed == ["init", "local", "demo", "versions", "lineage", "approve", "reject", "rollback", "batch", "audit"]
     assert all(len(line.split()) > 2 for line in out.splitlines() if line.startswith("  "))
 
 

@@ -32,6 +32,7 @@ COMMAND_LINES = (
     ["approve", "1"],
     ["reject", "1", "--reason", "mislabelled"],
     ["rollback", "--to", "1"],
+    ["batch", "data.csv", "--version", "1"],
     ["audit", "--since", "2"],
 )
 

@@ -5,6 +5,7 @@ naming the principal, the action and the resource."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -212,3 +213,27 @@ def test_the_training_job_reads_the_champion_s_artifact_as_the_training_role(app
     assert result.outcome == "failed"
     assert "AccessDenied" in result.reason and "TrainingRole" in result.reason
     assert "s3:GetObject" in result.reason and "/output/model.tar.gz" in result.reason
+
+
+def _without_transform_input_read(template: Template) -> None:
+    _remove_action(
+        _role_policy_statements(template, "TrainingModelRole"),
+        "s3:GetObject",
+        keep=lambda statement: "batch-jobs" not in json.dumps(statement["Resource"]),
+    )
+
+
+def test_the_transform_job_reads_its_input_as_the_model_role(app, breast_cancer_frame, tmp_path):
+    """A Batch Transform job reads the rows to score as its model's execution role: without that
+    role's read of the batch-jobs input, the job fails as SageMaker fails it and the batch is failed."""
+    training, to_score = tmp_path / "training.csv", tmp_path / "to_score.csv"
+    breast_cancer_frame.iloc[:300].to_csv(training, index=False)
+    breast_cancer_frame.iloc[300:].drop(columns=["target"]).to_csv(to_score, index=False)
+    with cloud_with(app, _without_transform_input_read) as cloud:
+        deployed = run_upload(cloud, training)
+        result = run_upload(cloud, to_score, key="batch/to_score.csv")
+
+    assert deployed.outcome == "deployed"
+    assert result.outcome == "failed"
+    assert "AccessDenied" in result.reason and "TrainingModelRole" in result.reason
+    assert "s3:GetObject" in result.reason and "/batch-jobs/" in result.reason

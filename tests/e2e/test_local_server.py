@@ -124,6 +124,12 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(tmp_path,
         assert main(["local", "invoke", str(data)]) == 0
         assert main(["local", "monitor"]) == 0
         assert f"Sent {len(breast_cancer_frame)} rows" in capsys.readouterr().out
+        # And `mlops batch --local` scores a file through the server's batch branch
+        to_score = write_csv(breast_cancer_frame.drop(columns=["target"]).head(50), elsewhere / "to_score.csv")
+        assert main(["batch", str(to_score), "--local", "--json"]) == 0
+        scored = json.loads(capsys.readouterr().out)
+        assert (scored["outcome"], scored["model_version"]) == ("scored", 1), scored
+        assert scored["predictions_uri"].startswith(f"s3://{outputs['DataBucketName']}/predictions/to_score/")
     finally:
         # When the user stops it
         assert main(["local", "down"]) == 0

@@ -112,8 +112,9 @@ def test_lock_table_is_encrypted_with_the_pipeline_key_recoverable_and_on_demand
 
 def test_validation_the_decision_and_the_deployment_start_only_after_acquiring_the_lock(synthesized, states):
     # The lock comes first, so racing uploads are drift-checked and judged one at a time
-    # against the version serving.
-    assert synthesized.definition()["StartAt"] == "Acquire deployment lock"
+    # against the version serving; only a batch upload to score goes around it.
+    assert synthesized.definition()["StartAt"] == "Batch upload?"
+    assert states["Batch upload?"]["Default"] == "Acquire deployment lock"
     for name in HOLDING_STATES:
         assert states[name]["Next"] == "Which event?"
     assert states["Which event?"]["Choices"][0]["Next"] == "Approved version to deploy?"

@@ -102,7 +102,15 @@ def test_function_roles_name_their_resources(synthesized):
 
 def test_data_access_is_limited_to_each_stage_prefixes(synthesized):
     expected_writes = {
-        "validate_data": {"curated/*", "quarantine/*", "reports/*", "validation-jobs/*"},
+        "validate_data": {
+            "curated/*",
+            "quarantine/*",
+            "reports/*",
+            "validation-jobs/*",
+            "batch-jobs/*",
+            "predictions/*",
+            "audit/*",
+        },
         "evaluate_model": {"reports/*"},
         "register_model": set(),
         "alarm_responder": {"incoming/*", "audit/*"},

@@ -81,6 +81,8 @@ SUCCEED_OUTCOMES = {
     "Pending approval": ("Record pending approval", "pending_approval"),
     "Deployed": ("Record deployed", "deployed"),
     "Deployment not needed": ("Record deployment not needed", "duplicate"),
+    "Scored": ("Record batch scored", "scored"),
+    "Batch rejected": ("Record batch rejected", "data_rejected"),
 }
 FAIL_ERRORS = {
     "Pipeline failed": "PipelineFailed",
@@ -88,6 +90,8 @@ FAIL_ERRORS = {
     "Validation job failed": "ValidationJobFailed",
     "Deployment rolled back": "DeploymentRolledBack",
     "Deployment failed": "DeploymentFailed",
+    "Batch transform failed": "BatchTransformFailed",
+    "Batch not scored": "BatchNotScored",
 }
 LAMBDA_RETRY_ERRORS = {
     "Lambda.ServiceException",
@@ -129,8 +133,10 @@ def test_every_contract_state_exists_and_starts_by_taking_the_lock_then_telling_
     definition, states
 ):
     # Uploads that race are ordered by the lock before validation, so each is drift-checked
-    # and judged against the version serving when it runs.
-    assert definition["StartAt"] == "Acquire deployment lock"
+    # and judged against the version serving when it runs; a batch upload to score does not
+    # take it (tests/infra/test_infra_batch.py).
+    assert definition["StartAt"] == "Batch upload?"
+    assert states["Batch upload?"]["Default"] == "Acquire deployment lock"
     assert states["Acquire deployment lock"]["Next"] == "Which event?"
     assert states["Take over deployment lock"]["Next"] == "Which event?"
     assert CONTRACT_STATES <= set(states), sorted(CONTRACT_STATES - set(states))

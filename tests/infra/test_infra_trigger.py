@@ -56,13 +56,17 @@ def _start_pipeline(synthesized) -> tuple[str, dict]:
     return function_id, function
 
 
-def _rule_from(synthesized, source):
-    """The rule that sends events from `source` to the Start pipeline function."""
+def _rule_from(synthesized, source, prefix=s3_layout.INCOMING_PREFIX):
+    """The rule that sends events from `source` (under `prefix`, for S3) to the Start pipeline function."""
     function_id, _ = _start_pipeline(synthesized)
     rules = [
         rule
         for rule in synthesized.resources("AWS::Events::Rule").values()
         if rule["Properties"].get("EventPattern", {}).get("source") == [source]
+        and (
+            source != "aws.s3"
+            or rule["Properties"]["EventPattern"]["detail"]["object"]["key"] == [{"prefix": prefix}]
+        )
         and [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": [function_id, "Arn"]}]
     ]
     assert len(rules) == 1, source
@@ -91,6 +95,10 @@ def test_upload_and_approval_rules_target_the_start_pipeline_function_with_retry
 
     (upload_target,) = _rule_from(synthesized, "aws.s3")["Properties"]["Targets"]
     (approval_target,) = _rule_from(synthesized, "aws.sagemaker")["Properties"]["Targets"]
+    (batch_target,) = _rule_from(synthesized, "aws.s3", "batch/")["Properties"]["Targets"]
+    assert {key: value for key, value in batch_target.items() if key != "Id"} == {
+        key: value for key, value in upload_target.items() if key != "Id"
+    }
 
     target = upload_target
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}

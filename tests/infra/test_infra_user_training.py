@@ -60,3 +60,18 @@ def test_the_code_version_is_the_hash_of_the_bundle_of_the_user_s_folder(user_co
     with tarfile.open(bundle) as archive:
         names = set(archive.getnames())
     assert {"train.py", "features.py", "inference.py", "script_contract.py", "pipeline_config.json"} == names
+
+
+def test_the_user_s_folder_runs_in_the_image_of_the_chosen_framework(tmp_path_factory):
+    # Given the example folder with framework xgboost
+    folder = tmp_path_factory.mktemp("xgboost-project")
+    document = json.loads((REPOSITORY_ROOT / "pipeline.json").read_text())
+    document["training"] = {"framework": "xgboost", "source_dir": os.path.relpath(EXAMPLE, folder), "hyperparameters": {"C": 0.5}}
+    config = folder / "pipeline.json"
+    config.write_text(json.dumps(document))
+    # When it is synthesized
+    parameters = _start_training(synthesize(config, tmp_path_factory.mktemp("cdk.out")))
+    # Then the XGBoost image runs the contract runner with the user's own hyperparameters
+    assert parameters["AlgorithmSpecification"]["TrainingImage"] == "<FindInMap:XgboostImages:<AWS::Region>:image>"
+    assert parameters["HyperParameters"]["sagemaker_program"] == "script_contract.py"
+    assert parameters["HyperParameters"]["C"] == "0.5"

@@ -40,3 +40,25 @@ def test_an_outcome_this_version_does_not_know_is_a_failure_that_names_it():
 
     assert result.outcome is Outcome.FAILED
     assert "'exploded'" in result.reason
+
+
+def test_a_failed_transform_job_is_reported_with_its_reason_and_a_scored_batch_with_its_predictions():
+    failed_document = {"batch": {"outcome": "accepted"}, "transform": {"status": "Failed", "reason": "ClientError: AccessDenied"}}
+    from datetime import UTC, datetime
+
+    history = [{"type": "TaskStateEntered", "timestamp": datetime(2026, 6, 1, tzinfo=UTC),
+                "stateEnteredEventDetails": {"name": "Record batch failure", "input": json.dumps(failed_document)}}]
+    described = {"executionArn": "arn:x", "status": "FAILED", "error": "BatchTransformFailed", "cause": "The transform job did not complete"}
+
+    failed = upload_result("june.csv", described, history, None)
+
+    assert failed.outcome is Outcome.FAILED
+    assert failed.reason == "BatchTransformFailed: The transform job did not complete: ClientError: AccessDenied"
+
+    scored = upload_result("june.csv", {**succeeded_with({"outcome": "scored", "reason": "5 of 5 rows scored"}),
+                                        "output": json.dumps({"result": {"outcome": "scored", "reason": "5 of 5 rows scored"},
+                                                              "batch": {"model": {"model_version": 2}},
+                                                              "batch_result": {"predictions_uri": "s3://b/predictions/june/x/predictions.csv"}})}, [], None)
+    assert scored.outcome is Outcome.SCORED
+    assert scored.to_dict()["predictions_uri"] == "s3://b/predictions/june/x/predictions.csv"
+    assert scored.to_dict()["model_version"] == 2

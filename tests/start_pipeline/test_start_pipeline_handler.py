@@ -151,3 +151,14 @@ def test_the_stacks_own_approval_event_starts_an_execution(sfn, state_machine_ar
 
     [execution] = _executions(sfn, state_machine_arn)
     assert execution["name"].endswith("-approval")
+
+
+def test_a_file_to_score_under_batch_starts_an_execution(sfn, state_machine_arn, context):
+    event = load_event(UPLOAD_EVENT)
+    event["detail"]["object"]["key"] = "batch/v2/june.csv"
+
+    result = lambda_handler(copy.deepcopy(event), context)
+
+    assert result["outcome"] == "started"
+    [execution] = _executions(sfn, state_machine_arn)
+    assert json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"]) == event

@@ -48,6 +48,10 @@ class WorkflowArns:
         return sagemaker_arn(self.scope, "processing-job", project_pattern(self.project))
 
     @property
+    def transform_jobs(self) -> str:
+        return sagemaker_arn(self.scope, "transform-job", project_pattern(self.project))
+
+    @property
     def models(self) -> str:
         return sagemaker_arn(self.scope, "model", project_pattern(self.project))
 
@@ -66,6 +70,8 @@ class WorkflowArns:
             "describeProcessingJob": [self.processing_jobs],
             "createTrainingJob": [self.training_jobs],
             "describeTrainingJob": [self.training_jobs],
+            "createTransformJob": [self.transform_jobs],
+            "describeTransformJob": [self.transform_jobs],
             "createModel": [self.models],
             "createEndpointConfig": [self.endpoint_configs],
             # ListEndpoints has no resource-level permissions.
@@ -143,6 +149,12 @@ def grant_workflow_role(
             "Invoking the pipeline's own function, including its versions and aliases.",
             findings=[f"Resource::<{stack.resolve(stack.get_logical_id(cfn_function))}.Arn>:*"],
         )
+    acknowledge_sagemaker_patterns(
+        role,
+        [arns.transform_jobs],
+        f"Limited to the batch transform jobs the pipeline names with the '{arns.project}-' prefix; "
+        "each name carries the execution it scores for.",
+    )
     acknowledge_sagemaker_patterns(
         role,
         [arns.processing_jobs],

@@ -13,6 +13,7 @@ from constructs import Construct
 from functions.common.config import PipelineConfig
 from infra.constructs.training import TrainingResources
 from infra.constructs.training_workflow.approval import prepare_deployment
+from infra.constructs.training_workflow.batch import batch_upload, record_batch_model, score_batch
 from infra.constructs.training_workflow.decision import decide
 from infra.constructs.training_workflow.deployment import deploy
 from infra.constructs.training_workflow.failure_path import fail_pipeline
@@ -91,10 +92,11 @@ class TrainingWorkflow(Construct):
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description=f"Runs the {config.project} training state machine",
         )
-        config_seconds = (
+        config_seconds = max(
             config.validation.processing.max_runtime_seconds
             + config.training.max_runtime_seconds
-            + config.deployment.maximum_execution_timeout_seconds
+            + config.deployment.maximum_execution_timeout_seconds,
+            config.batch.max_runtime_seconds,
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -125,7 +127,18 @@ class TrainingWorkflow(Construct):
         # time against the version serving, so none skips the drift check or the gate's
         # comparison with the version it would replace.
         start: list[sfn.IChainable] = []
-        holding_lock = lock.acquire(after=[start.append])
+        batch_or_lock = sfn.Choice(self, "Batch upload?")
+        start.append(batch_or_lock)
+        score_batch(
+            self,
+            states,
+            config=config.batch,
+            validate=functions.validate,
+            model_role=self._training.model_role,
+            key=self._key,
+            after=[partial(batch_or_lock.when, batch_upload())],
+        )
+        holding_lock = lock.acquire(after=[batch_or_lock.otherwise])
         which_event = sfn.Choice(self, "Which event?")
         holding_lock(which_event)
         data_accepted = validate_upload(
@@ -160,16 +173,19 @@ class TrainingWorkflow(Construct):
         deployment_needed = prepare_deployment(
             self, states, lock, prepare=functions.prepare_deployment, after=[decided.approved_version_to_deploy]
         )
-        deploy(
-            self,
-            states,
-            lock,
-            config=config.deployment,
-            model_role=self._training.model_role,
-            data_bucket=self._data_bucket,
-            key=self._key,
-            rollback_alarm_names=self._rollback_alarm_names,
-            after=[decided.approved, deployment_needed],
-        )
+        if config.deployment.mode == "batch_only":
+            record_batch_model(self, states, lock, after=[decided.approved, deployment_needed])
+        else:
+            deploy(
+                self,
+                states,
+                lock,
+                config=config.deployment,
+                model_role=self._training.model_role,
+                data_bucket=self._data_bucket,
+                key=self._key,
+                rollback_alarm_names=self._rollback_alarm_names,
+                after=[decided.approved, deployment_needed],
+            )
         fail_pipeline(self, states, lock, after=[decided.unexpected_approval_status])
         return start[0]

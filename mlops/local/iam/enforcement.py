@@ -259,6 +259,8 @@ def _sagemaker_key_grant(service: str, operation: str, params: dict[str, Any]) -
         key_id = params.get("ResourceConfig", {}).get("VolumeKmsKeyId")
     elif operation == "CreateProcessingJob":
         key_id = params.get("ProcessingResources", {}).get("ClusterConfig", {}).get("VolumeKmsKeyId")
+    elif operation == "CreateTransformJob":
+        key_id = params.get("TransformResources", {}).get("VolumeKmsKeyId")
     elif operation in ("CreateEndpoint", "UpdateEndpoint"):
         key_id = _endpoint_config_key(params["EndpointConfigName"])
     key = key_arn(key_id) if key_id else None

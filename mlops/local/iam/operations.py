@@ -45,7 +45,10 @@ def sagemaker_arn(resource_type: str, name: str) -> str:
 def _s3_object(action: str) -> Callable[[dict[str, Any]], list[Authorization]]:
     def requirements(params: dict[str, Any]) -> list[Authorization]:
         bucket = params["Bucket"]
-        versioned_action = f"{action}Version" if params.get("VersionId") and action == "s3:GetObject" else action
+        # A version's object and tags are read with s3:GetObjectVersion and s3:GetObjectVersionTagging
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html, "Permissions").
+        versioned = params.get("VersionId") and action in ("s3:GetObject", "s3:GetObjectTagging")
+        versioned_action = action.replace("s3:GetObject", "s3:GetObjectVersion") if versioned else action
         return [Authorization(versioned_action, object_arn(bucket, params["Key"]), resource_policy=bucket_arn(bucket))]
 
     return requirements
@@ -186,6 +189,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Authorization]
     ("s3", "CreateMultipartUpload"): _s3_object("s3:PutObject"),
     ("s3", "UploadPart"): _s3_object("s3:PutObject"),
     ("s3", "CompleteMultipartUpload"): _s3_object("s3:PutObject"),
+    ("s3", "GetObjectTagging"): _s3_object("s3:GetObjectTagging"),
     ("s3", "AbortMultipartUpload"): _s3_object("s3:AbortMultipartUpload"),
     ("s3", "DeleteObject"): _s3_object("s3:DeleteObject"),
     ("s3", "CopyObject"): _s3_copy,
@@ -225,6 +229,11 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Authorization]
     ("sagemaker", "CreateProcessingJob"): _passes_role(
         "sagemaker:CreateProcessingJob", "processing-job", "ProcessingJobName", "RoleArn"
     ),
+    ("sagemaker", "DescribeTransformJob"): _sagemaker(
+        "sagemaker:DescribeTransformJob", "transform-job", "TransformJobName"
+    ),
+    # A transform job passes no role: it runs as its model's execution role.
+    ("sagemaker", "CreateTransformJob"): _sagemaker("sagemaker:CreateTransformJob", "transform-job", "TransformJobName"),
     ("sagemaker-runtime", "InvokeEndpoint"): _invoke_endpoint,
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("cloudwatch", "DescribeAlarms"): _describe_alarms,
