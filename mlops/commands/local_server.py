@@ -28,6 +28,8 @@ from mlops.cli_support import (
 
 STARTUP_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 15
+# After SIGKILL the kernel ends the process at once; this bounds the wait for it to be gone.
+KILL_WAIT_SECONDS = 5
 STARTUP_POLL_SECONDS = 0.2
 LOOPBACK = "127.0.0.1"
 
@@ -156,6 +158,10 @@ def local_down() -> int:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+            # The port is free only once the process is gone; `down` returns after that.
+            deadline = time.monotonic() + KILL_WAIT_SECONDS
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
     state_file.unlink(missing_ok=True)
     print(f"Stopped the local server (pid {pid}).")
