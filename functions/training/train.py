@@ -598,6 +598,42 @@ def write_model_artifact(
     shutil.copyfile(source_dir / CONFIG_FILE_NAME, code_dir / CONFIG_FILE_NAME)
 
 
+def evaluate_and_write(
+    environment: TrainingEnvironment, spec: DatasetSpec, model: Any, train_frame: pd.DataFrame
+) -> tuple[dict[str, float], int, int, dict[str, int]]:
+    """After fitting, whichever trainer fitted `model`: the validation metric lines, the test
+    split's predictions.csv, and the champion comparison. Returns (validation metrics,
+    validation rows, test rows, comparison rows)."""
+    metrics: dict[str, float] = {}
+    validation_rows = 0
+    if _channel_file(VALIDATION_CHANNEL, environment.channel_dirs[VALIDATION_CHANNEL]) is not None:
+        validation_frame = read_channel(VALIDATION_CHANNEL, environment.channel_dirs[VALIDATION_CHANNEL], spec, require_target=True)
+        validation_rows = len(validation_frame)
+        metrics = validation_metrics(
+            model,
+            serving.prepare_features(validation_frame, spec.features, f"{VALIDATION_CHANNEL} channel"),
+            target_values(validation_frame, spec, VALIDATION_CHANNEL),
+            spec,
+        )
+        for name, value in metrics.items():
+            print(f"validation:{name}={value:.6f};", flush=True)
+    else:
+        print("no validation channel: validation metrics not computed", flush=True)
+
+    test_rows = 0
+    test_frame = None
+    if _channel_file(TEST_CHANNEL, environment.channel_dirs[TEST_CHANNEL]) is not None:
+        test_frame = read_channel(TEST_CHANNEL, environment.channel_dirs[TEST_CHANNEL], spec, require_target=False)
+        test_rows = len(test_frame)
+        scored = serving.score(model, serving.prepare_features(test_frame, spec.features, f"{TEST_CHANNEL} channel"), spec.problem_type)
+        environment.output_data_dir.mkdir(parents=True, exist_ok=True)
+        serving.predictions_frame(*scored).to_csv(environment.output_data_dir / PREDICTIONS_FILE_NAME, index=False)
+    else:
+        print(f"no test channel: {PREDICTIONS_FILE_NAME} not written", flush=True)
+    comparison_rows = write_champion_comparison(environment, spec, model, train_frame, test_frame)
+    return metrics, validation_rows, test_rows, comparison_rows
+
+
 def train(argv: list[str], environment: TrainingEnvironment) -> dict[str, Any]:
     source_dir = Path(__file__).resolve().parent
     spec = load_dataset_spec(source_dir / CONFIG_FILE_NAME)
@@ -615,33 +651,7 @@ def train(argv: list[str], environment: TrainingEnvironment) -> dict[str, Any]:
     pipeline = build_pipeline(hyperparameters, spec)
     pipeline.fit(train_features, train_labels)
 
-    metrics: dict[str, float] = {}
-    validation_rows = 0
-    if _channel_file(VALIDATION_CHANNEL, environment.channel_dirs[VALIDATION_CHANNEL]) is not None:
-        validation_frame = read_channel(VALIDATION_CHANNEL, environment.channel_dirs[VALIDATION_CHANNEL], spec, require_target=True)
-        validation_rows = len(validation_frame)
-        metrics = validation_metrics(
-            pipeline,
-            serving.prepare_features(validation_frame, spec.features, f"{VALIDATION_CHANNEL} channel"),
-            target_values(validation_frame, spec, VALIDATION_CHANNEL),
-            spec,
-        )
-        for name, value in metrics.items():
-            print(f"validation:{name}={value:.6f};", flush=True)
-    else:
-        print("no validation channel: validation metrics not computed", flush=True)
-
-    test_rows = 0
-    test_frame = None
-    if _channel_file(TEST_CHANNEL, environment.channel_dirs[TEST_CHANNEL]) is not None:
-        test_frame = read_channel(TEST_CHANNEL, environment.channel_dirs[TEST_CHANNEL], spec, require_target=False)
-        test_rows = len(test_frame)
-        scored = serving.score(pipeline, serving.prepare_features(test_frame, spec.features, f"{TEST_CHANNEL} channel"), spec.problem_type)
-        environment.output_data_dir.mkdir(parents=True, exist_ok=True)
-        serving.predictions_frame(*scored).to_csv(environment.output_data_dir / PREDICTIONS_FILE_NAME, index=False)
-    else:
-        print(f"no test channel: {PREDICTIONS_FILE_NAME} not written", flush=True)
-    comparison_rows = write_champion_comparison(environment, spec, pipeline, train_frame, test_frame)
+    metrics, validation_rows, test_rows, comparison_rows = evaluate_and_write(environment, spec, pipeline, train_frame)
 
     classes = [str(label) for label in pipeline.classes_] if spec.is_classification else None
     metadata = {

@@ -352,43 +352,6 @@ def write_model_artifact(model_dir: Path, model: serving.XGBoostModel, metadata:
         (code_dir / name).write_bytes((source_dir / name).read_bytes())
 
 
-def evaluate_and_write(
-    environment: base.TrainingEnvironment, spec: base.DatasetSpec, model: serving.XGBoostModel, shard: pd.DataFrame
-) -> tuple[dict[str, float], int, int, dict[str, int]]:
-    """What the first host does after training, as the scikit-learn trainer does after fitting."""
-    metrics: dict[str, float] = {}
-    validation_rows = 0
-    validation_dir = environment.channel_dirs[base.VALIDATION_CHANNEL]
-    if base._channel_file(base.VALIDATION_CHANNEL, validation_dir) is not None:
-        frame = base.read_channel(base.VALIDATION_CHANNEL, validation_dir, spec, require_target=True)
-        validation_rows = len(frame)
-        metrics = base.validation_metrics(
-            model,
-            serving.prepare_features(frame, spec.features, f"{base.VALIDATION_CHANNEL} channel"),
-            base.target_values(frame, spec, base.VALIDATION_CHANNEL),
-            spec,
-        )
-        for name, value in metrics.items():
-            print(f"validation:{name}={value:.6f};", flush=True)
-    else:
-        print("no validation channel: validation metrics not computed", flush=True)
-    test_rows = 0
-    test_frame = None
-    test_dir = environment.channel_dirs[base.TEST_CHANNEL]
-    if base._channel_file(base.TEST_CHANNEL, test_dir) is not None:
-        test_frame = base.read_channel(base.TEST_CHANNEL, test_dir, spec, require_target=False)
-        test_rows = len(test_frame)
-        scored = serving.score(model, serving.prepare_features(test_frame, spec.features, f"{base.TEST_CHANNEL} channel"), spec.problem_type)
-        environment.output_data_dir.mkdir(parents=True, exist_ok=True)
-        serving.predictions_frame(*scored).to_csv(environment.output_data_dir / base.PREDICTIONS_FILE_NAME, index=False)
-    else:
-        print(f"no test channel: {base.PREDICTIONS_FILE_NAME} not written", flush=True)
-    # The champion's artifact is read by this bundle's serving module, whichever trainer wrote it
-    # with the same framework; the reference holdout excludes this host's training rows.
-    comparison = base.write_champion_comparison(environment, spec, model, shard, test_frame)
-    return metrics, validation_rows, test_rows, comparison
-
-
 def _load_champion(directory: Path) -> base.Champion | None:
     """The serving version from its model.tar.gz in the champion channel (an XGBoost artifact)."""
     import tarfile
@@ -429,7 +392,10 @@ def train(argv: list[str], environment: base.TrainingEnvironment, cluster: Clust
     if not cluster.is_first:
         print(f"host {cluster.current_host}: trained with {len(cluster.hosts)} hosts; {cluster.hosts[0]} writes the model", flush=True)
         return None
-    metrics, validation_rows, test_rows, comparison = evaluate_and_write(environment, spec, model, shard)
+    # The champion's artifact is read by this bundle's serving module (_load_champion, installed
+    # as base.load_champion by main);
+    # the reference holdout excludes this host's training rows.
+    metrics, validation_rows, test_rows, comparison = base.evaluate_and_write(environment, spec, model, shard)
     classes = [str(label) for label in model.classes_] if spec.is_classification else None
     metadata = {
         "problem_type": spec.problem_type,
