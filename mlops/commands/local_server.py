@@ -153,19 +153,21 @@ def local_down() -> int:
         return EXIT_OK
     if _alive(pid):
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
+        if not _gone_within(pid, STOP_TIMEOUT_SECONDS):
             os.kill(pid, signal.SIGKILL)
             # The port is free only once the process is gone; `down` returns after that.
-            deadline = time.monotonic() + KILL_WAIT_SECONDS
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            _gone_within(pid, KILL_WAIT_SECONDS)
     pid_file.unlink(missing_ok=True)
     state_file.unlink(missing_ok=True)
     print(f"Stopped the local server (pid {pid}).")
     return EXIT_OK
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
