@@ -177,6 +177,7 @@ class PipelineStack(Stack):
         BatchScoring(
             self,
             "BatchScoring",
+            project=project,
             validate_role=validation.function.role,
             model_role=training.model_role,
             data_bucket=store.data_bucket,

@@ -7,16 +7,19 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from functions.common.contracts import CheckFinding, ValidateDataRequest, _Model
+from functions.common.contracts import CheckFinding, ValidateDataRequest, ValidationJobPlan, _Model
 
 
 class BatchRequest(ValidateDataRequest):
-    """"batch": validate the file and plan its transform job; "batch_conclude": join the job's
-    output to the rows and write the predictions; "batch_failed": record a job that failed."""
+    """"batch": validate the file (or, above validation.max_lambda_file_bytes, plan the validation
+    job that does) and plan its transform job; "batch_validation_concluded": take the validation
+    job's outcome as "batch" takes its own; "batch_conclude": join the transform job's output to
+    the rows and write the predictions; "batch_failed": record a job that failed."""
 
-    mode: Literal["batch", "batch_conclude", "batch_failed"]
-    plan: dict[str, Any] | None = None  # $.batch, for the conclude and failure steps
-    transform: dict[str, Any] | None = None  # the job's last Describe result (status, reason)
+    mode: Literal["batch", "batch_validation_concluded", "batch_conclude", "batch_failed"]
+    plan: dict[str, Any] | None = None  # $.batch, for the steps after "batch"
+    transform: dict[str, Any] | None = None  # the transform job's last Describe result (status, reason)
+    processing: dict[str, Any] | None = None  # the validation job's, when that job failed
 
 
 class BatchModel(_Model):
@@ -32,9 +35,22 @@ class BatchModel(_Model):
     profile_uri: str | None = None  # its training data's profile: the drift baseline
 
 
+class BatchJoinJob(_Model):
+    """The SageMaker Processing job that joins the transform job's answers to the scored rows, and
+    the S3 URIs of its inputs and outputs."""
+
+    job_name: str
+    rows_uri: str  # rows.csv: the scored rows' numbers and ids
+    plan_uri: str  # join-plan.json: the model version and whether it is a regression
+    answers_uri: str  # the transform job's output prefix
+    predictions_uri: str  # the folder predictions.csv goes to
+    summary_uri: str  # the folder summary.json goes to (rows, classes, distribution)
+
+
 class BatchPlan(_Model):
-    # "failed": no version can score the file (none approved yet).
-    outcome: Literal["accepted", "data_rejected", "failed"]
+    # "failed": no version can score the file (none approved yet). "validate_in_job": the file is
+    # above validation.max_lambda_file_bytes; a SageMaker Processing job validates it first.
+    outcome: Literal["accepted", "data_rejected", "failed", "validate_in_job"]
     reason: str | None = None
     source_uri: str
     rows: int | None = None
@@ -50,6 +66,10 @@ class BatchPlan(_Model):
     predictions_uri: str | None = None
     report_uri: str | None = None
     report_html_uri: str | None = None
+    validation_job: ValidationJobPlan | None = None
+    # A file the validation job checked is joined to its predictions by that job's image too
+    # (processing_job.py --join), not by the function: its size is not bounded by the function's.
+    join_job: BatchJoinJob | None = None
 
 
 class BatchResult(_Model):

@@ -15,6 +15,8 @@ FEATURES_FILE_NAME = "features.csv"
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html).
 TRANSFORM_OUTPUT_SUFFIX = ".out"
 PREDICTIONS_FILE_NAME = "predictions.csv"
+# The scored rows' numbers and ids, which the predictions are joined to line by line.
+ROWS_FILE_NAME = "rows.csv"
 # A batch upload names the model version it wants as batch/v<N>/<file>, or with this object tag.
 VERSION_TAG = "model-version"
 MAX_NAME_CHARS = 100
@@ -36,6 +38,11 @@ def transform_output_prefix(execution_name: str) -> str:
 
 def transform_output_key(execution_name: str) -> str:
     return f"{transform_output_prefix(execution_name)}{FEATURES_FILE_NAME}{TRANSFORM_OUTPUT_SUFFIX}"
+
+
+def join_output_prefix(execution_name: str) -> str:
+    """Where the join job (a file the validation job checked) leaves its summary."""
+    return f"{batch_job_prefix(execution_name)}join/"
 
 
 def batch_job_key(execution_name: str, name: str) -> str:

@@ -1,7 +1,9 @@
 """Batch scoring of a file uploaded under batch/, around the SageMaker Batch Transform job the
 state machine runs: `plan_batch` validates the file with the training upload's reader and checks
 (validation.py, purpose "scoring": no target) and writes the rows to score where the job reads
-them; `conclude_batch` joins the job's output to the rows and writes the predictions;
+them (or, for a file above validation.max_lambda_file_bytes, stages the validation job that does,
+and `conclude_batch_validation` takes its outcome); `conclude_batch` joins the transform job's
+output to the rows, streaming, writes the predictions and deletes the execution's model;
 `record_batch_failure` records a job that failed. Each ends with a report (JSON and HTML) and an
 audit record. Receives its clients as arguments.
 """
@@ -12,42 +14,46 @@ import csv
 import io
 import json
 import tempfile
-from collections import Counter
 from collections.abc import Callable
 # timezone.utc, not datetime.UTC: this package is also imported under the image's Python 3.10.
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from botocore.exceptions import ClientError
 
 from functions.common import batch_layout, s3_layout
-from functions.common.batch_contracts import BatchModel, BatchPlan, BatchRequest, BatchResult
+from functions.common.batch_contracts import BatchJoinJob, BatchModel, BatchPlan, BatchRequest, BatchResult
 from functions.common.config import PipelineConfig
 from functions.common.contracts import CheckFinding
-from functions.common.errors import PipelineError
+from functions.common.errors import ValidationJobOutputError
 from functions.validate_data.batch_audit import batch_audit_record, write_batch_audit
 from functions.validate_data.batch_model import BatchModelRequestError, NoBatchModelError, choose_batch_model
 from functions.validate_data.batch_report import render_batch_html
-from functions.validate_data.scoring_rows import FEATURES, QUARANTINED, ROWS
-from functions.validate_data.storage import DataStore, SourceObjectMissingError
+from functions.validate_data.job_documents import (
+    OUTCOME_FILE_NAME,
+    OUTPUT_FOLDER,
+    PLAN_FILE_NAME as JOB_PLAN_FILE_NAME,
+    baseline_from_plan,
+    outcome_from_document,
+)
+from functions.validate_data.prediction_join import (
+    JOIN_PLAN_FILE_NAME,
+    JOIN_SUMMARY_FILE_NAME,
+    BatchOutputError,
+    LineStream,
+    PredictionJoin,
+)
+from functions.validate_data.scoring_rows import FEATURES, QUARANTINED, ROWS, scoring_config
+from functions.validate_data.service import stage_validation_job, validation_job_name, validation_job_plan
+from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError
 from functions.validate_data.validation import ValidationOutcome, rejection_reason, validate_file
 
 REPORT_FORMAT_VERSION = 1
 LOCAL_UPLOAD_FILE_NAME = "upload"
 PLAN_FILE_NAME = "plan.json"
-ROWS_FILE_NAME = "rows.csv"
 REASON_FILE_NAME = "reason.json"
 TRANSFORM_JOB_NAME_MAX_CHARS = 63
-MODEL_VERSION_COLUMN = "model_version"
-PREDICTION_COLUMN = "prediction"
-PROBABILITY_COLUMN_PREFIX = "probability_"
-REGRESSION_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
-
-
-class BatchOutputError(PipelineError):
-    """The transform job completed but its output does not hold one prediction per scored row."""
 
 
 def plan_batch(
@@ -68,15 +74,27 @@ def plan_batch(
         )
 
 
-def conclude_batch(
+def conclude_batch_validation(
     request: BatchRequest,
     config: PipelineConfig,
     *,
     s3: Any,
     data_bucket: str,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> BatchPlan:
+    return _BatchRun(request, config, s3, data_bucket, now).conclude_validation()
+
+
+def conclude_batch(
+    request: BatchRequest,
+    config: PipelineConfig,
+    *,
+    s3: Any,
+    sagemaker: Any,
+    data_bucket: str,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> BatchResult:
-    return _BatchRun(request, config, s3, data_bucket, now).conclude()
+    return _BatchRun(request, config, s3, data_bucket, now).conclude(sagemaker)
 
 
 def record_batch_failure(
@@ -84,22 +102,11 @@ def record_batch_failure(
     config: PipelineConfig,
     *,
     s3: Any,
+    sagemaker: Any,
     data_bucket: str,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> BatchResult:
-    return _BatchRun(request, config, s3, data_bucket, now).failed()
-
-
-def scoring_config(config: PipelineConfig) -> PipelineConfig:
-    """The config a file to score is checked with: with batch.drift "report", drift beyond a
-    column's fail level is a warning in the report, not a rejection."""
-    if config.batch.drift == "block":
-        return config
-    columns = [
-        column if column.drift == "ignore" else column.model_copy(update={"drift": "warn"})
-        for column in config.dataset.columns
-    ]
-    return config.model_copy(update={"dataset": config.dataset.model_copy(update={"columns": columns})})
+    return _BatchRun(request, config, s3, data_bucket, now).failed(sagemaker)
 
 
 def transform_job_name(project: str, execution_name: str, model_version: int) -> str:
@@ -111,59 +118,6 @@ def transform_job_name(project: str, execution_name: str, model_version: int) ->
 def object_tags(s3: Any, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
     arguments = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     return {tag["Key"]: tag["Value"] for tag in s3.get_object_tagging(**arguments).get("TagSet", [])}
-
-
-def parse_transform_output(text: str) -> tuple[list[Any], list[list[float]] | None, list[str] | None]:
-    """Batch Transform with AssembleWith Line writes each mini-batch's answer followed by a line
-    end; the serving code answers JSON on one line, so each line is one mini-batch in order."""
-    predictions: list[Any] = []
-    probabilities: list[list[float]] | None = None
-    classes: list[str] | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            answer = json.loads(line)
-        except ValueError as error:
-            raise BatchOutputError(f"line {number} of the transform output is not JSON: {error}") from error
-        predictions.extend(answer["predictions"])
-        if "probabilities" in answer:
-            probabilities = (probabilities or []) + answer["probabilities"]
-            classes = answer.get("classes", classes)
-    return predictions, probabilities, classes
-
-
-def prediction_distribution(predictions: list[Any], regression: bool) -> dict[str, Any]:
-    if not predictions:
-        return {}
-    if regression:
-        values = np.asarray(predictions, dtype=float)
-        return {
-            "mean": float(values.mean()),
-            "quantiles": {f"{q:g}": float(np.quantile(values, q)) for q in REGRESSION_QUANTILES},
-        }
-    counts = Counter(str(value) for value in predictions)
-    total = len(predictions)
-    return {"counts": dict(sorted(counts.items())), "fractions": {k: v / total for k, v in sorted(counts.items())}}
-
-
-def predictions_csv(
-    rows_csv: str, predictions: list[Any], probabilities: list[list[float]] | None, classes: list[str] | None, version: int
-) -> str:
-    """The rows' numbers and ids, then the prediction, a probability per class and the version."""
-    reader = csv.reader(io.StringIO(rows_csv))
-    header = next(reader)
-    rows = list(reader)
-    if len(rows) != len(predictions):
-        raise BatchOutputError(f"the transform output holds {len(predictions)} predictions for {len(rows)} scored rows")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    probability_columns = [f"{PROBABILITY_COLUMN_PREFIX}{label}" for label in classes or []]
-    writer.writerow([*header, PREDICTION_COLUMN, *probability_columns, MODEL_VERSION_COLUMN])
-    for position, row in enumerate(rows):
-        extra = [repr(float(p)) for p in probabilities[position]] if probabilities is not None else []
-        writer.writerow([*row, predictions[position], *extra, version])
-    return buffer.getvalue()
 
 
 class _BatchRun:
@@ -189,10 +143,6 @@ class _BatchRun:
             size_bytes = self.store.object_size(request.bucket, request.key, request.version_id)
         except SourceObjectMissingError as error:
             return self._reject([CheckFinding(check="source_missing", message=str(error))], quarantine=False)
-        limit_bytes = self.config.validation.max_lambda_file_bytes
-        if size_bytes > limit_bytes:
-            message = f"file too large to validate for scoring ({size_bytes} bytes, at most {limit_bytes})"
-            return self._reject([CheckFinding(check="file_too_large", message=message)])
         try:
             model = choose_batch_model(
                 sagemaker,
@@ -207,9 +157,12 @@ class _BatchRun:
             return self._reject([CheckFinding(check="model_version", message=str(error))])
         except NoBatchModelError as error:
             return self._no_model(str(error))
+        baseline, drift_note = self._baseline(model)
+        limit_bytes = self.config.validation.max_lambda_file_bytes
+        if size_bytes > limit_bytes:
+            return self._plan_validation_job(model, baseline, drift_note, size_bytes, limit_bytes)
         local_path = work / LOCAL_UPLOAD_FILE_NAME
         self.store.download(request.bucket, request.key, request.version_id, local_path)
-        baseline, drift_note = self._baseline(model)
         outcome = validate_file(
             local_path,
             scoring_config(self.config),
@@ -232,16 +185,84 @@ class _BatchRun:
             return None, f"the training profile {model.profile_uri} could not be read ({type(error).__name__}); drift not checked"
         return profile, f"compared with the training data of model version {model.model_version}"
 
-    def _accept(self, outcome: ValidationOutcome, model: BatchModel, drift_note: str) -> BatchPlan:
+    def _plan_validation_job(
+        self, model: BatchModel, profile: dict[str, Any] | None, drift_note: str, size_bytes: int, limit_bytes: int
+    ) -> BatchPlan:
+        """A file above validation.max_lambda_file_bytes is validated by the SageMaker Processing
+        job that validates large training uploads (processing_job.py), as a file to score."""
+        baseline = Baseline(model.model_package_arn, model.profile_uri, profile, drift_note)
+        stage_validation_job(
+            self.store, self.request, source_uri=self.source_uri, file_name=self.file_name, baseline=baseline, purpose="scoring"
+        )
+        return BatchPlan(
+            outcome="validate_in_job",
+            reason=f"{size_bytes} bytes, above validation.max_lambda_file_bytes ({limit_bytes}): validated by a job",
+            source_uri=self.source_uri,
+            model=model,
+            validation_job=validation_job_plan(self.config.project, self.store.bucket, self.request),
+        )
+
+    def conclude_validation(self) -> BatchPlan:
+        """The validation job's outcome, taken as `plan` takes its own validation's."""
+        planned = BatchPlan.model_validate(self.request.plan or {})
+        if planned.model is None:
+            raise BatchOutputError("the batch plan names no model")
+        name = self.name
+        job_plan = self.store.read_json(s3_layout.validation_job_key(name, JOB_PLAN_FILE_NAME))
+        document = self.store.read_json(s3_layout.validation_job_key(name, OUTPUT_FOLDER + OUTCOME_FILE_NAME))
+        if job_plan is None or document is None:
+            missing = JOB_PLAN_FILE_NAME if job_plan is None else OUTPUT_FOLDER + OUTCOME_FILE_NAME
+            raise ValidationJobOutputError(f"{s3_layout.validation_job_key(name, missing)} does not exist")
+        if document.get("execution_name") != name:
+            raise ValidationJobOutputError(f"outcome.json under {name} belongs to {document.get('execution_name')}")
+        outcome, _ = outcome_from_document(document)
+        drift_note = baseline_from_plan(job_plan).note
+        if not outcome.accepted:
+            return self._reject(outcome.errors, outcome=outcome, model=planned.model, drift_note=drift_note)
+        output_prefix = s3_layout.validation_job_key(name, OUTPUT_FOLDER)
+        plan = self._accept(
+            outcome,
+            planned.model,
+            drift_note,
+            lambda part, key: self.store.copy(output_prefix + outcome.split_files[part].as_posix(), key, "text/csv"),
+        )
+        return plan.model_copy(update={"join_job": self._plan_join_job(planned.model)})
+
+    def _plan_join_job(self, model: BatchModel) -> BatchJoinJob:
+        name = self.name
+        bucket = self.store.bucket
+        plan_key = batch_layout.batch_job_key(name, JOIN_PLAN_FILE_NAME)
+        self.store.put_json(
+            plan_key,
+            {"model_version": model.model_version, "regression": self.config.dataset.problem_type == "regression"},
+        )
+        predictions_key = batch_layout.predictions_key(self.request.key, name)
+        return BatchJoinJob(
+            job_name=validation_job_name(self.config.project, self.request.execution_arn, name, "join"),
+            rows_uri=s3_layout.s3_uri(bucket, batch_layout.batch_job_key(name, batch_layout.ROWS_FILE_NAME)),
+            plan_uri=s3_layout.s3_uri(bucket, plan_key),
+            answers_uri=s3_layout.s3_uri(bucket, batch_layout.transform_output_prefix(name)),
+            predictions_uri=s3_layout.s3_uri(bucket, predictions_key.rsplit("/", 1)[0] + "/"),
+            summary_uri=s3_layout.s3_uri(bucket, batch_layout.join_output_prefix(name)),
+        )
+
+    def _accept(
+        self,
+        outcome: ValidationOutcome,
+        model: BatchModel,
+        drift_note: str,
+        publish: Callable[[str, str], str] | None = None,
+    ) -> BatchPlan:
+        """`publish(part, key)` puts one of the validation's files (features, rows, quarantined)
+        at `key` and returns its URI; by default it uploads the local file."""
         name = self.name
         files = outcome.split_files
-        self.store.upload_file(
-            files[FEATURES], batch_layout.transform_input_prefix(name) + batch_layout.FEATURES_FILE_NAME, "text/csv"
-        )
-        self.store.upload_file(files[ROWS], batch_layout.batch_job_key(name, ROWS_FILE_NAME), "text/csv")
+        publish = publish or (lambda part, key: self.store.upload_file(files[part], key, "text/csv"))
+        publish(FEATURES, batch_layout.transform_input_prefix(name) + batch_layout.FEATURES_FILE_NAME)
+        publish(ROWS, batch_layout.batch_job_key(name, batch_layout.ROWS_FILE_NAME))
         quarantined_rows_uri = None
         if QUARANTINED in files:
-            quarantined_rows_uri = self.store.upload_file(files[QUARANTINED], s3_layout.quarantine_rows_key(name), "text/csv")
+            quarantined_rows_uri = publish(QUARANTINED, s3_layout.quarantine_rows_key(name))
         bucket = self.store.bucket
         plan = BatchPlan(
             outcome="accepted",
@@ -311,22 +332,18 @@ class _BatchRun:
 
     # --- after the transform job ---------------------------------------------------------
 
-    def conclude(self) -> BatchResult:
+    def conclude(self, sagemaker: Any) -> BatchResult:
         plan = BatchPlan.model_validate(self.request.plan or {})
         if plan.model is None:
             raise BatchOutputError("the batch plan names no model")
         name = self.name
-        output = self.s3.get_object(Bucket=self.store.bucket, Key=batch_layout.transform_output_key(name))
-        predictions, probabilities, classes = parse_transform_output(output["Body"].read().decode("utf-8"))
-        rows_csv = self.s3.get_object(Bucket=self.store.bucket, Key=batch_layout.batch_job_key(name, ROWS_FILE_NAME))
-        text = predictions_csv(
-            rows_csv["Body"].read().decode("utf-8"), predictions, probabilities, classes, plan.model.model_version
-        )
+        bucket = self.store.bucket
         predictions_key = batch_layout.predictions_key(self.request.key, name)
-        predictions_uri = self.store.put_text(predictions_key, text, "text/csv")
+        summary = self._joined_summary(plan) if plan.join_job else self._join(plan.model, predictions_key)
+        predictions_uri = s3_layout.s3_uri(bucket, predictions_key)
         saved = self.store.read_json(batch_layout.batch_job_key(name, PLAN_FILE_NAME)) or {}
         reason = (
-            f"{len(predictions)} of {plan.rows} rows scored by model version {plan.model.model_version} "
+            f"{summary['rows']} of {plan.rows} rows scored by model version {plan.model.model_version} "
             f"(chosen by {plan.model.chosen_by})"
             + (f"; {plan.quarantined_rows} held back in {plan.quarantined_rows_uri}" if plan.quarantined_rows else "")
         )
@@ -336,13 +353,13 @@ class _BatchRun:
             plan.model,
             saved.get("validation", {}),
             extra={
-                "rows_scored": len(predictions),
+                "rows_scored": summary["rows"],
                 "predictions_uri": predictions_uri,
                 "transform_job_name": plan.transform_job_name,
-                "prediction_distribution": prediction_distribution(
-                    predictions, self.config.dataset.problem_type == "regression"
-                ),
-                "classes": classes,
+                **({"join_job_name": plan.join_job.job_name} if plan.join_job else {}),
+                "prediction_distribution": summary["distribution"],
+                "classes": summary["classes"],
+                "model_cleanup": delete_batch_model(sagemaker, plan.model.model_name),
             },
         )
         uris = self._write_report(report)
@@ -351,19 +368,56 @@ class _BatchRun:
             reason=reason,
             source_uri=self.source_uri,
             model_version=plan.model.model_version,
-            rows_scored=len(predictions),
+            rows_scored=summary["rows"],
             predictions_uri=predictions_uri,
             **uris,
         )
 
-    def failed(self) -> BatchResult:
-        plan = BatchPlan.model_validate(self.request.plan or {})
-        transform = self.request.transform or {}
-        reason = f"transform job {plan.transform_job_name} {str(transform.get('status', 'failed')).lower()}: {transform.get('reason') or 'no reason given'}"
-        saved = self.store.read_json(batch_layout.batch_job_key(self.name, PLAN_FILE_NAME)) or {}
-        report = self._report(
-            "failed", reason, plan.model, saved.get("validation", {}), extra={"transform_job_name": plan.transform_job_name}
+    def _join(self, model: BatchModel, predictions_key: str) -> dict[str, Any]:
+        """Join in the function, streamed both ways: one line of each input in memory at a time."""
+        bucket = self.store.bucket
+        join = PredictionJoin(model.model_version, self.config.dataset.problem_type == "regression")
+        output = self.s3.get_object(Bucket=bucket, Key=batch_layout.transform_output_key(self.name))["Body"]
+        rows = self.s3.get_object(Bucket=bucket, Key=batch_layout.batch_job_key(self.name, batch_layout.ROWS_FILE_NAME))["Body"]
+        self.s3.upload_fileobj(
+            LineStream(
+                join.lines(
+                    csv.reader(io.TextIOWrapper(rows, encoding="utf-8", newline="")),
+                    io.TextIOWrapper(output, encoding="utf-8"),
+                )
+            ),
+            bucket,
+            predictions_key,
+            ExtraArgs={"ContentType": "text/csv"},
         )
+        return join.summary()
+
+    def _joined_summary(self, plan: BatchPlan) -> dict[str, Any]:
+        key = batch_layout.join_output_prefix(self.name) + JOIN_SUMMARY_FILE_NAME
+        summary = self.store.read_json(key)
+        if summary is None:
+            raise BatchOutputError(f"the join job {plan.join_job.job_name} left no {key}")
+        return summary
+
+    def failed(self, sagemaker: Any) -> BatchResult:
+        plan = BatchPlan.model_validate(self.request.plan or {})
+        extra: dict[str, Any] = {}
+        if plan.transform_job_name is not None and plan.model is not None:
+            # The transform job has ended, whichever job failed.
+            extra["model_cleanup"] = delete_batch_model(sagemaker, plan.model.model_name)
+        if self.request.processing is None:
+            job, status = f"transform job {plan.transform_job_name}", self.request.transform or {}
+            extra["transform_job_name"] = plan.transform_job_name
+        elif plan.join_job is not None and plan.transform_job_name is not None:
+            job, status = f"join job {plan.join_job.job_name}", self.request.processing
+            extra["join_job_name"] = plan.join_job.job_name
+        else:
+            job_name = plan.validation_job.job_name if plan.validation_job else "(unnamed)"
+            job, status = f"validation job {job_name}", self.request.processing
+            extra["validation_job_name"] = job_name
+        reason = f"{job} {str(status.get('status', 'failed')).lower()}: {status.get('reason') or 'no reason given'}"
+        saved = self.store.read_json(batch_layout.batch_job_key(self.name, PLAN_FILE_NAME)) or {}
+        report = self._report("failed", reason, plan.model, saved.get("validation", {}), extra=extra)
         uris = self._write_report(report)
         return BatchResult(
             outcome="failed",
@@ -421,6 +475,22 @@ def _validation_section(outcome: ValidationOutcome, drift_note: str) -> dict[str
     }
 
 
+def delete_batch_model(sagemaker: Any, model_name: str) -> str:
+    """Delete the execution's SageMaker model once its transform job has ended: each batch
+    creates one, and SageMaker keeps models until they are deleted. A model that cannot be
+    deleted does not change the batch's outcome; the report says so."""
+    try:
+        sagemaker.delete_model(ModelName=model_name)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        # DeleteModel answers a model that does not exist (a retried step) with a ValidationException.
+        if code == "ValidationException" and "could not find" in message.lower():
+            return f"model {model_name} was already deleted"
+        return f"model {model_name} not deleted ({code}); delete it with aws sagemaker delete-model"
+    return f"model {model_name} deleted"
+
+
 def run_batch_step(
     request: BatchRequest,
     config: PipelineConfig,
@@ -433,9 +503,11 @@ def run_batch_step(
 ) -> BatchPlan | BatchResult:
     """One step of the state machine's batch branch, by the request's mode."""
     if request.mode == "batch_conclude":
-        return conclude_batch(request, config, s3=s3, data_bucket=data_bucket)
+        return conclude_batch(request, config, s3=s3, sagemaker=sagemaker, data_bucket=data_bucket)
     if request.mode == "batch_failed":
-        return record_batch_failure(request, config, s3=s3, data_bucket=data_bucket)
+        return record_batch_failure(request, config, s3=s3, sagemaker=sagemaker, data_bucket=data_bucket)
+    if request.mode == "batch_validation_concluded":
+        return conclude_batch_validation(request, config, s3=s3, data_bucket=data_bucket)
     # Without an endpoint (batch_only), the newest approved version scores.
     serving_endpoint = endpoint_name if config.deployment.mode == "realtime" else None
     return plan_batch(

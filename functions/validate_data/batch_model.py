@@ -47,10 +47,14 @@ def requested_version(key: str, tags: dict[str, str]) -> tuple[int | None, str]:
     return int(text), "the object's tag"
 
 
+def batch_model_name_prefix(project: str) -> str:
+    return f"{project}-batch-"
+
+
 def batch_model_name(project: str, model_version: int, execution_arn: str) -> str:
     """One SageMaker model per execution, the same for every attempt of it."""
     digest = hashlib.sha256(execution_arn.encode("utf-8")).hexdigest()[:DIGEST_CHARS]
-    return f"{project}-batch-v{model_version}-{digest}"[:MAX_MODEL_NAME_CHARS]
+    return f"{batch_model_name_prefix(project)}v{model_version}-{digest}"[:MAX_MODEL_NAME_CHARS]
 
 
 def choose_batch_model(

@@ -24,7 +24,13 @@ tracer = InvocationTracer()
 metrics = Metrics()
 
 OUTCOME_METRICS = {"accepted": "DataAccepted", "data_rejected": "DataRejected", "duplicate": "DuplicateUpload"}
-BATCH_METRICS = {"accepted": "BatchAccepted", "data_rejected": "BatchRejected", "scored": "BatchScored", "failed": "BatchFailed"}
+BATCH_METRICS = {
+    "accepted": "BatchAccepted",
+    "data_rejected": "BatchRejected",
+    "scored": "BatchScored",
+    "failed": "BatchFailed",
+    "validate_in_job": "BatchValidationJobPlanned",
+}
 # A request with a batch `mode` is a step of the batch branch, with another `mode` a step of the
 # validation job route; without one, the Lambda route.
 ValidateDataEvent = Annotated[

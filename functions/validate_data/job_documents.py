@@ -7,6 +7,7 @@ plan.json, written by "plan", read by the job and by "conclude":
     {"format_version": 1, "source_uri": <the upload>, "file_name": <its name>,
      "input_file_name": <the name of the job's copy of the upload in its input folder>,
      "execution_arn": ..., "execution_name": ...,
+     "purpose": "training" | "scoring",   # scoring: a file uploaded under batch/, no target
      "baseline": {"model_package_arn", "profile_uri", "profile", "note"}}  # storage.Baseline
 
 source/upload, written by "plan": a copy of the version of the upload the event names.
@@ -23,6 +24,8 @@ output/outcome.json, written by the job, read by "conclude" (a ValidationOutcome
 
 output/splits/<split>.csv, written by the job when the data is accepted, and
 output/splits/quarantined.csv when some rows failed a check within their column's tolerance.
+For a file to score, output/splits/ holds features.csv and rows.csv instead of the splits
+(scoring_rows.py), and quarantined.csv as above.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from functions.common.contracts import ChampionReference, CheckFinding
 from functions.common.drift_profile import DriftComparison, FeatureDrift
 from functions.common.errors import ValidationJobOutputError
 from functions.validate_data.storage import Baseline
-from functions.validate_data.validation import ValidationOutcome
+from functions.validate_data.validation import Purpose, ValidationOutcome
 
 PLAN_FORMAT_VERSION = 1
 OUTCOME_FORMAT_VERSION = 1
@@ -55,9 +58,11 @@ def plan_document(
     execution_arn: str,
     execution_name: str,
     baseline: Baseline,
+    purpose: Purpose = "training",
 ) -> dict[str, Any]:
     return {
         "format_version": PLAN_FORMAT_VERSION,
+        "purpose": purpose,
         "source_uri": source_uri,
         "file_name": file_name,
         "input_file_name": input_file_name,

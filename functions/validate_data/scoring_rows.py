@@ -32,6 +32,18 @@ QUARANTINED = "quarantined"
 ROW_NUMBER_COLUMN = "row"
 
 
+def scoring_config(config: PipelineConfig) -> PipelineConfig:
+    """The config a file to score is checked with: with batch.drift "report", drift beyond a
+    column's fail level is a warning in the report, not a rejection."""
+    if config.batch.drift == "block":
+        return config
+    columns = [
+        column if column.drift == "ignore" else column.model_copy(update={"drift": "warn"})
+        for column in config.dataset.columns
+    ]
+    return config.model_copy(update={"dataset": config.dataset.model_copy(update={"columns": columns})})
+
+
 def model_features(config: PipelineConfig) -> list[ColumnSchema]:
     """The columns the model takes, in the order the serving code reads CSV rows."""
     schema = config.dataset

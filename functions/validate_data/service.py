@@ -52,7 +52,13 @@ from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data import shards
 from functions.validate_data.fingerprint import rows_fingerprint
 from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError, find_baseline, sha256_file
-from functions.validate_data.validation import QUARANTINED_ROWS, ValidationOutcome, rejection_reason, validate_file
+from functions.validate_data.validation import (
+    QUARANTINED_ROWS,
+    Purpose,
+    ValidationOutcome,
+    rejection_reason,
+    validate_file,
+)
 
 MAX_TRAINING_JOB_NAME_CHARS = 63
 MAX_PROCESSING_JOB_NAME_CHARS = 63
@@ -68,10 +74,11 @@ def training_job_name(project: str, dataset_version: str, execution_name: str) -
     return name.strip("-")
 
 
-def validation_job_name(project: str, execution_arn: str, execution_name: str) -> str:
-    """The same name for every attempt of an execution, so a redrive finds the job it started."""
+def validation_job_name(project: str, execution_arn: str, execution_name: str, step: str = "") -> str:
+    """The same name for every attempt of an execution, so a redrive finds the job it started.
+    `step` names another job of the validation job's image in the same execution ("join")."""
     digest = hashlib.sha256(execution_arn.encode("utf-8")).hexdigest()[:EXECUTION_DIGEST_CHARS]
-    raw = f"{project}-validate-{execution_name[:8]}-{digest}".lower()
+    raw = f"{project}-validate-{step + '-' if step else ''}{execution_name[:8]}-{digest}".lower()
     name = re.sub(r"[^a-z0-9-]", "-", raw)[:MAX_PROCESSING_JOB_NAME_CHARS]
     return name.strip("-")
 
@@ -107,40 +114,57 @@ def plan_validation_job(
 ) -> ValidationJobPlan:
     """Write the job's plan.json and source.manifest; a missing upload is rejected here, as on the Lambda route."""
     run = _ValidationRun(request, config, s3, sagemaker, data_bucket, model_package_group, endpoint_name, Path("."), now)
-    name = request.execution_name
-    plan = ValidationJobPlan(
-        job_name=validation_job_name(config.project, request.execution_arn, name),
-        plan_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, PLAN_FILE_NAME)),
-        source_manifest_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME)),
-        output_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, OUTPUT_FOLDER)),
-    )
+    plan = validation_job_plan(config.project, data_bucket, request)
     try:
         run.store.object_size(request.bucket, request.key, request.version_id)
     except SourceObjectMissingError as error:
         return plan.model_copy(update={"result": run.source_missing(error)})
-    baseline = run.find_baseline()
+    stage_validation_job(run.store, request, source_uri=run.source_uri, file_name=run.file_name, baseline=run.find_baseline())
+    return plan
+
+
+def validation_job_plan(project: str, data_bucket: str, request: ValidateDataRequest) -> ValidationJobPlan:
+    """The validation job's name and the S3 URIs of its inputs and output, for one execution."""
+    name = request.execution_name
+    return ValidationJobPlan(
+        job_name=validation_job_name(project, request.execution_arn, name),
+        plan_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, PLAN_FILE_NAME)),
+        source_manifest_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME)),
+        output_uri=s3_layout.s3_uri(data_bucket, s3_layout.validation_job_key(name, OUTPUT_FOLDER)),
+    )
+
+
+def stage_validation_job(
+    store: DataStore,
+    request: ValidateDataRequest,
+    *,
+    source_uri: str,
+    file_name: str,
+    baseline: Baseline,
+    purpose: Purpose = "training",
+) -> None:
+    """Put the validation job's inputs in place: a copy of the upload, its manifest and plan.json."""
+    name = request.execution_name
     # The job reads a copy of the version the event names, under a name any file system takes: a
     # manifest cannot name a version (an overwrite during the execution would change the bytes),
     # and the job's input file is named after the key's last segment, which may be ".." or longer
     # than a file name may be (S3 keys run to 1,024 bytes).
-    job_source_uri = run.store.copy_version(
+    job_source_uri = store.copy_version(
         request.bucket, request.key, request.version_id, s3_layout.validation_job_key(name, s3_layout.VALIDATION_JOB_SOURCE)
     )
     document = plan_document(
-        source_uri=run.source_uri,
-        file_name=run.file_name,
+        source_uri=source_uri,
+        file_name=file_name,
         input_file_name=Path(s3_layout.VALIDATION_JOB_SOURCE).name,
         execution_arn=request.execution_arn,
         execution_name=name,
         baseline=baseline,
+        purpose=purpose,
     )
-    run.store.put_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME), document)
+    store.put_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME), document)
     # A manifest names exactly the one object; an S3 prefix would also match "<key>.gz" and the like.
     manifest = source_manifest(job_source_uri)
-    run.store.put_text(
-        s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME), json.dumps(manifest), "application/json"
-    )
-    return plan
+    store.put_text(s3_layout.validation_job_key(name, SOURCE_MANIFEST_FILE_NAME), json.dumps(manifest), "application/json")
 
 
 def conclude_validation_job(

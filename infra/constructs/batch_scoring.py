@@ -9,7 +9,8 @@ from constructs import Construct
 
 from functions.common import batch_layout, s3_layout
 from infra.constructs.nag import acknowledge, nag_text
-from infra.constructs.permissions import grant_bucket_prefixes
+from functions.validate_data.batch_model import batch_model_name_prefix
+from infra.constructs.permissions import grant_bucket_prefixes, sagemaker_arn
 
 
 class BatchScoring(Construct):
@@ -18,6 +19,7 @@ class BatchScoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        project: str,
         validate_role: iam.Role,
         model_role: iam.Role,
         data_bucket: s3.IBucket,
@@ -43,6 +45,16 @@ class BatchScoring(Construct):
             "AwsSolutions-IAM5",
             "Reading the tags of batch uploads, whose names are the user's.",
             findings=[f"Resource::{nag_text(validate_role, uploads)}"],
+        )
+        # Each batch's SageMaker model is deleted once its transform job has ended (batch_model.py
+        # names them "<project>-batch-v<version>-<digest>").
+        batch_models = sagemaker_arn(self, "model", f"{batch_model_name_prefix(project)}*")
+        validate_role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DeleteModel"], resources=[batch_models]))
+        acknowledge(
+            validate_role,
+            "AwsSolutions-IAM5",
+            "Deleting the SageMaker models batch scoring created; each is named per execution at run time.",
+            findings=[f"Resource::{nag_text(validate_role, batch_models)}"],
         )
         # Batch Transform reads its input and writes its output as the model's execution role
         # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html, ExecutionRoleArn).

@@ -73,6 +73,10 @@ def test_a_batch_upload_is_scored_as_the_endpoint_scores_it_without_counting_as_
         assert scored.outcome == Outcome.SCORED, scored.reason
         assert "model version 1" in scored.reason
 
+        # And the execution's SageMaker model is deleted once the transform job has ended
+        models = [model["ModelName"] for model in cloud.client("sagemaker").list_models()["Models"]]
+        assert models and not [name for name in models if "-batch-" in name], models
+
         # And the endpoint served none of it: no invocation metrics, no captured requests
         cloudwatch = cloud.client("cloudwatch")
         assert cloudwatch.list_metrics(Namespace="AWS/SageMaker", MetricName="Invocations")["Metrics"] == []
@@ -127,14 +131,18 @@ def test_a_batch_upload_is_scored_as_the_endpoint_scores_it_without_counting_as_
             ]
 
 
-def test_mlops_local_run_of_a_batch_upload_ends_with_predictions_in_the_results_folder(
+def test_mlops_local_run_of_a_batch_file_above_the_lambda_limit_ends_with_predictions_in_the_results_folder(
     tmp_path, breast_cancer_frame, capsys
 ):
-    # Given a config, a training file and a file to score
+    # Given a config, a training file and a file to score, both above the size the validate
+    # function checks itself, so the validation job checks them
     config = _config(tmp_path, breast_cancer_frame)
     training = write_csv(_with_ids(breast_cancer_frame.iloc[:400], 0), tmp_path / "cancer_2024_01.csv")
     to_score = _with_ids(breast_cancer_frame.iloc[400:], 400).drop(columns=["target"])
     batch_file = write_csv(to_score, tmp_path / "to_score.csv")
+    document = json.loads(config.read_text())
+    document["validation"] = {"max_lambda_file_bytes": batch_file.stat().st_size - 1}
+    config.write_text(json.dumps(document, indent=2))
     keep = tmp_path / "results"
 
     # When `mlops local run` uploads the training file, then the file to score under batch/
@@ -151,3 +159,8 @@ def test_mlops_local_run_of_a_batch_upload_ends_with_predictions_in_the_results_
     key = scored["predictions_uri"].split("/", 3)[3]
     predictions = pd.read_csv(keep / key, float_precision="round_trip")
     assert list(predictions[ID_COLUMN]) == list(to_score[ID_COLUMN])
+    # And the validation job checked each file, and joined the batch's predictions: their logs are in the folder
+    jobs = keep / "logs" / "jobs"
+    for execution in sorted(path.name for path in (keep / "reports").iterdir()):
+        assert list(jobs.glob(f"mlops-validate-{execution[:8]}-*.log")), execution
+    assert list(jobs.glob(f"mlops-validate-join-{key.split('/')[2][:8]}-*.log"))

@@ -123,3 +123,60 @@ def test_the_validate_function_reads_the_tags_of_batch_uploads_only(synthesized)
         if "s3:GetObjectTagging" in statement["Action"]
     ]
     assert [statement["Resource"] for statement in tag_reads] == [data_object(synthesized, f"{BATCH_PREFIX}*")]
+
+
+def test_a_batch_file_above_the_lambda_limit_goes_through_the_validation_job_and_back_to_the_choice(synthesized):
+    states = synthesized.definition()["States"]
+    choices = {choice["StringEquals"]: choice["Next"] for choice in states["Batch accepted?"]["Choices"]}
+    assert choices["validate_in_job"] == "Start batch validation job"
+    start = states["Start batch validation job"]
+    assert start["Resource"].endswith(":aws-sdk:sagemaker:createProcessingJob")
+    assert start["Parameters"]["ProcessingJobName.$"] == "$.batch.validation_job.job_name"
+    # The same job as large training uploads: same image, code, isolation and key.
+    training_route = states["Start validation job"]["Parameters"]
+    for field in ("AppSpecification", "NetworkConfig", "ProcessingResources", "RoleArn"):
+        assert start["Parameters"][field] == training_route[field], field
+    conclude = states["Conclude batch validation"]
+    assert conclude["Parameters"]["mode"] == "batch_validation_concluded"
+    assert (conclude["ResultPath"], conclude["Next"]) == ("$.batch", "Batch accepted?")
+    assert states["Record batch validation failure"]["Next"] == "Notify batch validation job failed"
+
+
+def test_the_validate_function_may_delete_only_the_batch_models(synthesized):
+    project = synthesized.config.project
+    deletes = [
+        statement
+        for statement in role_statements(synthesized, "validate_data")
+        if "sagemaker:DeleteModel" in statement["Action"]
+    ]
+    assert [render(statement["Resource"]) for statement in deletes] == [
+        f"arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/{project}-batch-*"
+    ]
+
+
+def test_a_file_the_validation_job_checked_is_joined_by_that_jobs_image_before_the_conclusion(synthesized):
+    states = synthesized.definition()["States"]
+    choice = states["Join in a job?"]
+    assert choice["Default"] == "Conclude batch"
+    (join,) = choice["Choices"]
+    assert join["Next"] == "Start join job" and {"Variable": "$.batch.join_job", "IsNull": False} in join["And"]
+    parameters = states["Start join job"]["Parameters"]
+    training_route = states["Start validation job"]["Parameters"]
+    assert parameters["AppSpecification"]["ImageUri"] == training_route["AppSpecification"]["ImageUri"]
+    assert parameters["RoleArn"] == training_route["RoleArn"]
+    assert parameters["AppSpecification"]["ContainerArguments"][0] == "--join"
+    assert parameters["NetworkConfig"]["EnableNetworkIsolation"] is True
+    inputs = {i["InputName"]: i["S3Input"].get("S3Uri.$") for i in parameters["ProcessingInputs"]}
+    assert inputs == {
+        "code": None,
+        "plan": "$.batch.join_job.plan_uri",
+        "rows": "$.batch.join_job.rows_uri",
+        "answers": "$.batch.join_job.answers_uri",
+    }
+    outputs = parameters["ProcessingOutputConfig"]
+    assert {o["OutputName"]: o["S3Output"]["S3Uri.$"] for o in outputs["Outputs"]} == {
+        "predictions": "$.batch.join_job.predictions_uri",
+        "summary": "$.batch.join_job.summary_uri",
+    }
+    assert outputs["KmsKeyId"] == render(_key_arn(synthesized))
+    assert states["Record batch join failure"]["Next"] == "Notify batch join job failed"

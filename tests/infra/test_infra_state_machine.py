@@ -91,6 +91,8 @@ FAIL_ERRORS = {
     "Deployment rolled back": "DeploymentRolledBack",
     "Deployment failed": "DeploymentFailed",
     "Batch transform failed": "BatchTransformFailed",
+    "Batch validation job failed": "BatchValidationJobFailed",
+    "Batch join job failed": "BatchJoinJobFailed",
     "Batch not scored": "BatchNotScored",
 }
 LAMBDA_RETRY_ERRORS = {

@@ -263,8 +263,19 @@ def test_the_job_role_reads_only_its_copy_of_the_upload_and_its_plan_and_writes_
             by_action.setdefault(action, set()).update(render(r) for r in _listed(statement["Resource"]))
 
     data = f"<{data_bucket_id}.Arn>"
-    assert {r for r in by_action["s3:PutObject"]} == {f"{data}/validation-jobs/*"}
-    assert {r for r in by_action["s3:GetObject"] if r.startswith(data)} == {f"{data}/validation-jobs/*"}
+    # Its own folder, and as the join job of a batch file it validated, that batch's rows, plan and
+    # answers in and its predictions and summary out.
+    assert {r for r in by_action["s3:PutObject"]} == {
+        f"{data}/validation-jobs/*",
+        f"{data}/predictions/*",
+        f"{data}/batch-jobs/*/join/*",
+    }
+    assert {r for r in by_action["s3:GetObject"] if r.startswith(data)} == {
+        f"{data}/validation-jobs/*",
+        f"{data}/batch-jobs/*/rows.csv",
+        f"{data}/batch-jobs/*/join-plan.json",
+        f"{data}/batch-jobs/*/output/*",
+    }
     assert all(r.endswith(".zip") for r in by_action["s3:GetObject"] if not r.startswith(data))
     assert by_action["kms:Decrypt"] == {f"<{key_id}.Arn>"}
     listing = [s for s in statements if "s3:ListBucket" in _listed(s["Action"]) and data in map(render, _listed(s["Resource"]))]

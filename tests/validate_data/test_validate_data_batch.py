@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import pytest
 
-from functions.validate_data.batch import BatchOutputError
+from functions.validate_data.prediction_join import BatchOutputError
 from functions.validate_data.handler import lambda_handler
 from validate_data_support import DATA_BUCKET, request_for, to_csv_bytes
 

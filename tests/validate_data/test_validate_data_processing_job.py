@@ -22,7 +22,7 @@ from functions.validate_data.handler import lambda_handler
 from functions.validate_data.validation import validate_file
 from infra.assets import build_validation_job_bundle
 from tests.support.runtimes import image_python
-from validate_data_support import DATA_BUCKET, request_for, to_csv_bytes
+from validate_data_support import DATA_BUCKET, request_for, run_validation_job, to_csv_bytes
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 FIRST_DATASET_NOTE = "no model serves yet: this is a first dataset, drift not checked"
@@ -205,24 +205,7 @@ def _run_job_route(aws, event: dict[str, Any], lambda_context, work: Path) -> tu
     plan = lambda_handler({**event, "mode": "plan"}, lambda_context)
     if plan["result"] is not None:
         return plan, plan["result"]
-    _, plan_key = plan["plan_uri"].removeprefix("s3://").split("/", 1)
-    _, manifest_key = plan["source_manifest_uri"].removeprefix("s3://").split("/", 1)
-    plan_document = aws.get_json(plan_key)
-    prefix, *relative = aws.get_json(manifest_key)
-    folders = {name: work / name for name in ("plan", "data", "output")}
-    for folder in folders.values():
-        folder.mkdir(parents=True)
-    (folders["plan"] / "plan.json").write_text(json.dumps(plan_document))
-    source_prefix = prefix["prefix"].removeprefix(f"s3://{DATA_BUCKET}/")
-    for name in relative:
-        (folders["data"] / name).write_bytes(aws.get(source_prefix + name))
-    config_json = (aws.task_root / "pipeline_config.json").read_text()
-    arguments = ["--plan", str(folders["plan"] / "plan.json"), "--data", str(folders["data"]), "--output", str(folders["output"])]
-    assert processing_job.main([*arguments, "--message-file", str(work / "message")], config_json) == 0
-    output_prefix = plan["output_uri"].removeprefix(f"s3://{DATA_BUCKET}/")
-    for path in sorted(folders["output"].rglob("*")):
-        if path.is_file():
-            aws.put(output_prefix + path.relative_to(folders["output"]).as_posix(), path.read_bytes())
+    run_validation_job(aws, plan, work)
     return plan, lambda_handler({**event, "mode": "conclude"}, lambda_context)
 
 

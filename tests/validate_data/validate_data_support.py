@@ -94,3 +94,28 @@ class Aws:
         else:
             self.sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=name)
         return package_arn
+
+
+def run_validation_job(aws: Aws, job_plan: dict[str, Any], work: Path) -> None:
+    """What SageMaker Processing does with a validation job's plan (a ValidationJobPlan): download
+    plan.json and the object the manifest names, run the job's entry point, upload its output."""
+    from functions.validate_data import processing_job
+
+    _, plan_key = job_plan["plan_uri"].removeprefix("s3://").split("/", 1)
+    _, manifest_key = job_plan["source_manifest_uri"].removeprefix("s3://").split("/", 1)
+    plan_document = aws.get_json(plan_key)
+    prefix, *relative = aws.get_json(manifest_key)
+    folders = {name: work / name for name in ("plan", "data", "output")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    (folders["plan"] / "plan.json").write_text(json.dumps(plan_document))
+    source_prefix = prefix["prefix"].removeprefix(f"s3://{DATA_BUCKET}/")
+    for name in relative:
+        (folders["data"] / name).write_bytes(aws.get(source_prefix + name))
+    config_json = (aws.task_root / CONFIG_FILE_NAME).read_text()
+    arguments = ["--plan", str(folders["plan"] / "plan.json"), "--data", str(folders["data"]), "--output", str(folders["output"])]
+    assert processing_job.main([*arguments, "--message-file", str(work / "message")], config_json) == 0
+    output_prefix = job_plan["output_uri"].removeprefix(f"s3://{DATA_BUCKET}/")
+    for path in sorted(folders["output"].rglob("*")):
+        if path.is_file():
+            aws.put(output_prefix + path.relative_to(folders["output"]).as_posix(), path.read_bytes())

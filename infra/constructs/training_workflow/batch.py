@@ -1,8 +1,10 @@
 """Scoring a file uploaded under batch/: validate it without the target and choose the model
-version ("Validate batch"), create that version's SageMaker model, run a Batch Transform job over
-the rows, then join the predictions to the rows ("Conclude batch"). Batch scoring does not take
-the deployment lock: it changes nothing the gate or a deployment reads, and a transform job can
-run for hours. Its outcome is `scored`, `data_rejected` or `failed`."""
+version ("Validate batch"; above validation.max_lambda_file_bytes the validation job checks the
+file and "Conclude batch validation" takes its outcome), create that version's SageMaker model,
+run a Batch Transform job over the rows, then join the predictions to the rows and delete the
+model ("Conclude batch"). Batch scoring does not take the deployment lock: it changes nothing the
+gate or a deployment reads, and a transform job can run for hours. Its outcome is `scored`,
+`data_rejected` or `failed`."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.common.batch_layout import BATCH_PREFIX
-from functions.common.config import BatchConfig
+from functions.common.config import BatchConfig, ValidationConfig
 from functions.common.outcome import Outcome
 from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
-from infra.constructs.training_workflow.validation import upload_request
+from infra.constructs.training_workflow.validation import start_validation_job, upload_request
+from infra.constructs import validation_job as job_paths
+from infra.constructs.validation_job import ValidationJobResources
 
 PLAN_PATH = "$.batch"
 RESULT_PATH = "$.batch_result"
@@ -40,7 +44,9 @@ def score_batch(
     states: WorkflowStates,
     *,
     config: BatchConfig,
+    validation: ValidationConfig,
     validate: lambda_.IFunction,
+    validation_job: ValidationJobResources,
     model_role: iam.IRole,
     key: kms.IKey,
     after: Sequence[Exit],
@@ -83,12 +89,18 @@ def score_batch(
         },
         result_path=sfn.JsonPath.DISCARD,
     )
-    plan.next(
+    start_validation, validation_concluded = _validation_job(
+        states, config=validation, validate=validate, job=validation_job, key=key
+    )
+    batch_accepted = (
         sfn.Choice(scope, "Batch accepted?")
         .when(sfn.Condition.string_equals(f"{PLAN_PATH}.outcome", "data_rejected"), rejected)
         .when(sfn.Condition.string_equals(f"{PLAN_PATH}.outcome", "failed"), no_model)
+        .when(sfn.Condition.string_equals(f"{PLAN_PATH}.outcome", "validate_in_job"), start_validation)
         .otherwise(create_model)
     )
+    plan.next(batch_accepted)
+    validation_concluded.next(batch_accepted)
     start_job = _start_transform_job(states, config=config, key=key)
     create_model.next(start_job)
     record_failure = states.invoke(
@@ -120,7 +132,17 @@ def score_batch(
         {"mode": "batch_conclude", **upload_request(), "plan": sfn.JsonPath.object_at(PLAN_PATH)},
         RESULT_PATH,
     )
-    job_completed(conclude)
+    join_job = f"{PLAN_PATH}.join_job"
+    join_in_job = _join_job(states, validation_job=validation_job, validate=validate, config=validation, key=key)
+    join_in_job(conclude)
+    job_completed(
+        sfn.Choice(scope, "Join in a job?")
+        .when(
+            sfn.Condition.and_(sfn.Condition.is_present(join_job), sfn.Condition.is_not_null(join_job)),
+            join_in_job.start,
+        )
+        .otherwise(conclude)
+    )
     conclude.next(
         states.notify(
             "Notify batch scored",
@@ -133,6 +155,160 @@ def score_batch(
     ).next(
         states.record("Record batch scored", Outcome.SCORED, sfn.JsonPath.string_at(f"{RESULT_PATH}.reason"))
     ).next(sfn.Succeed(scope, "Scored"))
+
+
+class _JoinJob:
+    def __init__(self, start: tasks.CallAwsService, completed: Exit) -> None:
+        self.start = start
+        self._completed = completed
+
+    def __call__(self, then: sfn.IChainable) -> None:
+        self._completed(then)
+
+
+def _join_job(
+    states: WorkflowStates,
+    *,
+    validation_job: ValidationJobResources,
+    validate: lambda_.IFunction,
+    config: ValidationConfig,
+    key: kms.IKey,
+) -> _JoinJob:
+    """A file the validation job checked is joined to its predictions by that job's image
+    (processing_job.py --join), so no step that scores it is bounded by the function's memory or
+    15 minutes. The function then only reads the join's summary."""
+    join_job = f"{PLAN_PATH}.join_job"
+    settings = config.processing
+
+    def s3_input(name: str, uri: str, local_path: str) -> dict[str, object]:
+        return {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": local_path,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
+
+    def s3_output(name: str, uri_field: str, local_path: str) -> dict[str, object]:
+        return {
+            "OutputName": name,
+            "S3Output": {
+                "S3Uri": sfn.JsonPath.string_at(f"{join_job}.{uri_field}"),
+                "LocalPath": local_path,
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+
+    start = states.sagemaker_call(
+        "Start join job",
+        "createProcessingJob",
+        {
+            "ProcessingJobName": sfn.JsonPath.string_at(f"{join_job}.job_name"),
+            "RoleArn": validation_job.role.role_arn,
+            "AppSpecification": {
+                "ImageUri": validation_job.image_uri,
+                "ContainerEntrypoint": validation_job.entrypoint,
+                "ContainerArguments": validation_job.join_arguments,
+            },
+            "ProcessingInputs": [
+                s3_input("code", validation_job.code_bundle_uri, job_paths.CODE_DIR),
+                s3_input("plan", sfn.JsonPath.string_at(f"{join_job}.plan_uri"), job_paths.JOIN_PLAN_DIR),
+                s3_input("rows", sfn.JsonPath.string_at(f"{join_job}.rows_uri"), job_paths.JOIN_ROWS_DIR),
+                s3_input("answers", sfn.JsonPath.string_at(f"{join_job}.answers_uri"), job_paths.JOIN_ANSWERS_DIR),
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    s3_output("predictions", "predictions_uri", job_paths.JOIN_PREDICTIONS_DIR),
+                    s3_output("summary", "summary_uri", job_paths.JOIN_SUMMARY_DIR),
+                ],
+                "KmsKeyId": key.key_arn,
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": settings.instance_type,
+                    "VolumeSizeInGB": settings.volume_size_gb,
+                    "VolumeKmsKeyId": key.key_arn,
+                }
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    record_failure = states.invoke(
+        "Record batch join failure",
+        validate,
+        {
+            "mode": "batch_failed",
+            **upload_request(),
+            "plan": sfn.JsonPath.object_at(PLAN_PATH),
+            "processing": sfn.JsonPath.object_at("$.processing"),
+        },
+        RESULT_PATH,
+    )
+    completed = states.wait_for_job(
+        [start],
+        SageMakerJobWait(
+            step="batch join job",
+            job="batch join job",
+            api="ProcessingJob",
+            name_path=f"{join_job}.job_name",
+            result_path="$.processing",
+            poll_interval_seconds=settings.poll_interval_seconds,
+        ),
+        release_lock=record_failure,
+    )
+    return _JoinJob(start, completed)
+
+
+def _validation_job(
+    states: WorkflowStates,
+    *,
+    config: ValidationConfig,
+    validate: lambda_.IFunction,
+    job: ValidationJobResources,
+    key: kms.IKey,
+) -> tuple[sfn.IChainable, tasks.LambdaInvoke]:
+    """A file above validation.max_lambda_file_bytes: the validation job of large training
+    uploads checks it as a file to score, then "Conclude batch validation" leaves in $.batch what
+    "Validate batch" leaves for a smaller file, and "Batch accepted?" decides again."""
+    job_plan = f"{PLAN_PATH}.validation_job"
+    start_job = start_validation_job(states, "Start batch validation job", job_plan, config=config, job=job, key=key)
+    record_failure = states.invoke(
+        "Record batch validation failure",
+        validate,
+        {
+            "mode": "batch_failed",
+            **upload_request(),
+            "plan": sfn.JsonPath.object_at(PLAN_PATH),
+            "processing": sfn.JsonPath.object_at("$.processing"),
+        },
+        RESULT_PATH,
+    )
+    job_completed = states.wait_for_job(
+        [start_job],
+        SageMakerJobWait(
+            step="batch validation job",
+            job="batch validation job",
+            api="ProcessingJob",
+            name_path=f"{job_plan}.job_name",
+            result_path="$.processing",
+            poll_interval_seconds=config.processing.poll_interval_seconds,
+        ),
+        release_lock=record_failure,
+    )
+    concluded = states.invoke(
+        "Conclude batch validation",
+        validate,
+        {"mode": "batch_validation_concluded", **upload_request(), "plan": sfn.JsonPath.object_at(PLAN_PATH)},
+        PLAN_PATH,
+    )
+    job_completed(concluded)
+    return start_job, concluded
 
 
 def _start_transform_job(states: WorkflowStates, *, config: BatchConfig, key: kms.IKey) -> tasks.CallAwsService:

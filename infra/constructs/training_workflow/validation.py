@@ -110,7 +110,7 @@ def _validation_job_route(
     take_planning_result = sfn.Pass(
         scope, "Take planning result", input_path=f"{JOB_PLAN_PATH}.result", result_path="$.validation"
     )
-    start_job = _start_validation_job(states, config=config, job=job, key=key)
+    start_job = start_validation_job(states, "Start validation job", JOB_PLAN_PATH, config=config, job=job, key=key)
     conclude = states.invoke("Conclude validation job", validate, {"mode": "conclude", **upload_request()}, "$.validation")
 
     plan.next(
@@ -136,9 +136,16 @@ def _validation_job_route(
     return plan
 
 
-def _start_validation_job(
-    states: WorkflowStates, *, config: ValidationConfig, job: ValidationJobResources, key: kms.IKey
+def start_validation_job(
+    states: WorkflowStates,
+    name: str,
+    plan_path: str,
+    *,
+    config: ValidationConfig,
+    job: ValidationJobResources,
+    key: kms.IKey,
 ) -> tasks.CallAwsService:
+    """CreateProcessingJob for the validation job whose plan (a ValidationJobPlan) is at `plan_path`."""
     settings = config.processing
 
     def s3_input(name: str, uri: str, local_path: str, data_type: str) -> dict[str, object]:
@@ -154,10 +161,10 @@ def _start_validation_job(
         }
 
     return states.sagemaker_call(
-        "Start validation job",
+        name,
         "createProcessingJob",
         {
-            "ProcessingJobName": sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.job_name"),
+            "ProcessingJobName": sfn.JsonPath.string_at(f"{plan_path}.job_name"),
             "RoleArn": job.role.role_arn,
             "AppSpecification": {
                 "ImageUri": job.image_uri,
@@ -166,11 +173,11 @@ def _start_validation_job(
             },
             "ProcessingInputs": [
                 s3_input("code", job.code_bundle_uri, job_paths.CODE_DIR, "S3Prefix"),
-                s3_input("plan", sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.plan_uri"), job_paths.PLAN_DIR, "S3Prefix"),
+                s3_input("plan", sfn.JsonPath.string_at(f"{plan_path}.plan_uri"), job_paths.PLAN_DIR, "S3Prefix"),
                 # The manifest names exactly the uploaded object.
                 s3_input(
                     "data",
-                    sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.source_manifest_uri"),
+                    sfn.JsonPath.string_at(f"{plan_path}.source_manifest_uri"),
                     job_paths.DATA_DIR,
                     "ManifestFile",
                 ),
@@ -180,7 +187,7 @@ def _start_validation_job(
                     {
                         "OutputName": "validation",
                         "S3Output": {
-                            "S3Uri": sfn.JsonPath.string_at(f"{JOB_PLAN_PATH}.output_uri"),
+                            "S3Uri": sfn.JsonPath.string_at(f"{plan_path}.output_uri"),
                             "LocalPath": job_paths.OUTPUT_DIR,
                             "S3UploadMode": "EndOfJob",
                         },

@@ -208,6 +208,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Authorization]
         "sagemaker:CreateModelPackageGroup", "model-package-group", "ModelPackageGroupName"
     ),
     ("sagemaker", "DescribeModel"): _sagemaker("sagemaker:DescribeModel", "model", "ModelName"),
+    ("sagemaker", "DeleteModel"): _sagemaker("sagemaker:DeleteModel", "model", "ModelName"),
     ("sagemaker", "CreateModel"): _passes_role("sagemaker:CreateModel", "model", "ModelName", "ExecutionRoleArn"),
     ("sagemaker", "DescribeEndpointConfig"): _sagemaker(
         "sagemaker:DescribeEndpointConfig", "endpoint-config", "EndpointConfigName"
