@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import cold_start, drift_speed, memory, pipeline_overhead, validation_speed
+from benchmarks import batch_join, cold_start, drift_speed, memory, pipeline_overhead, validation_speed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     cold_start.main(quick)
     pipeline_overhead.main(quick)
     memory.main(quick)
+    batch_join.main(["--rows", "100000"] if args.quick else [])
 
 
 if __name__ == "__main__":
