@@ -1,5 +1,7 @@
 """The pipeline stack: composes one construct per pipeline stage and exports what the
-CLI and the local runtime read.
+CLI and the local runtime read. What watches the real-time endpoint (its alarms, the alarm
+responder, the drift and quality monitors, the endpoint's outputs) exists only with an endpoint:
+not under deployment.mode batch_only.
 
 Stack name: f"{config.project}-pipeline" (see `stack_name`), so two projects can live in
 one account and region. The stack is environment-agnostic: the region-dependent values
@@ -8,7 +10,9 @@ one account and region. The stack is environment-agnostic: the region-dependent 
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Token, aws_lambda as lambda_
+from dataclasses import dataclass
+
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Token, aws_iam as iam, aws_lambda as lambda_
 from constructs import Construct
 
 from functions.common.config import PipelineConfig
@@ -30,7 +34,7 @@ from infra.outputs import (
 )
 from infra.constructs.alarm_response import AlarmResponse
 from infra.constructs.batch_scoring import BatchScoring
-from infra.constructs.dashboard import PipelineDashboard
+from infra.constructs.dashboard import EndpointPanels, PipelineDashboard
 from infra.constructs.data_store import DataStore
 from infra.constructs.deployment_lock import DeploymentLock
 from infra.constructs.deployment_preparation import DeploymentPreparationStage
@@ -52,6 +56,17 @@ from infra.constructs.workflow_triggers import (
 )
 
 STATE_MACHINE_INVOKER = "the training state machine"
+
+
+@dataclass(frozen=True)
+class EndpointWatch:
+    """What watching the real-time endpoint adds to the stack's dashboard and outputs."""
+
+    alarm_names: list[str]  # the monitors' alarms; the endpoint's own join Monitoring.alarm_names
+    panels: EndpointPanels
+    outputs: dict[str, str]
+
+
 SUPPORTED_REGION_RULE_ID = "SupportedRegion"
 
 
@@ -88,7 +103,12 @@ class PipelineStack(Stack):
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
         )
-        training.allow_watching_rollback_alarms(rollback_alarm_names(project))
+        # Without an endpoint (deployment.mode batch_only) nothing is deployed blue/green, so no
+        # update watches rollback alarms, and nothing watches live traffic.
+        watches_endpoint = config.deployment.mode == "realtime"
+        rollback_alarms = rollback_alarm_names(project) if watches_endpoint else []
+        if watches_endpoint:
+            training.allow_watching_rollback_alarms(rollback_alarms)
         validation = ValidationStage(
             self,
             "Validation",
@@ -132,6 +152,7 @@ class PipelineStack(Stack):
             project=project,
             model_package_group=group,
             endpoint_name=endpoint_name,
+            batch_only=not watches_endpoint,
             invoker=STATE_MACHINE_INVOKER,
         )
         deployment_lock = DeploymentLock(self, "DeploymentLock", encryption_key=store.key)
@@ -151,7 +172,7 @@ class PipelineStack(Stack):
             artifacts_bucket=store.artifacts_bucket,
             encryption_key=store.key,
             topic=notifications.topic,
-            rollback_alarm_names=rollback_alarm_names(project),
+            rollback_alarm_names=rollback_alarms,
             deployment_lock=deployment_lock.table,
         )
         triggers = WorkflowTriggers(
@@ -187,6 +208,72 @@ class PipelineStack(Stack):
             description=f"Starts the training state machine to deploy a version approved in {group}",
             event_pattern=approval_event_pattern(group),
         )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            project=project,
+            monitoring=config.monitoring,
+            state_machine=workflow.state_machine,
+            topic=notifications.topic,
+        )
+        watch = (
+            self._watch_endpoint(
+                config,
+                group=group,
+                factory=factory,
+                store=store,
+                notifications=notifications,
+                workflow=workflow,
+                model_role=training.model_role,
+                monitoring=monitoring,
+            )
+            if watches_endpoint
+            else None
+        )
+        PipelineDashboard(
+            self,
+            "Dashboard",
+            project=project,
+            model_package_group=group,
+            state_machine=workflow.state_machine,
+            alarm_names=[
+                *monitoring.alarm_names,
+                notifications.dead_letters_alarm_name,
+                *(watch.alarm_names if watch else []),
+            ],
+            endpoint=watch.panels if watch else None,
+        )
+
+        outputs = {
+            OUTPUT_DATA_BUCKET: store.data_bucket.bucket_name,
+            OUTPUT_ARTIFACTS_BUCKET: store.artifacts_bucket.bucket_name,
+            OUTPUT_STATE_MACHINE: workflow.state_machine.state_machine_arn,
+            OUTPUT_TOPIC: notifications.topic.topic_arn,
+            OUTPUT_MODEL_PACKAGE_GROUP: group,
+            OUTPUT_KEY: store.key.key_arn,
+            OUTPUT_MODEL_ROLE: training.model_role.role_arn,
+            OUTPUT_SOURCE_BUNDLE: training.source_bundle_uri,
+            **(watch.outputs if watch else {}),
+        }
+        for key, value in outputs.items():
+            CfnOutput(self, key, value=value)
+
+    def _watch_endpoint(
+        self,
+        config: PipelineConfig,
+        *,
+        group: str,
+        factory: LambdaFactory,
+        store: DataStore,
+        notifications: Notifications,
+        workflow: TrainingWorkflow,
+        model_role: iam.IRole,
+        monitoring: Monitoring,
+    ) -> EndpointWatch:
+        """The alarm responder, the endpoint's alarms and the drift and quality monitors on its
+        captured traffic. Made in the stack's own scope, so their logical IDs are those they
+        always had."""
+        project, endpoint_name = config.project, config.deployment.endpoint_name
         responder = AlarmResponse(
             self,
             "AlarmResponse",
@@ -199,20 +286,12 @@ class PipelineStack(Stack):
             model_package_group=group,
             endpoint_name=endpoint_name,
             state_machine_arn=workflow.state_machine.state_machine_arn,
-            model_role=training.model_role,
+            model_role=model_role,
             alarm_name_pattern=alarm_name(project, "*"),
             alarm_arns=[alarm_arn(self, name) for name in routed_alarm_names(project)],
         )
-        monitoring = Monitoring(
-            self,
-            "Monitoring",
-            project=project,
-            endpoint_name=endpoint_name,
-            monitoring=config.monitoring,
-            state_machine=workflow.state_machine,
-            topic=notifications.topic,
-            responder=responder.function.function,
-            dead_letter_queue=notifications.dead_letter_queue,
+        monitoring.watch_endpoint(
+            endpoint_name, responder=responder.function.function, dead_letter_queue=notifications.dead_letter_queue
         )
         drift = DriftMonitoring(
             self,
@@ -235,38 +314,19 @@ class PipelineStack(Stack):
             topic=notifications.topic,
             failure_queue=notifications.dead_letter_queue,
         )
-        PipelineDashboard(
-            self,
-            "Dashboard",
-            project=project,
-            endpoint_name=endpoint_name,
-            model_package_group=group,
-            state_machine=workflow.state_machine,
-            drift_metrics=[drift.drifted_feature_fraction, drift.max_feature_psi],
-            quality_metric=quality.model_quality,
-            alarm_names=[
-                *monitoring.alarm_names,
-                notifications.dead_letters_alarm_name,
-                drift.alarm_name,
-                *([quality.alarm_name] if quality.alarm is not None else []),
-            ],
+        return EndpointWatch(
+            alarm_names=[drift.alarm_name, *([quality.alarm_name] if quality.alarm is not None else [])],
+            panels=EndpointPanels(
+                endpoint_name=endpoint_name,
+                drift_metrics=[drift.drifted_feature_fraction, drift.max_feature_psi],
+                quality_metric=quality.model_quality,
+            ),
+            outputs={
+                OUTPUT_ENDPOINT: endpoint_name,
+                OUTPUT_IDEMPOTENCY_TABLE: responder.idempotency_table.table_name,
+                OUTPUT_ALARM_RESPONDER: responder.function.function.function_arn,
+            },
         )
-
-        outputs = {
-            OUTPUT_DATA_BUCKET: store.data_bucket.bucket_name,
-            OUTPUT_ARTIFACTS_BUCKET: store.artifacts_bucket.bucket_name,
-            OUTPUT_STATE_MACHINE: workflow.state_machine.state_machine_arn,
-            OUTPUT_TOPIC: notifications.topic.topic_arn,
-            OUTPUT_ENDPOINT: endpoint_name,
-            OUTPUT_MODEL_PACKAGE_GROUP: group,
-            OUTPUT_KEY: store.key.key_arn,
-            OUTPUT_MODEL_ROLE: training.model_role.role_arn,
-            OUTPUT_IDEMPOTENCY_TABLE: responder.idempotency_table.table_name,
-            OUTPUT_SOURCE_BUNDLE: training.source_bundle_uri,
-            OUTPUT_ALARM_RESPONDER: responder.function.function.function_arn,
-        }
-        for key, value in outputs.items():
-            CfnOutput(self, key, value=value)
 
     def _require_supported_region(self, framework: str, framework_version: str) -> None:
         """A region that lacks a layer, the Model Registry or an image fails synthesis when the

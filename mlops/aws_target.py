@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
 from functions.common.config import ConfigError, PipelineConfig, load_config
+from functions.common.version_in_service import serving_endpoint
 from infra.outputs import (
     OUTPUT_DATA_BUCKET,
     OUTPUT_ENDPOINT,
@@ -51,6 +52,21 @@ class AwsTarget:
     @property
     def endpoint_name(self) -> str:
         return self.outputs.get(OUTPUT_ENDPOINT) or self.config.deployment.endpoint_name
+
+    @property
+    def serving_endpoint(self) -> str | None:
+        """The endpoint versions are deployed to; None when the deployment has none
+        (deployment.mode batch_only, whose stack exports no endpoint)."""
+        return serving_endpoint(self.config.deployment.mode, self.endpoint_name)
+
+    def require_endpoint(self, command: str) -> str:
+        endpoint = self.serving_endpoint
+        if endpoint is None:
+            raise UsageError(
+                f"{command}: deployment.mode is batch_only, so there is no endpoint; files uploaded under batch/ "
+                "are scored by the newest approved version (`mlops versions` marks it)"
+            )
+        return endpoint
 
     @property
     def data_bucket(self) -> str | None:

@@ -1,5 +1,6 @@
 """What the operating commands read from the model registry and the endpoint: the versions of the
-model package group, everything that produced one version, and which version serves.
+model package group, everything that produced one version, and which version is in service
+(on the endpoint, or without one, deployment.mode batch_only, the newest approved version).
 
 Which version serves is the alarm responder's own read (`read_serving_model`), so a person and
 the responder always name the same version.
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.common.serving_model import ServingModel, read_serving_model
+from functions.common.version_in_service import version_in_service
 from functions.register_model.registration import EMPTY_METADATA_VALUE, parse_hyperparameters_value
 
 
@@ -45,22 +47,24 @@ class VersionSummary:
 @dataclass(frozen=True)
 class RegistryVersions:
     versions: list[VersionSummary]  # newest version first
-    serving: ServingModel | None  # None: the endpoint does not exist
+    serving: ServingModel | None  # None: the endpoint does not exist (or, batch_only, there is none)
 
 
-def read_registry_versions(sagemaker: Any, group: str, endpoint_name: str) -> RegistryVersions:
+def read_registry_versions(sagemaker: Any, group: str, endpoint_name: str | None) -> RegistryVersions:
+    """`endpoint_name` None: there is no endpoint (deployment.mode batch_only), and the version
+    marked in service is the newest approved one."""
     packages = list_versions(sagemaker, group)
-    serving = read_serving_model(sagemaker, endpoint_name)
-    version_serving = serving_version(serving)
-    return RegistryVersions(versions=[version_summary(package, version_serving) for package in packages], serving=serving)
+    serving = read_serving_model(sagemaker, endpoint_name) if endpoint_name else None
+    in_service = serving_version(serving) if endpoint_name else read_serving_version(sagemaker, group, None)
+    return RegistryVersions(versions=[version_summary(package, in_service) for package in packages], serving=serving)
 
 
-def read_lineage(sagemaker: Any, group: str, endpoint_name: str, version: int) -> dict[str, Any] | None:
+def read_lineage(sagemaker: Any, group: str, endpoint_name: str | None, version: int) -> dict[str, Any] | None:
     """The lineage record of `version`, or None when the group has no such version."""
     package = find_version(sagemaker, group, version)
     if package is None:
         return None
-    return lineage_of(package, serving_version(read_serving_model(sagemaker, endpoint_name)))
+    return lineage_of(package, read_serving_version(sagemaker, group, endpoint_name))
 
 
 def list_versions(sagemaker: Any, group: str) -> list[dict[str, Any]]:
@@ -87,9 +91,11 @@ def serving_version(serving: ServingModel | None) -> int | None:
     return serving.model_version if serving else None
 
 
-def read_serving_version(sagemaker: Any, endpoint_name: str) -> int | None:
-    """The registry version the endpoint serves; None when it does not exist or names none."""
-    return serving_version(read_serving_model(sagemaker, endpoint_name))
+def read_serving_version(sagemaker: Any, group: str, endpoint_name: str | None) -> int | None:
+    """The registry version in service (functions/common/version_in_service.py): the endpoint's,
+    or with no endpoint the newest approved one; None when nothing is, or it names no version."""
+    in_service = version_in_service(sagemaker, model_package_group=group, endpoint_name=endpoint_name)
+    return in_service.model_version if in_service is not None else None
 
 
 def package_metadata(package: dict[str, Any]) -> dict[str, str]:

@@ -73,6 +73,8 @@ class ChampionReference(_Model):
     # reference holdout), an input channel of the training job.
     reference_manifest_uri: str | None = None
     reference_dataset_versions: list[str] = Field(default_factory=list)
+    # Where it is in service ("on endpoint X", or scoring batch uploads), for the gate's report.
+    serves: str | None = None
 
 
 class ValidateDataResult(_Model):

@@ -378,7 +378,7 @@ def render_html(document: dict[str, Any]) -> str:
     ]
     champion = document.get("champion")
     if champion:
-        facts.append(("champion", f"{champion.get('label')} on endpoint {champion.get('endpoint_name')}"))
+        facts.append(("champion", " ".join(filter(None, [champion.get("label"), champion.get("serves")]))))
     difference = document.get("primary_metric_difference_interval")
     if difference:
         facts.append((f"{document['primary_metric']} difference, 95% CI", f"{difference[0]:.4f} to {difference[1]:.4f}"))

@@ -150,6 +150,7 @@ def _champion_section(champion: ChampionReference, section: dict[str, Any]) -> d
         "model_package_arn": champion.model_package_arn,
         "model_artifact": champion.model_artifact,
         "registered_score": champion.registered_score,
+        "serves": champion.serves,
         "scored_by": "the training job, from the champion's model artifact (not the live endpoint)",
         **section,
     }

@@ -1,7 +1,7 @@
 """Whether an approved model package should be deployed, and what the Deploy states need for it.
 
-Pure: works on the DescribeModelPackage response and on what the endpoint serves, never on
-clients. The result has the shape of RegisterModelResult, so the Deploy states read an approval
+Pure: works on the DescribeModelPackage response and on the version in service (the endpoint's,
+or with no endpoint the newest approved version), never on clients. The result has the shape of RegisterModelResult, so the Deploy states read an approval
 the same way they read a registration.
 """
 
@@ -81,8 +81,12 @@ def require_group(facts: PackageFacts, group: str) -> None:
         )
 
 
-def decide(facts: PackageFacts, serving_version: int | None, endpoint_name: str) -> DeploymentDecision:
-    """Deploy unless the version is no longer approved, the policy approved it, or it already serves."""
+def decide(facts: PackageFacts, serving_version: int | None, endpoint_name: str | None) -> DeploymentDecision:
+    """Deploy unless the version is no longer approved, the policy approved it, or it already serves.
+
+    `endpoint_name` None: there is no endpoint (deployment.mode batch_only) and `serving_version`
+    is the newest approved version; "deploying" makes the approved version the batch model, which
+    it is only when no newer version is approved."""
     version = facts.version
     if facts.approval_status != APPROVED:
         return DeploymentDecision(False, f"Model version {version} is {facts.approval_status} now, so it is not deployed.")
@@ -91,6 +95,18 @@ def decide(facts: PackageFacts, serving_version: int | None, endpoint_name: str)
             False,
             f"Model version {version} was approved by the pipeline's automatic policy at registration, "
             "so the training execution that registered it deploys it.",
+        )
+    if endpoint_name is None:
+        if serving_version is not None and serving_version != version:
+            return DeploymentDecision(
+                False,
+                f"Model version {version} was approved, but the newer approved version {serving_version} keeps scoring "
+                "batch uploads (deployment.mode batch_only: the newest approved version scores them).",
+            )
+        return DeploymentDecision(
+            True,
+            f"Model version {version} was approved in the model registry; it scores batch uploads from now on "
+            "(deployment.mode batch_only: no endpoint).",
         )
     if serving_version == version:
         return DeploymentDecision(False, f"Endpoint {endpoint_name} already serves model version {version}.")

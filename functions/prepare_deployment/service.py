@@ -1,5 +1,5 @@
-"""The AWS side of Prepare deployment: describe the approved package and what the endpoint
-serves, then decide. Receives its SageMaker client as an argument."""
+"""The AWS side of Prepare deployment: describe the approved package and the version in service,
+then decide. Receives its SageMaker client as an argument."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.common.config import PipelineConfig
 from functions.common.contracts import PrepareDeploymentRequest, PrepareDeploymentResult
 from functions.common.errors import RegistryError
-from functions.common.serving_model import read_serving_model
+from functions.common.version_in_service import serving_endpoint, version_in_service
 from functions.prepare_deployment.deployment_plan import (
     ModelPackageNotFoundError,
     decide,
@@ -35,13 +35,15 @@ def describe_package(sagemaker: Any, package_arn: str) -> dict[str, Any]:
         raise RegistryError(f"cannot describe model package {package_arn}: {error}") from error
 
 
-def serving_version(sagemaker: Any, endpoint_name: str) -> int | None:
-    """The registry version the endpoint serves; None when there is no endpoint or it names none."""
+def serving_version(sagemaker: Any, model_package_group: str, endpoint_name: str | None) -> int | None:
+    """The registry version in service (see functions/common/version_in_service.py); None when
+    nothing is, or the endpoint's model names no version."""
     try:
-        serving = read_serving_model(sagemaker, endpoint_name)
+        in_service = version_in_service(sagemaker, model_package_group=model_package_group, endpoint_name=endpoint_name)
     except (ClientError, BotoCoreError) as error:
-        raise RegistryError(f"cannot read what endpoint {endpoint_name} serves: {error}") from error
-    return serving.model_version if serving is not None else None
+        where = f"on endpoint {endpoint_name}" if endpoint_name else f"in {model_package_group}"
+        raise RegistryError(f"cannot read the version in service {where}: {error}") from error
+    return in_service.model_version if in_service is not None else None
 
 
 def prepare_deployment(
@@ -50,5 +52,6 @@ def prepare_deployment(
     package = describe_package(sagemaker, request.detail.model_package_arn)
     facts = package_facts(package)
     require_group(facts, settings.model_package_group)
-    decision = decide(facts, serving_version(sagemaker, settings.endpoint_name), settings.endpoint_name)
+    endpoint_name = serving_endpoint(config.deployment.mode, settings.endpoint_name)
+    decision = decide(facts, serving_version(sagemaker, settings.model_package_group, endpoint_name), endpoint_name)
     return plan_deployment(package, decision, project=config.project, execution_name=request.execution_name)

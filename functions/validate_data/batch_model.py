@@ -1,8 +1,9 @@
 """Which registered version scores a batch upload, and what the transform job's model is.
 
 In order: a version the key names (batch/v3/<file>), a version the object's `model-version` tag
-names, the version serving on the endpoint, and, with no endpoint (deployment.mode batch_only, or
-before a first deployment), the newest approved version. A named version must exist and be
+names, and otherwise the version in service (functions/common/version_in_service.py): the one
+serving on the endpoint, or with no endpoint (deployment.mode batch_only) the newest approved
+version, which also scores before a first deployment. A named version must exist and be
 approved: a rejected or pending one never scores. Takes its SageMaker client as an argument.
 """
 
@@ -18,7 +19,7 @@ from functions.common.batch_contracts import BatchModel
 from functions.common.batch_layout import BATCH_PREFIX, VERSION_TAG
 from functions.common.errors import PipelineError
 from functions.common.model_package import serving_environment
-from functions.common.serving_model import read_serving_model
+from functions.common.version_in_service import NEWEST_APPROVED, newest_approved_version, version_in_service
 
 VERSION_FOLDER = re.compile(r"v(\d{1,9})")
 MAX_MODEL_NAME_CHARS = 63
@@ -76,21 +77,15 @@ def choose_batch_model(
         if status != "Approved":
             raise BatchModelRequestError(f"{named_by} names model version {version}, which is {status}, not Approved")
         return _batch_model(package, project, execution_arn, named_by)
-    serving = read_serving_model(sagemaker, endpoint_name) if endpoint_name else None
-    if serving is not None and serving.model_package_arn:
-        package = sagemaker.describe_model_package(ModelPackageName=serving.model_package_arn)
-        return _batch_model(package, project, execution_arn, "the endpoint")
-    newest = sagemaker.list_model_packages(
-        ModelPackageGroupName=model_package_group,
-        ModelApprovalStatus="Approved",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    ).get("ModelPackageSummaryList", [])
-    if not newest:
+    in_service = version_in_service(sagemaker, model_package_group=model_package_group, endpoint_name=endpoint_name)
+    chosen_by = "the endpoint" if endpoint_name is not None else NEWEST_APPROVED
+    if endpoint_name is not None and (in_service is None or not in_service.model_package_arn):
+        # Before a first deployment, or while the endpoint serves a model that names no version.
+        in_service, chosen_by = newest_approved_version(sagemaker, model_package_group), NEWEST_APPROVED
+    if in_service is None or not in_service.model_package_arn:
         raise NoBatchModelError(f"no approved model version in {model_package_group} can score the file yet")
-    package = sagemaker.describe_model_package(ModelPackageName=newest[0]["ModelPackageArn"])
-    return _batch_model(package, project, execution_arn, "the newest approved version")
+    package = sagemaker.describe_model_package(ModelPackageName=in_service.model_package_arn)
+    return _batch_model(package, project, execution_arn, chosen_by)
 
 
 def _package_version(sagemaker: Any, group: str, version: int) -> dict[str, Any] | None:

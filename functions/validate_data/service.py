@@ -37,6 +37,7 @@ from functions.common.contracts import (
     ValidationJobRequest,
 )
 from functions.common.errors import ValidationJobOutputError
+from functions.common.version_in_service import serving_endpoint
 from functions.validate_data.job_documents import (
     OUTCOME_FILE_NAME,
     OUTPUT_FOLDER,
@@ -212,7 +213,7 @@ class _ValidationRun:
             self.sagemaker,
             self.s3,
             self.model_package_group,
-            self.endpoint_name,
+            serving_endpoint(self.config.deployment.mode, self.endpoint_name),
             self.store.bucket,
             self.request.execution_name,
         )

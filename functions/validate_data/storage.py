@@ -14,11 +14,10 @@ from botocore.exceptions import ClientError
 from functions.common import s3_layout
 from functions.common.contracts import ChampionReference
 from functions.common.errors import PipelineError
-from functions.common.serving_model import read_serving_model
+from functions.common.version_in_service import MISSING_GROUP_CODES, version_in_service
 
 HASH_BLOCK_BYTES = 8 * 1024 * 1024
 MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
-MISSING_GROUP_CODES = frozenset({"ResourceNotFound", "ValidationException"})
 PRECONDITION_FAILED_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 # The reference holdout is the test rows of this many newest approved versions at most, so it
 # stays a bounded input of the training job.
@@ -26,7 +25,7 @@ MAX_REFERENCE_VERSIONS = 20
 
 
 class ChampionLookupError(PipelineError):
-    """What serves on the endpoint, or its registered version, cannot be read."""
+    """The version in service, or its registered version, cannot be read."""
 
 
 class SourceObjectMissingError(PipelineError):
@@ -35,7 +34,7 @@ class SourceObjectMissingError(PipelineError):
 
 @dataclass(frozen=True)
 class Baseline:
-    """The drift baseline: the profile of the data the serving version was trained on."""
+    """The drift baseline: the profile of the data the version in service was trained on."""
 
     model_package_arn: str | None
     profile_uri: str | None
@@ -137,19 +136,23 @@ class DataStore:
 
 
 def find_baseline(
-    sagemaker: Any, s3: Any, model_package_group: str, endpoint_name: str, data_bucket: str, execution_name: str
+    sagemaker: Any, s3: Any, model_package_group: str, endpoint_name: str | None, data_bucket: str, execution_name: str
 ) -> Baseline:
-    """The version serving on the endpoint, which the upload will be compared with: its training
-    profile (the drift baseline), its artifact and registered score, and the reference holdout.
+    """The version in service (functions/common/version_in_service.py: the endpoint's, or with no
+    endpoint, `endpoint_name` None, the newest approved version), which the upload will be compared
+    with: its training profile (the drift baseline), its artifact and registered score, and the
+    reference holdout.
 
     The execution holds the deployment lock from before validation to its end, so no other
-    execution can change what serves between this check and the gate's decision."""
+    execution can change what is in service between this check and the gate's decision."""
     try:
-        serving = read_serving_model(sagemaker, endpoint_name)
+        serving = version_in_service(sagemaker, model_package_group=model_package_group, endpoint_name=endpoint_name)
     except ClientError as error:
-        raise ChampionLookupError(f"cannot read what serves on endpoint {endpoint_name}: {_code(error)}") from error
+        where = f"on endpoint {endpoint_name}" if endpoint_name else f"in {model_package_group}"
+        raise ChampionLookupError(f"cannot read the version in service {where}: {_code(error)}") from error
     if serving is None:
-        return Baseline(None, None, None, "no model serves yet: this is a first dataset, drift not checked")
+        first = "no model serves yet" if endpoint_name else "no version is approved yet"
+        return Baseline(None, None, None, f"{first}: this is a first dataset, drift not checked")
     if serving.model_package_arn is None:
         return Baseline(
             None, None, None, f"the model serving on {endpoint_name} names no registered version; drift not checked"
@@ -170,6 +173,7 @@ def find_baseline(
         model_artifact=artifact,
         primary_metric=metadata.get("primary_metric"),
         registered_score=_registered_score(metadata.get("primary_metric_value")),
+        serves=serving.serves,
     )
     champion = _with_reference_holdout(champion, sagemaker, s3, model_package_group, data_bucket, execution_name)
     profile_uri = metadata.get("profile_uri")

@@ -3,17 +3,12 @@ what the Deploy states need, or into the reason not to deploy."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, aws_iam as iam
+from aws_cdk import Duration
 from constructs import Construct
 
 from functions.prepare_deployment.settings import DeploymentSettings
 from infra.constructs.lambda_factory import FunctionSpec, LambdaFactory, PipelineFunction
-from infra.constructs.permissions import (
-    acknowledge_sagemaker_patterns,
-    grant_model_packages,
-    project_pattern,
-    sagemaker_arn,
-)
+from infra.constructs.permissions import grant_list_model_packages, grant_model_packages, grant_read_serving_model
 
 PREPARE_MEMORY_MB = 256
 PREPARE_TIMEOUT = Duration.minutes(2)
@@ -29,6 +24,7 @@ class DeploymentPreparationStage(Construct):
         project: str,
         model_package_group: str,
         endpoint_name: str,
+        batch_only: bool,
         invoker: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -48,18 +44,9 @@ class DeploymentPreparationStage(Construct):
         )
         role = self.function.role
         grant_model_packages(role, model_package_group, ["sagemaker:DescribeModelPackage"], include_group=False)
-        # What the endpoint serves: endpoint -> endpoint config -> model -> MODEL_VERSION.
-        endpoint = sagemaker_arn(self, "endpoint", endpoint_name.lower())
-        endpoint_configs = sagemaker_arn(self, "endpoint-config", project_pattern(project))
-        models = sagemaker_arn(self, "model", project_pattern(project))
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]))
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[endpoint_configs])
-        )
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModel"], resources=[models]))
-        acknowledge_sagemaker_patterns(
-            role,
-            [endpoint_configs, models],
-            f"Limited to the endpoint configs and models the pipeline names with the '{project}-' "
-            "prefix; their names carry the model version and execution.",
-        )
+        if batch_only:
+            # The version in service is the newest approved version (functions/common/version_in_service.py).
+            grant_list_model_packages(role)
+        else:
+            # What the endpoint serves: endpoint -> endpoint config -> model -> MODEL_VERSION.
+            grant_read_serving_model(role, project, endpoint_name)

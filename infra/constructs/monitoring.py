@@ -1,5 +1,6 @@
-"""Alarms on the live endpoint and on the pipeline, and the route from alarm state changes
-to the alarm responder.
+"""Alarms on the pipeline and on the live endpoint, and the route from alarm state changes
+to the alarm responder (the endpoint's part only when there is an endpoint: deployment.mode
+realtime).
 
 Alarm names are f"{project}-{kind}"; the responder derives the kind from the name and maps
 it to an action with config.monitoring.actions. The invocation anomaly alarm compares the
@@ -89,21 +90,43 @@ def routed_alarm_names(project: str) -> list[str]:
 
 
 class Monitoring(Construct):
+    """The pipeline's own alarm, always; the endpoint's alarms and the route to the alarm responder
+    only once `watch_endpoint` is called (deployment.mode realtime: batch_only has no endpoint)."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         project: str,
-        endpoint_name: str,
         monitoring: MonitoringConfig,
         state_machine: sfn.IStateMachine,
         topic: sns.ITopic,
-        responder: lambda_.IFunction,
-        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        period = Duration.seconds(monitoring.period_seconds)
+        self._project = project
+        self._monitoring = monitoring
+        self._topic = topic
+        self._period = Duration.seconds(monitoring.period_seconds)
+        self.pipeline_failures_alarm = cloudwatch.Alarm(
+            self,
+            "PipelineFailuresAlarm",
+            alarm_name=alarm_name(project, PIPELINE_FAILURES_KIND),
+            alarm_description="A training pipeline execution failed",
+            metric=state_machine.metric_failed(period=self._period, statistic=cloudwatch.Stats.SUM),
+            threshold=PIPELINE_FAILURES_THRESHOLD,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        notify_on_state_changes(self.pipeline_failures_alarm, topic)
+        self.alarms: list[cloudwatch.IAlarm] = [self.pipeline_failures_alarm]
+        self.alarm_names = [alarm_name(project, PIPELINE_FAILURES_KIND)]
+
+    def watch_endpoint(self, endpoint_name: str, *, responder: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> None:
+        """Alarms on the endpoint's errors, latency and traffic, and the rule that routes every
+        routed alarm's state changes to the alarm responder."""
+        project, monitoring, period = self._project, self._monitoring, self._period
         self.errors_alarm = cloudwatch.Alarm(
             self,
             "ErrorsAlarm",
@@ -135,24 +158,15 @@ class Monitoring(Construct):
         self.invocation_anomaly_detector, self.invocation_anomaly_alarm = self._invocation_anomaly_alarm(
             project, endpoint_name, monitoring
         )
-        self.pipeline_failures_alarm = cloudwatch.Alarm(
-            self,
-            "PipelineFailuresAlarm",
-            alarm_name=alarm_name(project, PIPELINE_FAILURES_KIND),
-            alarm_description="A training pipeline execution failed",
-            metric=state_machine.metric_failed(period=period, statistic=cloudwatch.Stats.SUM),
-            threshold=PIPELINE_FAILURES_THRESHOLD,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        self.alarms = [self.errors_alarm, self.latency_alarm, self.invocation_anomaly_alarm, self.pipeline_failures_alarm]
+        endpoint_alarms = [self.errors_alarm, self.latency_alarm, self.invocation_anomaly_alarm]
+        for alarm in endpoint_alarms:
+            notify_on_state_changes(alarm, self._topic)
+        # The endpoint's alarms first, as the dashboard shows them.
+        self.alarms = [*endpoint_alarms, *self.alarms]
         self.alarm_names = [
-            alarm_name(project, kind)
-            for kind in (ERRORS_KIND, LATENCY_KIND, INVOCATION_ANOMALY_KIND, PIPELINE_FAILURES_KIND)
+            *(alarm_name(project, kind) for kind in (ERRORS_KIND, LATENCY_KIND, INVOCATION_ANOMALY_KIND)),
+            *self.alarm_names,
         ]
-        for alarm in self.alarms:
-            notify_on_state_changes(alarm, topic)
 
         self.routed_alarm_names = routed_alarm_names(project)
         self.alarm_rule = events.Rule(

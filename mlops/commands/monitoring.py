@@ -113,6 +113,7 @@ def local_invoke(file: Path, config_path: Path | None, as_json: bool = False) ->
     if not file.is_file():
         raise UsageError(f"mlops local invoke: no such file: {file}")
     target = resolve_target("mlops local invoke", config_path, local=True)
+    target.require_endpoint("mlops local invoke")
     frame = read_sample(file)
     features = [c.name for c in target.config.dataset.feature_columns if c.name in frame.columns]
     summary = send_rows(target.client("sagemaker-runtime"), target.endpoint_name, frame[features])

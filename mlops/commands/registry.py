@@ -97,7 +97,7 @@ def versions(config_path: Path | None, local: bool, as_json: bool, *, profile: s
     target = resolve_target(command, config_path, local, profile=profile, region=region)
 
     def read_and_print() -> int:
-        registry = read_registry_versions(target.client("sagemaker"), target.model_package_group, target.endpoint_name)
+        registry = read_registry_versions(target.client("sagemaker"), target.model_package_group, target.serving_endpoint)
         return _print_versions_as_json(registry) if as_json else _print_versions(target, registry)
 
     return _reporting_aws_errors(command, read_and_print)
@@ -134,6 +134,11 @@ def rollback(to_version: int | None, config_path: Path | None, local: bool, reas
 
     command = "mlops rollback"
     target = resolve_target(command, config_path, local, profile=profile, region=region)
+    if target.serving_endpoint is None:
+        raise UsageError(
+            f"{command}: deployment.mode is batch_only, so there is no endpoint to roll back; the newest approved "
+            "version scores batch uploads, so `mlops reject <version>` of it hands scoring to the one approved before"
+        )
     return _reporting_aws_errors(command, lambda: _roll_back(command, target, to_version, reason))
 
 
@@ -184,7 +189,11 @@ def _print_versions(target: AwsTarget, registry: RegistryVersions) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     serving = registry.serving
-    if serving is None:
+    if target.serving_endpoint is None:
+        in_service = next((summary.version for summary in registry.versions if summary.serving), None)
+        scores = "no version is approved yet" if in_service is None else f"{SERVING_MARKER} the newest approved version scores batch uploads"
+        print(f"No endpoint (deployment.mode batch_only): {scores}.")
+    elif serving is None:
         print(f"Endpoint {target.endpoint_name} does not exist; no version is serving.")
     elif serving.model_version is None:
         print(f"Endpoint {target.endpoint_name} serves model {serving.model_name}, which names no registry version.")
@@ -245,14 +254,15 @@ LINEAGE_LABELS = (
 def _print_lineage(command: str, target: AwsTarget, version: int, as_json: bool) -> int:
     from mlops.registry_reads import read_lineage
 
-    record = read_lineage(target.client("sagemaker"), target.model_package_group, target.endpoint_name, version)
+    record = read_lineage(target.client("sagemaker"), target.model_package_group, target.serving_endpoint, version)
     if record is None:
         raise _unknown_version(command, target, version)
     record["batches"] = _batches_scored(target, version)
     if as_json:
         print(json.dumps(record, indent=2, sort_keys=True))
         return EXIT_OK
-    serving = f", serving on {target.endpoint_name}" if record["serving"] else ""
+    serving = f", serving on {target.endpoint_name}" if target.serving_endpoint else ", scoring batch uploads"
+    serving = serving if record["serving"] else ""
     print(f"Version {version} of {target.model_package_group}{serving}")
     width = max(len(label) for _, label in LINEAGE_LABELS)
     for key, label in LINEAGE_LABELS:
@@ -304,6 +314,9 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
     # pipeline's own policy approved (their training execution deploys them).
     metadata = package_metadata(package)
     lineage = {**metadata, APPROVED_BY_METADATA_KEY: APPROVED_BY_PERSON} if status == APPROVED else metadata
+    # Read on both sides of the update: without an endpoint (batch_only) the status change itself
+    # moves which version is in service.
+    version_before = read_serving_version(sagemaker, target.model_package_group, target.serving_endpoint)
     sagemaker.update_model_package(
         ModelPackageArn=package["ModelPackageArn"],
         ModelApprovalStatus=status,
@@ -311,7 +324,7 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
         # Passed back unchanged: an update without them can drop them (moto does).
         **({"CustomerMetadataProperties": lineage} if lineage else {}),
     )
-    serving_version = read_serving_version(sagemaker, target.endpoint_name)
+    serving_version = read_serving_version(sagemaker, target.model_package_group, target.serving_endpoint)
     now = datetime.now(UTC)
     action = "approve" if status == APPROVED else "reject"
     key = write_operator_record(
@@ -325,7 +338,7 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
             status="acted",
             reason=description,
             now=now,
-            version_before=serving_version,
+            version_before=version_before,
             version_after=serving_version,
             details={"model_version": version, "model_package_arn": package["ModelPackageArn"],
                      "approval_status_before": previous, "approval_status_after": status},
@@ -336,8 +349,15 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
     if status == APPROVED:
         if metadata.get("gate_decision") == "failed":
             print(f"Note: version {version} failed the evaluation gates; this approval overrides them.")
-        print(f"The registry's approval event starts its deployment to endpoint {target.endpoint_name}; "
-              "follow it with `mlops versions`.")
+        if target.serving_endpoint is None:
+            print(f"Version {version} scores batch uploads from now on, unless a newer version is approved "
+                  "(deployment.mode batch_only); follow it with `mlops versions`.")
+        else:
+            print(f"The registry's approval event starts its deployment to endpoint {target.endpoint_name}; "
+                  "follow it with `mlops versions`.")
+    elif target.serving_endpoint is None:
+        print(f"The newest approved version scores batch uploads (deployment.mode batch_only); "
+              "`mlops versions` marks it.")
     elif version == serving_version:
         print(f"Version {version} still serves on endpoint {target.endpoint_name}; "
               "`mlops rollback` takes it off.")

@@ -64,7 +64,8 @@ class StackOutputs:
     artifacts_bucket: str
     state_machine_arn: str
     topic_arn: str
-    endpoint_name: str
+    # None when the stack exports no endpoint (deployment.mode batch_only).
+    endpoint_name: str | None
     model_package_group: str
 
     @classmethod
@@ -74,7 +75,7 @@ class StackOutputs:
             artifacts_bucket=outputs[stack_outputs.OUTPUT_ARTIFACTS_BUCKET],
             state_machine_arn=outputs[stack_outputs.OUTPUT_STATE_MACHINE],
             topic_arn=outputs[stack_outputs.OUTPUT_TOPIC],
-            endpoint_name=outputs[stack_outputs.OUTPUT_ENDPOINT],
+            endpoint_name=outputs.get(stack_outputs.OUTPUT_ENDPOINT),
             model_package_group=outputs[stack_outputs.OUTPUT_MODEL_PACKAGE_GROUP],
         )
 

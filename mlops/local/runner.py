@@ -51,8 +51,10 @@ def execution_result(
 
 
 def endpoint_status(cloud: LocalCloud) -> dict[str, Any] | None:
-    sagemaker = cloud.client("sagemaker")
     name = cloud.outputs.endpoint_name
+    if name is None:
+        return None
+    sagemaker = cloud.client("sagemaker")
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=name)
     except ClientError:

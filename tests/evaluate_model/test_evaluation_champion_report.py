@@ -63,7 +63,11 @@ def test_html_report_is_self_contained_and_compares_both_models():
         "the champion (version 3)", comparison("roc_auc", "the new test rows", 8, metrics, champion_metrics), None, None
     )
     decision = decide(GateConfig(primary_metric="roc_auc", thresholds={"roc_auc": 0.7}), "binary", metrics, evidence)
-    champion_section = {"label": "the champion (version 3)", **model_section(champion_rows, champion_metrics)}
+    champion_section = {
+        "label": "the champion (version 3)",
+        "serves": "scoring batch uploads as the newest approved version",
+        **model_section(champion_rows, champion_metrics),
+    }
 
     document = build_document(
         header={"primary_metric": "roc_auc", "training_job_name": "job<1>", "rows": 8},
@@ -76,6 +80,8 @@ def test_html_report_is_self_contained_and_compares_both_models():
 
     assert json.loads(to_json(document))["passed"] == decision.passed
     assert page.count("<svg") == 4  # ROC, precision-recall, and a confusion matrix per model
-    assert "the champion (version 3)" in page
+    # The champion is named with where it is in service, never with an endpoint it does not have
+    assert "the champion (version 3) scoring batch uploads as the newest approved version" in page
+    assert "endpoint" not in page
     assert "job&lt;1&gt;" in page and "job<1>" not in page
     assert "<script" not in page and "<link" not in page

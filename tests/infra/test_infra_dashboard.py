@@ -1,5 +1,5 @@
-"""The pipeline dashboard: the deployed model version, endpoint, drift, quality and pipeline
-metrics, and every alarm."""
+"""The pipeline dashboard: the deployed model version, endpoint, drift, quality, pipeline and
+batch metrics, and every alarm."""
 
 from __future__ import annotations
 
@@ -50,7 +50,17 @@ def test_dashboard_graphs_endpoint_monitor_and_pipeline_metrics(synthesized):
         "ModelQuality",
         "ExecutionsSucceeded",
         "ExecutionsFailed",
+        "BatchScored",
+        "BatchRejected",
+        "BatchFailed",
     }
+
+
+def test_the_batch_metrics_graphed_are_those_the_validate_function_publishes():
+    from functions.validate_data.handler import BATCH_METRICS
+    from infra.constructs.dashboard import BATCH_OUTCOME_METRICS
+
+    assert set(BATCH_OUTCOME_METRICS) <= set(BATCH_METRICS.values())
 
 
 def test_dashboard_shows_the_deployed_model_version_of_the_endpoint(synthesized):

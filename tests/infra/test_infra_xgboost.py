@@ -61,13 +61,15 @@ def test_training_and_the_model_use_the_xgboost_image_of_the_region(xgboost_stac
         "AWS::Lambda::Function",
         {"Environment": {"Variables": Match.object_like({"INFERENCE_IMAGE_URI": xgboost_image})}},
     )
-    validation_job = xgboost_stack.definition()["States"]
-    images = [
-        state["Parameters"]["AppSpecification"]["ImageUri"]
-        for state in validation_job.values()
+    states = xgboost_stack.definition()["States"]
+    processing_images = {
+        name: state["Parameters"]["AppSpecification"]["ImageUri"]
+        for name, state in states.items()
         if state.get("Parameters", {}).get("AppSpecification")
-    ]
-    assert images == ["<FindInMap:SklearnImages:<AWS::Region>:image>"]
+    }
+    # Training uploads' validation job, and a large batch's validation and join jobs.
+    assert len(processing_images) == 3, processing_images
+    assert set(processing_images.values()) == {"<FindInMap:SklearnImages:<AWS::Region>:image>"}
 
 
 def test_the_training_split_is_sharded_across_the_instances(xgboost_stack: Synthesized) -> None:

@@ -18,7 +18,7 @@ DATASET_VERSION = "9f2c6e0b5a1d4c3e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6
 MODEL_DATA_URL = "s3://artifacts-bucket/training-jobs/mlops-9f2c6e0b5a1d-3f2a9c1e/output/model.tar.gz"
 
 
-def write_config(task_root: Path) -> None:
+def write_config(task_root: Path, deployment_mode: str = "realtime") -> None:
     config = PipelineConfig.model_validate(
         {
             "project": "mlops",
@@ -32,7 +32,7 @@ def write_config(task_root: Path) -> None:
             },
             "gates": {"primary_metric": "roc_auc"},
             "approval": "manual",
-            "deployment": {"endpoint_name": ENDPOINT_NAME},
+            "deployment": {"endpoint_name": ENDPOINT_NAME, "mode": deployment_mode},
         }
     )
     (task_root / "pipeline_config.json").write_text(config.to_json())

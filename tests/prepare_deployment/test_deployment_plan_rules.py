@@ -59,6 +59,26 @@ def test_an_approval_deploys_only_what_nobody_else_deploys(facts, serving, deplo
     assert decision.reason.endswith(".") and decision.reason.count(". ") == 0
 
 
+@pytest.mark.parametrize(
+    ("facts", "newest_approved", "deploy"),
+    [
+        (_facts(), 7, True),
+        (_facts(), None, True),
+        (_facts(), 8, False),
+        (_facts(approved_by="policy"), 7, False),
+        (_facts(approval_status="Rejected"), 6, False),
+    ],
+)
+def test_without_an_endpoint_an_approval_makes_the_batch_model_only_when_no_newer_version_is_approved(
+    facts, newest_approved, deploy
+):
+    decision = decide(facts, newest_approved, None)
+
+    assert decision.deploy is deploy
+    assert "endpoint " not in decision.reason.lower()
+    assert decision.reason.endswith(".") and decision.reason.count(". ") == 0
+
+
 def test_names_differ_from_the_training_path_and_follow_sagemaker_rules():
     shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateModel").input_shape
     pattern = re.compile(shape.members["ModelName"].metadata["pattern"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from approval_scenario import DATASET_VERSION, IMAGE_URI, MODEL_DATA_URL, request_for
+from approval_scenario import DATASET_VERSION, IMAGE_URI, MODEL_DATA_URL, request_for, write_config
 
 from functions.common.contracts import PrepareDeploymentResult, RegisterModelResult
 from functions.common.errors import MissingEnvironmentError
@@ -108,3 +108,28 @@ def test_a_package_of_another_group_is_a_typed_error(approvals, context):
 
     with pytest.raises(PackageOutsideGroupError):
         lambda_handler(request_for(package_arn), context)
+
+
+def test_in_batch_only_the_newest_approved_version_becomes_the_batch_model_whatever_an_endpoint_serves(
+    approvals, context, tmp_path
+):
+    # Given deployment.mode batch_only, version 1 on an endpoint of the configured name, and version 2 approved
+    write_config(tmp_path, deployment_mode="batch_only")
+    first = approvals.register()
+    approvals.approve(first)
+    approvals.serve("1", first)
+    second = approvals.register()
+    approvals.approve(second)
+
+    # When either approval's event is handled
+    newest = PrepareDeploymentResult.model_validate(lambda_handler(request_for(second), context))
+    older = PrepareDeploymentResult.model_validate(lambda_handler(request_for(first), context))
+
+    # Then version 2 scores batch uploads, and version 1, older, does not replace it
+    assert newest.deploy is True
+    assert newest.reason == (
+        "Model version 2 was approved in the model registry; it scores batch uploads from now on "
+        "(deployment.mode batch_only: no endpoint)."
+    )
+    assert older.deploy is False
+    assert "the newer approved version 2 keeps scoring batch uploads" in older.reason

@@ -60,21 +60,7 @@ class Aws:
     def serve_version(self, accepted: dict[str, Any], *, primary_metric_value: str = "0.99") -> str:
         """Register the accepted upload's model as an approved version and serve it on the endpoint,
         as the pipeline's deployment leaves them; returns its model package ARN."""
-        package_arn = self.sagemaker.create_model_package(
-            ModelPackageGroupName=MODEL_PACKAGE_GROUP,
-            ModelApprovalStatus="Approved",
-            CustomerMetadataProperties={
-                "profile_uri": accepted["profile_uri"],
-                "dataset_version": accepted["dataset_version"],
-                "primary_metric": "roc_auc",
-                "primary_metric_value": primary_metric_value,
-            },
-            InferenceSpecification={
-                "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://artifacts/training-jobs/v/output/model.tar.gz"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-        )["ModelPackageArn"]
+        package_arn = self.register_version(accepted, primary_metric_value=primary_metric_value)
         version = package_arn.rsplit("/", 1)[-1]
         name = f"mlops-v{version}-serving"
         self.sagemaker.create_model(
@@ -95,6 +81,26 @@ class Aws:
             self.sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=name)
         return package_arn
 
+    def register_version(
+        self, accepted: dict[str, Any], *, primary_metric_value: str = "0.99", status: str = "Approved"
+    ) -> str:
+        """Register the accepted upload's model as a version with `status`, deployed nowhere (as
+        deployment.mode batch_only leaves an approved one); returns its model package ARN."""
+        return self.sagemaker.create_model_package(
+            ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+            ModelApprovalStatus=status,
+            CustomerMetadataProperties={
+                "profile_uri": accepted["profile_uri"],
+                "dataset_version": accepted["dataset_version"],
+                "primary_metric": "roc_auc",
+                "primary_metric_value": primary_metric_value,
+            },
+            InferenceSpecification={
+                "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://artifacts/training-jobs/v/output/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+        )["ModelPackageArn"]
 
 def run_validation_job(aws: Aws, job_plan: dict[str, Any], work: Path) -> None:
     """What SageMaker Processing does with a validation job's plan (a ValidationJobPlan): download

@@ -105,21 +105,23 @@ def grant_workflow_role(
     role.add_to_policy(
         iam.PolicyStatement(actions=["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])
     )
-    # Blue/green updates watch these alarms to decide on automatic rollback.
-    role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["cloudwatch:DescribeAlarms"],
-            resources=[
-                stack.format_arn(
-                    service="cloudwatch",
-                    resource="alarm",
-                    resource_name=name,
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-                for name in rollback_alarm_names
-            ],
+    # Blue/green updates watch these alarms to decide on automatic rollback (none without an
+    # endpoint: deployment.mode batch_only).
+    if rollback_alarm_names:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for name in rollback_alarm_names
+                ],
+            )
         )
-    )
     acknowledge_sagemaker_patterns(
         role,
         [arns.training_jobs, arns.models, arns.endpoint_configs],
