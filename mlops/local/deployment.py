@@ -13,12 +13,15 @@ executes them.
 
 from __future__ import annotations
 
+import collections
+import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,20 +90,30 @@ def synthesize(config_path: Path, cache_root: Path | None = None) -> Synthesized
     cdk.json, the config file, the user's training folder it names, and the versions of the
     libraries that render the template."""
     cache_root = cache_root or default_cache_root()
-    outdir = cache_root / _synthesis_key(config_path)
+    key = _synthesis_key(config_path)
+    outdir = cache_root / key
     if not (outdir / SYNTH_COMPLETE_MARKER).exists():
         cache_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
-        _synthesize_into(config_path, staging)
-        (staging / SYNTH_COMPLETE_MARKER).write_text("")
-        if outdir.exists() and not (outdir / SYNTH_COMPLETE_MARKER).exists():
-            shutil.rmtree(outdir, ignore_errors=True)
-        try:
-            staging.rename(outdir)
-        except OSError:
-            # Another process finished the same synthesis first and may be reading it: keep theirs.
-            shutil.rmtree(staging, ignore_errors=True)
+        # Processes sharing the cache (two CLIs, CI's lanes) that need the same app wait for the
+        # first one's synthesis instead of spending the same half minute of CPU beside it.
+        with (cache_root / f"{key}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (outdir / SYNTH_COMPLETE_MARKER).exists():
+                _synthesize_to(config_path, cache_root, outdir)
     return _read_assembly(outdir)
+
+
+def _synthesize_to(config_path: Path, cache_root: Path, outdir: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
+    _synthesize_into(config_path, staging)
+    (staging / SYNTH_COMPLETE_MARKER).write_text("")
+    if outdir.exists() and not (outdir / SYNTH_COMPLETE_MARKER).exists():
+        shutil.rmtree(outdir, ignore_errors=True)
+    try:
+        staging.rename(outdir)
+    except OSError:
+        # Another process finished the same synthesis first and may be reading it: keep theirs.
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 SYNTH_COMPLETE_MARKER = ".complete"
@@ -222,14 +235,35 @@ def _bootstrap(session: boto3.Session, app: SynthesizedApp, account: str, region
         Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
     )
     s3 = session.client("s3")
-    for asset in app.assets.get("files", {}).values():
+    for asset_hash, asset in app.assets.get("files", {}).items():
         source = app.outdir / asset["source"]["path"]
-        body = _zip_folder(source) if source.is_dir() else source.read_bytes()
+        body = _zipped_asset(asset_hash, source) if source.is_dir() else source.read_bytes()
         for destination in asset["destinations"].values():
             bucket = destination["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
             if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
                 s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+# The functions' folder is tens of MB and the same in every app of a checkout (only the config
+# differs), so each process zips it once instead of once a deployment. The CDK names an asset by
+# the hash of its content: one hash is one content, whichever assembly holds it.
+ZIPPED_ASSETS_KEPT = 4
+_zipped_assets: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+_zipped_assets_lock = threading.Lock()
+
+
+def _zipped_asset(asset_hash: str, folder: Path) -> bytes:
+    with _zipped_assets_lock:
+        if asset_hash in _zipped_assets:
+            _zipped_assets.move_to_end(asset_hash)
+            return _zipped_assets[asset_hash]
+    body = _zip_folder(folder)
+    with _zipped_assets_lock:
+        _zipped_assets[asset_hash] = body
+        while len(_zipped_assets) > ZIPPED_ASSETS_KEPT:
+            _zipped_assets.popitem(last=False)
+    return body
 
 
 def _zip_folder(folder: Path) -> bytes:

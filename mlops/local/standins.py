@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,6 +29,11 @@ from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientErr
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_task,
 )
@@ -72,6 +78,71 @@ class Delivery:
     error: str | None = None
 
 
+# Parallel and Map states count their running branches on the parsed state itself.
+STATEFUL_STATE_TYPES = frozenset({"Parallel", "Map"})
+PARSED_DEFINITIONS_KEPT = 8
+
+
+def _has_stateful_states(definition: str) -> bool:
+    def types(states: dict[str, Any]) -> Iterator[str]:
+        for state in states.values():
+            yield state.get("Type", "")
+            for branch in [*state.get("Branches", []), state.get("Iterator"), state.get("ItemProcessor")]:
+                if branch:
+                    yield from types(branch.get("States", {}))
+
+    try:
+        return not STATEFUL_STATE_TYPES.isdisjoint(types(json.loads(definition).get("States", {})))
+    except (ValueError, AttributeError):
+        return True
+
+
+@functools.lru_cache(maxsize=PARSED_DEFINITIONS_KEPT)
+def _parsed_program(definition: str) -> EvalComponent:
+    """moto parses a state machine's definition again for each execution, a second of CPU for
+    the pipeline's. Its parsed states keep what an execution changes in the execution's own
+    environment (keyed by each state's heap key), so executions of one definition can share one
+    parse, once every heap key is drawn: drawn lazily, two executions starting together could
+    draw two keys for one state."""
+    program = AmazonStateLanguageParser.parse(definition)[0]
+    _draw_heap_keys(program)
+    return program
+
+
+def _draw_heap_keys(component: Component) -> None:
+    pending, seen = [component], set()
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, EvalComponent):
+            value.heap_key  # noqa: B018 (drawn on first read)
+        if isinstance(value, Component):
+            pending.extend(vars(value).values())
+        elif isinstance(value, (list, tuple)):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+
+
+class _RetryClock:
+    """The `time` module as moto's Retrier sees it: each backoff it sleeps is recorded, and
+    waited out unless the stand-ins say not to."""
+
+    def __init__(self, standins: StandIns) -> None:
+        self._standins = standins
+
+    def sleep(self, seconds: float) -> None:
+        with self._standins._lock:
+            self._standins.retry_waits_seconds.append(seconds)
+        if self._standins.wait_out_retries:
+            time.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 @dataclass
 class StandIns:
     lambdas: InProcessLambdaRuntime
@@ -88,6 +159,11 @@ class StandIns:
     # Runs Batch Transform jobs; without one, CreateTransformJob is refused rather than recorded
     # as a job that completed without scoring anything.
     transform: LocalTransformJobRunner | None = None
+    # The interval of every retry a state machine's Retrier waited, in seconds, in order.
+    retry_waits_seconds: list[float] = field(default_factory=list)
+    # False: a retry is recorded but not waited out in real time. A test whose faults are
+    # injected by count, not by time, has nothing for the backoff to wait for.
+    wait_out_retries: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject_fault(self, operation: str, error_code: str, message: str, times: int = 1) -> None:
@@ -316,7 +392,17 @@ class StandIns:
             original_put_metric_data(backend, namespace, metric_data)
             evaluate_alarms(backend, namespace, {metric["MetricName"] for metric in metric_data})
 
+        original_evaluation_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+
+        def evaluation_entrypoint(worker):
+            definition = worker._evaluation_details.state_machine_details.definition
+            if _has_stateful_states(definition):
+                return original_evaluation_entrypoint(worker)
+            return _parsed_program(definition)
+
         return [
+            (ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint),
+            (retrier_decl, "time", _RetryClock(self)),
             (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
             (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
             *aws_sdk_casing_patches(),

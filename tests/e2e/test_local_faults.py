@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from functions.common.outcome import Outcome
+from infra.constructs.training_workflow.states import RETRY_BACKOFF_RATE, SAGEMAKER_RETRY_INTERVAL
 from mlops.local.cloud import LocalCloud
 from mlops.local.runner import endpoint_status, run_upload
 from tests.support.local_pipeline_runs import init_config, write_csv
@@ -26,6 +27,8 @@ def test_throttling_and_capacity_errors_on_training_are_retried(cancer_files):
         # Given SageMaker answers the first two CreateTrainingJob calls with transient errors
         cloud.standins.inject_fault("CreateTrainingJob", "ThrottlingException", "Rate exceeded")
         cloud.standins.inject_fault("CreateTrainingJob", "ResourceLimitExceeded", "No capacity for ml.m5.large")
+        # (the faults end by count, so the backoff is recorded rather than waited out)
+        cloud.standins.wait_out_retries = False
 
         result = run_upload(cloud, first)
 
@@ -33,6 +36,9 @@ def test_throttling_and_capacity_errors_on_training_are_retried(cancer_files):
         assert result.outcome == Outcome.DEPLOYED, result.reason
         assert cloud.standins.injected_faults["CreateTrainingJob"] == []
         assert len(cloud.standins.training.runs) == 1
+        # And each retry waited twice as long as the one before, from SageMaker's retry interval
+        first_wait = SAGEMAKER_RETRY_INTERVAL.to_seconds()
+        assert cloud.standins.retry_waits_seconds == [first_wait, first_wait * RETRY_BACKOFF_RATE]
 
 
 def test_a_failed_endpoint_update_leaves_the_previous_version_serving(cancer_files):

@@ -16,6 +16,7 @@ import pytest
 
 from functions.common.outcome import Outcome
 from mlops.cli import main
+from mlops.local.deployment import synthesize
 from tests.support.local_pipeline_runs import init_config, write_csv
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +51,10 @@ def test_local_up_serves_the_pipeline_to_boto3_and_local_down_stops_it(tmp_path,
     monkeypatch.chdir(tmp_path)
     data = write_csv(breast_cancer_frame, tmp_path / "breast_cancer.csv")
     config = init_config(data, "target", tmp_path / "pipeline.json")
+    # Synthesized here, where the CDK's runtime is already running, instead of by a cold one in
+    # the server's process: `local up` then finds the app in the synthesis cache, as a second
+    # `local up` of the same config does.
+    synthesize(config)
     port = _free_port()
     try:
         assert main(["local", "up", "--config", str(config), "--port", str(port)]) == 0

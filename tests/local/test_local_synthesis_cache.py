@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import threading
 from pathlib import Path
 
 from mlops.local import deployment
@@ -38,7 +40,7 @@ def test_a_synthesis_finished_first_elsewhere_is_kept_and_this_one_discarded(tmp
     # Then the first finished assembly stays in place (the other may be reading it) and no
     # staging folder is left behind
     assert app.template["Description"] == "theirs"
-    assert sorted(path.name for path in cache.iterdir()) == ["key"]
+    assert sorted(path.name for path in cache.iterdir() if path.suffix != ".lock") == ["key"]
 
 
 def test_an_unfinished_assembly_is_replaced(tmp_path, monkeypatch):
@@ -53,6 +55,33 @@ def test_an_unfinished_assembly_is_replaced(tmp_path, monkeypatch):
 
     assert app.template["Description"] == "complete"
     assert (cache / "key" / deployment.SYNTH_COMPLETE_MARKER).exists()
+
+
+def test_a_synthesis_under_way_elsewhere_is_waited_for_and_not_repeated(tmp_path, monkeypatch):
+    # Given another process synthesizing the same app, holding its lock
+    config = tmp_path / "pipeline.json"
+    config.write_text("{}")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setattr(deployment, "_synthesis_key", lambda _config: "key")
+    synthesized_here = []
+    monkeypatch.setattr(deployment, "_synthesize_into", lambda _config, staging: synthesized_here.append(staging))
+    apps = []
+    with (cache / "key.lock").open("w") as theirs:
+        fcntl.flock(theirs, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: apps.append(deployment.synthesize(config, cache_root=cache)))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()
+
+        # When it finishes
+        _write_assembly(cache / "key", "theirs")
+        (cache / "key" / deployment.SYNTH_COMPLETE_MARKER).write_text("")
+    waiting.join()
+
+    # Then this process reads that assembly without synthesizing
+    assert synthesized_here == []
+    assert apps[0].template["Description"] == "theirs"
 
 
 def test_an_edit_to_the_user_s_training_code_is_a_new_synthesis(tmp_path):
