@@ -30,10 +30,6 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.component import Component
-from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_task,
 )
@@ -76,54 +72,6 @@ class Delivery:
     detail_type: str
     result: dict[str, Any] | None = None
     error: str | None = None
-
-
-# Parallel and Map states count their running branches on the parsed state itself.
-STATEFUL_STATE_TYPES = frozenset({"Parallel", "Map"})
-PARSED_DEFINITIONS_KEPT = 8
-
-
-def _has_stateful_states(definition: str) -> bool:
-    def types(states: dict[str, Any]) -> Iterator[str]:
-        for state in states.values():
-            yield state.get("Type", "")
-            for branch in [*state.get("Branches", []), state.get("Iterator"), state.get("ItemProcessor")]:
-                if branch:
-                    yield from types(branch.get("States", {}))
-
-    try:
-        return not STATEFUL_STATE_TYPES.isdisjoint(types(json.loads(definition).get("States", {})))
-    except (ValueError, AttributeError):
-        return True
-
-
-@functools.lru_cache(maxsize=PARSED_DEFINITIONS_KEPT)
-def _parsed_program(definition: str) -> EvalComponent:
-    """moto parses a state machine's definition again for each execution, a second of CPU for
-    the pipeline's. Its parsed states keep what an execution changes in the execution's own
-    environment (keyed by each state's heap key), so executions of one definition can share one
-    parse, once every heap key is drawn: drawn lazily, two executions starting together could
-    draw two keys for one state."""
-    program = AmazonStateLanguageParser.parse(definition)[0]
-    _draw_heap_keys(program)
-    return program
-
-
-def _draw_heap_keys(component: Component) -> None:
-    pending, seen = [component], set()
-    while pending:
-        value = pending.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        if isinstance(value, EvalComponent):
-            value.heap_key  # noqa: B018 (drawn on first read)
-        if isinstance(value, Component):
-            pending.extend(vars(value).values())
-        elif isinstance(value, (list, tuple)):
-            pending.extend(value)
-        elif isinstance(value, dict):
-            pending.extend(value.values())
 
 
 class _RetryClock:
@@ -392,16 +340,7 @@ class StandIns:
             original_put_metric_data(backend, namespace, metric_data)
             evaluate_alarms(backend, namespace, {metric["MetricName"] for metric in metric_data})
 
-        original_evaluation_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-
-        def evaluation_entrypoint(worker):
-            definition = worker._evaluation_details.state_machine_details.definition
-            if _has_stateful_states(definition):
-                return original_evaluation_entrypoint(worker)
-            return _parsed_program(definition)
-
         return [
-            (ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint),
             (retrier_decl, "time", _RetryClock(self)),
             (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
             (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
