@@ -45,6 +45,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from functions.common.config import NON_FEATURE_TYPES, ColumnSchema, DatasetSchema, DriftConfig
 
@@ -144,23 +146,42 @@ def _bin_fractions(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def _label_counts(values: pd.Series) -> tuple[pd.Series, float]:
     """Counts of the non-null labels keyed by their text, and the null fraction.
 
-    The rows are counted by their factorized codes (Arrow's dictionary encoding for a pandas
-    string column; no Python string per row), in the order value_counts gives the labels
-    themselves: codes number the labels in order of first appearance, and the counts are sorted
-    the same way. Nulls (None, NaN, "") are dropped after counting.
+    The labels are counted without a Python string per row: a column of Arrow strings (pandas'
+    default string dtype) by Arrow's own hash count, any other by its factorized codes. Both give
+    the distinct labels in order of first appearance, and the counts are then sorted as
+    value_counts sorts them (descending, ties in order of first appearance), so the labels come
+    out in the same order either way. Nulls (None, NaN, "") are dropped after counting.
     """
-    codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    counts = pd.Series(codes, copy=False).value_counts()
-    distinct_labels = distinct.to_numpy(dtype=object)
-    keys = [None if code < 0 else distinct_labels[code] for code in counts.index]
-    null_rows = int(sum(count for key, count in zip(keys, counts.to_numpy()) if _is_null_label(key)))
+    labels, label_counts = _distinct_label_counts(values)
+    counts = pd.Series(label_counts, copy=False).sort_values(ascending=False, kind="stable")
+    null_rows = int(sum(label_counts[position] for position in counts.index if _is_null_label(labels[position])))
     present = pd.Series(
-        [count for key, count in zip(keys, counts.to_numpy()) if not _is_null_label(key)],
-        index=[str(key) for key in keys if not _is_null_label(key)],
+        [count for position, count in counts.items() if not _is_null_label(labels[position])],
+        index=[str(labels[position]) for position in counts.index if not _is_null_label(labels[position])],
         dtype=np.int64,
     )
     present = present.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
     return present, (null_rows / len(values) if len(values) else 0.0)
+
+
+def _distinct_label_counts(values: pd.Series) -> tuple[list[Any], np.ndarray]:
+    """The distinct labels of `values` (None for null) in order of first appearance, and their row counts."""
+    if _is_arrow_string(values.dtype):
+        counted = pc.value_counts(pa.array(values.array))
+        return counted.field("values").to_pylist(), counted.field("counts").to_numpy()
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    # Nulls (code -1) are counted in one slot after the labels; where they first appeared does
+    # not matter, as they are dropped after a stable sort that keeps the others' order.
+    counts = np.bincount(np.where(codes < 0, len(distinct), codes), minlength=len(distinct) + 1)
+    return [*distinct.to_numpy(dtype=object), None], counts
+
+
+def _is_arrow_string(dtype: Any) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return False
 
 
 def _is_null_label(label: Any) -> bool:
