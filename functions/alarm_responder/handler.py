@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.alarm_responder.actions import AwsClients, respond_to_transition
@@ -21,7 +20,7 @@ from functions.alarm_responder.settings import ResponderSettings
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, alarm_mismatch
-from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, parsed_event, pipeline_handler
 
 logger = Logger()
 tracer = InvocationTracer()
@@ -41,7 +40,7 @@ IDEMPOTENCY_RECORD_TTL_SECONDS = 7 * 24 * 60 * 60
     metrics=metrics,
     failure_log_message="alarm_response_failed",
 )
-@event_parser(model=AlarmStateChangeEvent)
+@parsed_event(model=AlarmStateChangeEvent)
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, settings: ResponderSettings) -> dict[str, Any]:
     mismatch = alarm_mismatch(
         StackScope.of_function(context.invoked_function_arn),

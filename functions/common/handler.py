@@ -11,7 +11,7 @@ event is not even parsed with a variable missing). The settings reach the body a
 
     @pipeline_handler(settings_model=EvaluationSettings, logger=logger, tracer=tracer, metrics=metrics,
                       failure_log_message="evaluation_failed", failure_metric="EvaluationErrors")
-    @event_parser(model=EvaluateModelRequest)
+    @parsed_event(model=EvaluateModelRequest)
     def lambda_handler(event: EvaluateModelRequest, context: LambdaContext, settings: EvaluationSettings): ...
 """
 
@@ -34,6 +34,7 @@ from functions.common.errors import PipelineError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
+    from pydantic import BaseModel
 
 
 FOREIGN_EVENTS_METRIC = "ForeignEventsIgnored"
@@ -120,3 +121,22 @@ def pipeline_handler(
     instrumented = tracer.capture_lambda_handler(instrumented)
     instrumented = logger.inject_lambda_context(log_event=False)(instrumented)
     return instrumented(event, context)
+
+
+@lambda_handler_decorator
+def parsed_event(
+    handler: Callable[..., Any],
+    event: Any,
+    context: LambdaContext,
+    *,
+    model: type[BaseModel],
+    **kwargs: Any,
+) -> Any:
+    """Call `handler` with the event validated into `model`, as Powertools' event_parser does
+    (a JSON string is parsed first; an invalid event raises pydantic's ValidationError).
+
+    Importing Powertools' parser package loads its envelopes and event models for every AWS
+    service with it: more import time than all the rest a handler adds to boto3.
+    """
+    parsed = model.model_validate_json(event) if isinstance(event, (str, bytes)) else model.model_validate(event)
+    return handler(parsed, context, **kwargs)

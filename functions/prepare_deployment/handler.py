@@ -7,13 +7,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import PrepareDeploymentRequest
-from functions.common.handler import InvocationTracer, pipeline_handler
+from functions.common.handler import InvocationTracer, parsed_event, pipeline_handler
 from functions.prepare_deployment.service import prepare_deployment
 from functions.prepare_deployment.settings import DeploymentSettings
 
@@ -31,7 +30,7 @@ metrics = Metrics()
     failure_log_message="deployment_preparation_failed",
     failure_metric="DeploymentPreparationErrors",
 )
-@event_parser(model=PrepareDeploymentRequest)
+@parsed_event(model=PrepareDeploymentRequest)
 def lambda_handler(event: PrepareDeploymentRequest, context: LambdaContext, settings: DeploymentSettings) -> dict[str, Any]:
     logger.append_keys(
         model_package_arn=event.detail.model_package_arn, event_id=event.event_id, execution_arn=event.execution_arn

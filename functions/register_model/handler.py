@@ -6,13 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import RegisterModelRequest
-from functions.common.handler import InvocationTracer, pipeline_handler
+from functions.common.handler import InvocationTracer, parsed_event, pipeline_handler
 from functions.register_model.registration import register_candidate
 from functions.register_model.settings import RegistrationSettings
 
@@ -30,7 +29,7 @@ metrics = Metrics()
     failure_log_message="registration_failed",
     failure_metric="RegistrationErrors",
 )
-@event_parser(model=RegisterModelRequest)
+@parsed_event(model=RegisterModelRequest)
 def lambda_handler(event: RegisterModelRequest, context: LambdaContext, settings: RegistrationSettings) -> dict[str, Any]:
     logger.append_keys(training_job=event.training_job_name, execution_arn=event.execution_arn)
     result = register_candidate(event, load_packaged_config(), settings, sagemaker=aws_client("sagemaker"))

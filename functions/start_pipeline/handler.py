@@ -8,12 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
 from functions.common.event_ownership import StackScope
+from functions.common.eventbridge import EventBridgeEvent
 from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
 from functions.start_pipeline.settings import StartPipelineSettings
 from functions.start_pipeline.starter import PipelineTrigger, foreign_event_reason, start_pipeline
@@ -37,7 +36,7 @@ METRIC_BY_OUTCOME = {"started": "ExecutionsStarted", "already_started": "Repeate
 def lambda_handler(event: dict[str, Any], context: LambdaContext, settings: StartPipelineSettings) -> dict[str, Any]:
     # Parsed for its id and source only: the state machine reads the event itself, so its
     # input is the event exactly as EventBridge delivered it.
-    parsed = parse(event=event, model=EventBridgeModel)
+    parsed = EventBridgeEvent.model_validate(event)
     logger.append_keys(event_id=parsed.id, event_source=parsed.source, detail_type=parsed.detail_type)
     mismatch = foreign_event_reason(
         event,
