@@ -56,6 +56,9 @@ PSI_FLOOR_FRACTION = 1e-4
 # Up to this many edges, one vectorised comparison per edge beats a binary search per value.
 MAX_EDGES_FOR_COMPARISONS = 32
 NUMERIC_TYPES = frozenset({"integer", "float"})
+# Integers up to this magnitude convert to float exactly, so counting them orders them as their
+# floats would sort.
+MAX_EXACT_FLOAT_INTEGER = 2**53
 
 DriftStatus = Literal["ok", "warn", "fail"]
 
@@ -72,7 +75,7 @@ def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: 
             continue
         values = sample[column.name]
         if profile_kind(column) == "numeric":
-            columns[column.name] = _numeric_profile(values.to_numpy(dtype=float, na_value=np.nan), bins)
+            columns[column.name] = _numeric_profile(values.to_numpy(dtype=float, na_value=np.nan), bins, _integers(values))
         else:
             columns[column.name] = _categorical_profile(values)
     return {
@@ -85,14 +88,18 @@ def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: 
     }
 
 
-def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
+def _numeric_profile(values: np.ndarray, bins: int, integers: np.ndarray | None = None) -> dict[str, Any]:
+    """Profile of float `values` (NaN = null); `integers` are the same values where the column
+    holds integers without nulls, which can be counted rather than sorted."""
     null = np.isnan(values)
-    present = values[~null]
+    present = values[~null] if null.any() else values
     null_fraction = float(null.mean()) if len(values) else 0.0
     if present.size == 0:
         return {"kind": "numeric", "edges": [], "fractions": [], "null_fraction": null_fraction}
-    # One sort makes both the quantiles and the bin counts cheap (a search per edge).
-    ordered = np.sort(present)
+    # One ordering makes both the quantiles and the bin counts cheap (a search per edge).
+    ordered = _counted_in_order(integers) if integers is not None else None
+    if ordered is None:
+        ordered = np.sort(present)
     edges = _edges_between_values(ordered, np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins)))
     at_or_below = np.searchsorted(ordered, edges, side="right")
     counts = np.diff(np.append(at_or_below, ordered.size), prepend=0)
@@ -106,6 +113,27 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
         "min": float(ordered[0]),
         "max": float(ordered[-1]),
     }
+
+
+def _integers(values: pd.Series) -> np.ndarray | None:
+    """The values of a column of NumPy integers (which cannot hold nulls), else None."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy()
+    return None
+
+
+def _counted_in_order(integers: np.ndarray) -> np.ndarray | None:
+    """`integers` ascending as floats, by a count per value in their range instead of a sort;
+    None where that range is wider than the column is long (the counts would outweigh the sort)
+    or holds integers a float cannot represent exactly."""
+    if integers.size == 0:
+        return None
+    low, high = int(integers.min()), int(integers.max())
+    if high - low > integers.size or max(-low, high) > MAX_EXACT_FLOAT_INTEGER:
+        return None
+    counts = np.bincount(integers.astype(np.int64, copy=False) - low)
+    occurring = np.flatnonzero(counts)
+    return np.repeat((occurring + low).astype(float), counts[occurring])
 
 
 def _edges_between_values(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -143,25 +171,32 @@ def _bin_fractions(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / max(present.size, 1)
 
 
-def _label_counts(values: pd.Series) -> tuple[pd.Series, float]:
-    """Counts of the non-null labels keyed by their text, and the null fraction.
+def _label_counts(values: pd.Series) -> tuple[dict[str, int], float]:
+    """Counts of the non-null labels keyed by their text, most frequent first, and the null fraction.
 
     The labels are counted without a Python string per row: a column of Arrow strings (pandas'
     default string dtype) by Arrow's own hash count, any other by its factorized codes. Both give
     the distinct labels in order of first appearance, and the counts are then sorted as
     value_counts sorts them (descending, ties in order of first appearance), so the labels come
-    out in the same order either way. Nulls (None, NaN, "") are dropped after counting.
+    out in the same order either way. Nulls (None, NaN, "") are dropped after counting. What is
+    left is a few Python values per distinct label, done in plain Python: a pandas Series of a
+    dozen labels cost more than counting them.
     """
     labels, label_counts = _distinct_label_counts(values)
-    counts = pd.Series(label_counts, copy=False).sort_values(ascending=False, kind="stable")
-    null_rows = int(sum(label_counts[position] for position in counts.index if _is_null_label(labels[position])))
-    present = pd.Series(
-        [count for position, count in counts.items() if not _is_null_label(labels[position])],
-        index=[str(labels[position]) for position in counts.index if not _is_null_label(labels[position])],
-        dtype=np.int64,
-    )
-    present = present.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
-    return present, (null_rows / len(values) if len(values) else 0.0)
+    rows_of = label_counts.tolist()
+    null_rows = 0
+    present: dict[str, int] = {}
+    # Python's sort is stable: ties keep their order of first appearance.
+    for position in sorted(range(len(labels)), key=lambda position: -rows_of[position]):
+        label = labels[position]
+        if _is_null_label(label):
+            null_rows += rows_of[position]
+        else:
+            # Labels that print alike (1 and "1" in an object column) are one label.
+            text = str(label)
+            present[text] = present.get(text, 0) + rows_of[position]
+    counts = dict(sorted(present.items(), key=lambda item: -item[1]))
+    return counts, (null_rows / len(values) if len(values) else 0.0)
 
 
 def _distinct_label_counts(values: pd.Series) -> tuple[list[Any], np.ndarray]:
@@ -190,10 +225,10 @@ def _is_null_label(label: Any) -> bool:
 
 def _categorical_profile(values: pd.Series) -> dict[str, Any]:
     counts, null_fraction = _label_counts(values)
-    total = max(int(counts.sum()), 1)
+    total = max(sum(counts.values()), 1)
     return {
         "kind": "categorical",
-        "frequencies": {label: int(count) / total for label, count in counts.items()},
+        "frequencies": {label: count / total for label, count in counts.items()},
         "null_fraction": float(null_fraction),
     }
 
@@ -293,7 +328,7 @@ def _numeric_distributions(reference: Mapping[str, Any], values: pd.Series) -> t
         return [], [], []
     numbers = values.to_numpy(dtype=float, na_value=np.nan)
     null = np.isnan(numbers)
-    present = numbers[~null]
+    present = numbers[~null] if null.any() else numbers
     current_null = float(null.mean()) if len(numbers) else 0.0
     reference_null = float(reference.get("null_fraction", 0.0))
     current = _bin_fractions(present, edges) if present.size else np.zeros(len(edges) + 1)
@@ -321,11 +356,11 @@ def _categorical_distributions(
 ) -> tuple[list[str], list[float], list[float]]:
     frequencies: Mapping[str, float] = reference.get("frequencies", {})
     counts, current_null = _label_counts(values)
-    total = max(int(counts.sum()), 1)
+    total = max(sum(counts.values()), 1)
     reference_null = float(reference.get("null_fraction", 0.0))
-    labels = list(frequencies) + [label for label in counts.index if label not in frequencies]
+    labels = list(frequencies) + [label for label in counts if label not in frequencies]
     if not labels and not reference_null:
         return [], [], []
     expected = [frequencies.get(label, 0.0) * (1 - reference_null) for label in labels] + [reference_null]
-    actual = [int(counts.get(label, 0)) / total * (1 - current_null) for label in labels] + [current_null]
+    actual = [counts.get(label, 0) / total * (1 - current_null) for label in labels] + [current_null]
     return [str(label) for label in labels] + ["(null)"], expected, actual
