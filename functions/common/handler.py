@@ -37,7 +37,7 @@ from functions.common.errors import PipelineError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
-    from pydantic import BaseModel
+    from pydantic import BaseModel, TypeAdapter
 
     from functions.common.environment import FunctionEnvironment
 
@@ -160,15 +160,21 @@ def parsed_event(
     event: Any,
     context: LambdaContext,
     *,
-    model: type[BaseModel] | Deferred[type[BaseModel]],
+    model: type[BaseModel] | TypeAdapter[Any] | Deferred[type[BaseModel]],
     **kwargs: Any,
 ) -> Any:
     """Call `handler` with the event validated into `model`, as Powertools' event_parser does
-    (a JSON string is parsed first; an invalid event raises pydantic's ValidationError).
+    (a JSON string is parsed first; an invalid event raises pydantic's ValidationError). A
+    TypeAdapter stands for an event that is one of several models.
 
     Importing Powertools' parser package loads its envelopes and event models for every AWS
     service with it: more import time than all the rest a handler adds to boto3.
     """
+    from pydantic import TypeAdapter
+
     event_model = _resolved(model)
-    parsed = event_model.model_validate_json(event) if isinstance(event, (str, bytes)) else event_model.model_validate(event)
+    if isinstance(event_model, TypeAdapter):
+        parsed = event_model.validate_json(event) if isinstance(event, (str, bytes)) else event_model.validate_python(event)
+    else:
+        parsed = event_model.model_validate_json(event) if isinstance(event, (str, bytes)) else event_model.model_validate(event)
     return handler(parsed, context, **kwargs)
