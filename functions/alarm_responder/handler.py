@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.alarm_responder.actions import AwsClients, respond_to_transition
-from functions.alarm_responder.responder import AlarmStateChangeEvent
-from functions.alarm_responder.settings import ResponderSettings
 from functions.common.aws_clients import aws_client
-from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, alarm_mismatch
-from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
+from functions.common.handler import Deferred, InvocationTracer, ignore_foreign_event, parsed_event, pipeline_handler
+
+if TYPE_CHECKING:
+    from functions.alarm_responder.responder import AlarmStateChangeEvent
+    from functions.alarm_responder.settings import ResponderSettings
 
 logger = Logger()
 tracer = InvocationTracer()
@@ -35,13 +29,13 @@ IDEMPOTENCY_RECORD_TTL_SECONDS = 7 * 24 * 60 * 60
 
 
 @pipeline_handler(
-    settings_model=ResponderSettings,
+    settings_model=Deferred("functions.alarm_responder.settings", "ResponderSettings"),
     logger=logger,
     tracer=tracer,
     metrics=metrics,
     failure_log_message="alarm_response_failed",
 )
-@event_parser(model=AlarmStateChangeEvent)
+@parsed_event(model=Deferred("functions.alarm_responder.responder", "AlarmStateChangeEvent"))
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, settings: ResponderSettings) -> dict[str, Any]:
     mismatch = alarm_mismatch(
         StackScope.of_function(context.invoked_function_arn),
@@ -53,6 +47,17 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext, setting
     )
     if mismatch:
         return ignore_foreign_event(logger, metrics, mismatch, event_id=event.id)
+    # Imported here: an event that is not the stack's needs neither the config nor the actions
+    # nor the idempotency table.
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from functions.alarm_responder.actions import AwsClients, respond_to_transition
+    from functions.common.config import load_packaged_config
+
     config = load_packaged_config()
 
     idempotency_config = IdempotencyConfig(

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.config import PipelineConfig
 from functions.common.contracts import AlarmDecision
+from functions.common.eventbridge import EventBridgeEvent
 from functions.common.s3_layout import AUDIT_PREFIX, INCOMING_PREFIX
 from functions.common.serving_model import ServingModel
 
@@ -55,7 +55,7 @@ OUTCOME_NO_PREVIOUS_VERSION = "skipped: no previous approved version"
 
 
 class AlarmState(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     value: AlarmStateValue
     reason: str = ""
@@ -64,7 +64,7 @@ class AlarmState(BaseModel):
 
 
 class AlarmStateChangeDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     alarm_name: str = Field(alias="alarmName", min_length=1)
     state: AlarmState
@@ -72,7 +72,7 @@ class AlarmStateChangeDetail(BaseModel):
     configuration: dict[str, Any] | None = None
 
 
-class AlarmStateChangeEvent(EventBridgeModel):
+class AlarmStateChangeEvent(EventBridgeEvent):
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
     detail: AlarmStateChangeDetail  # type: ignore[assignment]

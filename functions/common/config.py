@@ -86,7 +86,7 @@ MAX_REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ColumnSchema(_Strict):

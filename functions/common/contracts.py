@@ -16,7 +16,7 @@ ApprovalStatus = Literal["Approved", "PendingManualApproval", "Rejected"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class CheckFinding(_Model):

@@ -39,12 +39,16 @@ called drifted for being small. On a few hundred rows or more it is a few hundre
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from functions.common.config import NON_FEATURE_TYPES, ColumnSchema, DatasetSchema, DriftConfig
 
@@ -54,8 +58,13 @@ PSI_FLOOR_FRACTION = 1e-4
 # Up to this many edges, one vectorised comparison per edge beats a binary search per value.
 MAX_EDGES_FOR_COMPARISONS = 32
 NUMERIC_TYPES = frozenset({"integer", "float"})
+# Integers up to this magnitude convert to float exactly, so counting them orders them as their
+# floats would sort.
+MAX_EXACT_FLOAT_INTEGER = 2**53
 
 DriftStatus = Literal["ok", "warn", "fail"]
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 def profile_kind(column: ColumnSchema) -> str:
@@ -64,33 +73,61 @@ def profile_kind(column: ColumnSchema) -> str:
 
 def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: int) -> dict[str, Any]:
     """Profile of `sample`: numeric columns as float (NaN = null), others as labels (None = null)."""
-    columns: dict[str, Any] = {}
-    for column in schema.columns:
-        if column.name not in sample.columns or column.type in NON_FEATURE_TYPES:
-            continue
-        values = sample[column.name]
-        if profile_kind(column) == "numeric":
-            columns[column.name] = _numeric_profile(values.to_numpy(dtype=float, na_value=np.nan), bins)
-        else:
-            columns[column.name] = _categorical_profile(values)
+    profiled = [
+        column for column in schema.columns if column.name in sample.columns and column.type not in NON_FEATURE_TYPES
+    ]
+    profiles = _each_column(
+        lambda item: _column_profile(*item, bins), [(column, sample[column.name]) for column in profiled]
+    )
     return {
         "format_version": PROFILE_FORMAT_VERSION,
         "rows": int(rows),
         "sample_rows": int(len(sample)),
         "bins": bins,
         "target": schema.target,
-        "columns": columns,
+        "columns": {column.name: profile for column, profile in zip(profiled, profiles)},
     }
 
 
-def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
+def _column_profile(column: ColumnSchema, values: pd.Series, bins: int) -> dict[str, Any]:
+    if profile_kind(column) == "numeric":
+        return _numeric_profile(values.to_numpy(dtype=float, na_value=np.nan), bins, _integers(values))
+    return _categorical_profile(values)
+
+
+def _each_column(work: Callable[[_Item], _Result], items: list[_Item]) -> list[_Result]:
+    """`work` of each item, in the items' order, spread over the CPUs this process may use.
+
+    A column's sort, comparisons and Arrow hash count run in NumPy and Arrow with the GIL
+    released, so two idle CPUs take little more than half the time of one (a Lambda function of
+    more than 1,769 MB has two or more). The columns do not depend on each other, so the results
+    are those of one thread.
+    """
+    workers = min(len(items), _usable_cpus())
+    if workers <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, items))
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _numeric_profile(values: np.ndarray, bins: int, integers: np.ndarray | None = None) -> dict[str, Any]:
+    """Profile of float `values` (NaN = null); `integers` are the same values where the column
+    holds integers without nulls, which can be counted rather than sorted."""
     null = np.isnan(values)
-    present = values[~null]
+    present = values[~null] if null.any() else values
     null_fraction = float(null.mean()) if len(values) else 0.0
     if present.size == 0:
         return {"kind": "numeric", "edges": [], "fractions": [], "null_fraction": null_fraction}
-    # One sort makes both the quantiles and the bin counts cheap (a search per edge).
-    ordered = np.sort(present)
+    # One ordering makes both the quantiles and the bin counts cheap (a search per edge).
+    ordered = _counted_in_order(integers) if integers is not None else None
+    if ordered is None:
+        ordered = np.sort(present)
     edges = _edges_between_values(ordered, np.unique(_sorted_quantiles(ordered, np.arange(1, bins) / bins)))
     at_or_below = np.searchsorted(ordered, edges, side="right")
     counts = np.diff(np.append(at_or_below, ordered.size), prepend=0)
@@ -104,6 +141,27 @@ def _numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
         "min": float(ordered[0]),
         "max": float(ordered[-1]),
     }
+
+
+def _integers(values: pd.Series) -> np.ndarray | None:
+    """The values of a column of NumPy integers (which cannot hold nulls), else None."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy()
+    return None
+
+
+def _counted_in_order(integers: np.ndarray) -> np.ndarray | None:
+    """`integers` ascending as floats, by a count per value in their range instead of a sort;
+    None where that range is wider than the column is long (the counts would outweigh the sort)
+    or holds integers a float cannot represent exactly."""
+    if integers.size == 0:
+        return None
+    low, high = int(integers.min()), int(integers.max())
+    if high - low > integers.size or max(-low, high) > MAX_EXACT_FLOAT_INTEGER:
+        return None
+    counts = np.bincount(integers.astype(np.int64, copy=False) - low)
+    occurring = np.flatnonzero(counts)
+    return np.repeat((occurring + low).astype(float), counts[occurring])
 
 
 def _edges_between_values(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -141,26 +199,52 @@ def _bin_fractions(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / max(present.size, 1)
 
 
-def _label_counts(values: pd.Series) -> tuple[pd.Series, float]:
-    """Counts of the non-null labels keyed by their text, and the null fraction.
+def _label_counts(values: pd.Series) -> tuple[dict[str, int], float]:
+    """Counts of the non-null labels keyed by their text, most frequent first, and the null fraction.
 
-    The rows are counted by their factorized codes (Arrow's dictionary encoding for a pandas
-    string column; no Python string per row), in the order value_counts gives the labels
-    themselves: codes number the labels in order of first appearance, and the counts are sorted
-    the same way. Nulls (None, NaN, "") are dropped after counting.
+    The labels are counted without a Python string per row: a column of Arrow strings (pandas'
+    default string dtype) by Arrow's own hash count, any other by its factorized codes. Both give
+    the distinct labels in order of first appearance, and the counts are then sorted as
+    value_counts sorts them (descending, ties in order of first appearance), so the labels come
+    out in the same order either way. Nulls (None, NaN, "") are dropped after counting. What is
+    left is a few Python values per distinct label, done in plain Python: a pandas Series of a
+    dozen labels cost more than counting them.
     """
+    labels, label_counts = _distinct_label_counts(values)
+    rows_of = label_counts.tolist()
+    null_rows = 0
+    present: dict[str, int] = {}
+    # Python's sort is stable: ties keep their order of first appearance.
+    for position in sorted(range(len(labels)), key=lambda position: -rows_of[position]):
+        label = labels[position]
+        if _is_null_label(label):
+            null_rows += rows_of[position]
+        else:
+            # Labels that print alike (1 and "1" in an object column) are one label.
+            text = str(label)
+            present[text] = present.get(text, 0) + rows_of[position]
+    counts = dict(sorted(present.items(), key=lambda item: -item[1]))
+    return counts, (null_rows / len(values) if len(values) else 0.0)
+
+
+def _distinct_label_counts(values: pd.Series) -> tuple[list[Any], np.ndarray]:
+    """The distinct labels of `values` (None for null) in order of first appearance, and their row counts."""
+    if _is_arrow_string(values.dtype):
+        counted = pc.value_counts(pa.array(values.array))
+        return counted.field("values").to_pylist(), counted.field("counts").to_numpy()
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    counts = pd.Series(codes, copy=False).value_counts()
-    distinct_labels = distinct.to_numpy(dtype=object)
-    keys = [None if code < 0 else distinct_labels[code] for code in counts.index]
-    null_rows = int(sum(count for key, count in zip(keys, counts.to_numpy()) if _is_null_label(key)))
-    present = pd.Series(
-        [count for key, count in zip(keys, counts.to_numpy()) if not _is_null_label(key)],
-        index=[str(key) for key in keys if not _is_null_label(key)],
-        dtype=np.int64,
-    )
-    present = present.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
-    return present, (null_rows / len(values) if len(values) else 0.0)
+    # Nulls (code -1) are counted in one slot after the labels; where they first appeared does
+    # not matter, as they are dropped after a stable sort that keeps the others' order.
+    counts = np.bincount(np.where(codes < 0, len(distinct), codes), minlength=len(distinct) + 1)
+    return [*distinct.to_numpy(dtype=object), None], counts
+
+
+def _is_arrow_string(dtype: Any) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return False
 
 
 def _is_null_label(label: Any) -> bool:
@@ -169,10 +253,10 @@ def _is_null_label(label: Any) -> bool:
 
 def _categorical_profile(values: pd.Series) -> dict[str, Any]:
     counts, null_fraction = _label_counts(values)
-    total = max(int(counts.sum()), 1)
+    total = max(sum(counts.values()), 1)
     return {
         "kind": "categorical",
-        "frequencies": {label: int(count) / total for label, count in counts.items()},
+        "frequencies": {label: count / total for label, count in counts.items()},
         "null_fraction": float(null_fraction),
     }
 
@@ -223,28 +307,31 @@ def compare_to_baseline(
     """PSI of each schema column's current values against the baseline profile's bins."""
     comparison = DriftComparison()
     baseline_columns = baseline.get("columns", {})
-    for column in schema.columns:
-        reference = baseline_columns.get(column.name)
-        if column.name not in current.columns or column.type in NON_FEATURE_TYPES:
+    present = [
+        column for column in schema.columns if column.name in current.columns and column.type not in NON_FEATURE_TYPES
+    ]
+    reasons = {column.name: _skip_reason(column, baseline_columns.get(column.name), schema) for column in present}
+    measured = [column for column in present if reasons[column.name] is None]
+    distributions = dict(
+        zip(
+            (column.name for column in measured),
+            _each_column(
+                lambda item: _distributions(*item),
+                [(column, baseline_columns[column.name], current[column.name]) for column in measured],
+            ),
+        )
+    )
+    for column in present:
+        reason = reasons[column.name]
+        if reason is not None:
+            comparison.skipped[column.name] = reason
             continue
-        policy = schema.drift_policy(column)
-        if policy == "ignore":
-            comparison.skipped[column.name] = "drift policy is ignore"
-            continue
-        if reference is None:
-            comparison.skipped[column.name] = "not in the baseline profile"
-            continue
-        kind = profile_kind(column)
-        if reference.get("kind") != kind:
-            comparison.skipped[column.name] = f"baseline profiles it as {reference.get('kind')}, now {kind}"
-            continue
-        if kind == "numeric":
-            labels, expected, actual = _numeric_distributions(reference, current[column.name])
-        else:
-            labels, expected, actual = _categorical_distributions(reference, current[column.name])
+        labels, expected, actual = distributions[column.name]
         if not labels:
             comparison.skipped[column.name] = "no values in the baseline"
             continue
+        kind = profile_kind(column)
+        policy = schema.drift_policy(column)
         reference_rows = int(baseline.get("sample_rows", baseline.get("rows", 0)))
         current_rows = len(current)
         floor = max(PSI_FLOOR_FRACTION, 0.5 / max(min(reference_rows, current_rows), 1))
@@ -265,6 +352,26 @@ def compare_to_baseline(
     return comparison
 
 
+def _skip_reason(column: ColumnSchema, reference: Mapping[str, Any] | None, schema: DatasetSchema) -> str | None:
+    """Why `column` is not compared with its baseline, or None if it is."""
+    if schema.drift_policy(column) == "ignore":
+        return "drift policy is ignore"
+    if reference is None:
+        return "not in the baseline profile"
+    kind = profile_kind(column)
+    if reference.get("kind") != kind:
+        return f"baseline profiles it as {reference.get('kind')}, now {kind}"
+    return None
+
+
+def _distributions(
+    column: ColumnSchema, reference: Mapping[str, Any], values: pd.Series
+) -> tuple[list[str], list[float], list[float]]:
+    if profile_kind(column) == "numeric":
+        return _numeric_distributions(reference, values)
+    return _categorical_distributions(reference, values)
+
+
 def _numeric_distributions(reference: Mapping[str, Any], values: pd.Series) -> tuple[list[str], list[float], list[float]]:
     edges = np.asarray(reference.get("edges", []), dtype=float)
     fractions = list(reference.get("fractions", []))
@@ -272,7 +379,7 @@ def _numeric_distributions(reference: Mapping[str, Any], values: pd.Series) -> t
         return [], [], []
     numbers = values.to_numpy(dtype=float, na_value=np.nan)
     null = np.isnan(numbers)
-    present = numbers[~null]
+    present = numbers[~null] if null.any() else numbers
     current_null = float(null.mean()) if len(numbers) else 0.0
     reference_null = float(reference.get("null_fraction", 0.0))
     current = _bin_fractions(present, edges) if present.size else np.zeros(len(edges) + 1)
@@ -300,11 +407,11 @@ def _categorical_distributions(
 ) -> tuple[list[str], list[float], list[float]]:
     frequencies: Mapping[str, float] = reference.get("frequencies", {})
     counts, current_null = _label_counts(values)
-    total = max(int(counts.sum()), 1)
+    total = max(sum(counts.values()), 1)
     reference_null = float(reference.get("null_fraction", 0.0))
-    labels = list(frequencies) + [label for label in counts.index if label not in frequencies]
+    labels = list(frequencies) + [label for label in counts if label not in frequencies]
     if not labels and not reference_null:
         return [], [], []
     expected = [frequencies.get(label, 0.0) * (1 - reference_null) for label in labels] + [reference_null]
-    actual = [int(counts.get(label, 0)) / total * (1 - current_null) for label in labels] + [current_null]
+    actual = [counts.get(label, 0) / total * (1 - current_null) for label in labels] + [current_null]
     return [str(label) for label in labels] + ["(null)"], expected, actual

@@ -11,16 +11,20 @@ event is not even parsed with a variable missing). The settings reach the body a
 
     @pipeline_handler(settings_model=EvaluationSettings, logger=logger, tracer=tracer, metrics=metrics,
                       failure_log_message="evaluation_failed", failure_metric="EvaluationErrors")
-    @event_parser(model=EvaluateModelRequest)
+    @parsed_event(model=EvaluateModelRequest)
     def lambda_handler(event: EvaluateModelRequest, context: LambdaContext, settings: EvaluationSettings): ...
+
+A handler that reads no tables names its settings and event models as Deferred (imported at the
+first invocation) and imports its service code in its body, so its import stays close to boto3's.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,11 +33,15 @@ from aws_lambda_powertools.shared import constants as powertools_constants
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.environment import FunctionEnvironment
 from functions.common.errors import PipelineError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
+    from pydantic import BaseModel, TypeAdapter
+
+    from functions.common.environment import FunctionEnvironment
+
+_Loaded = TypeVar("_Loaded")
 
 
 FOREIGN_EVENTS_METRIC = "ForeignEventsIgnored"
@@ -87,13 +95,37 @@ class InvocationTracer:
         return handler if tracer is None else tracer.capture_lambda_handler(handler)
 
 
+class Deferred(Generic[_Loaded]):
+    """An attribute of a module, imported at its first use.
+
+    A handler module names its settings and event models this way, and imports its service code
+    inside its body, so that importing it (a cold start) costs little more than boto3: building
+    the pydantic classes of the pipeline config and the contracts took more time than importing
+    pydantic itself. The first invocation pays for them instead.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+        self._loaded: _Loaded | None = None
+
+    def load(self) -> _Loaded:
+        if self._loaded is None:
+            self._loaded = getattr(importlib.import_module(self.module), self.name)
+        return self._loaded
+
+
+def _resolved(value: _Loaded | Deferred[_Loaded]) -> _Loaded:
+    return value.load() if isinstance(value, Deferred) else value
+
+
 @lambda_handler_decorator
 def pipeline_handler(
     handler: Callable[..., Any],
     event: Any,
     context: LambdaContext,
     *,
-    settings_model: type[FunctionEnvironment],
+    settings_model: type[FunctionEnvironment] | Deferred[type[FunctionEnvironment]],
     logger: Logger,
     tracer: InvocationTracer | Tracer,
     failure_log_message: str,
@@ -108,7 +140,7 @@ def pipeline_handler(
     @functools.wraps(handler)
     def checked(event: Any, context: LambdaContext) -> Any:
         try:
-            settings = settings_model.from_environment()
+            settings = _resolved(settings_model).from_environment()
             return handler(event, context, settings=settings)
         except PipelineError as error:
             logger.error(failure_log_message, extra={"error_type": type(error).__name__, "reason": str(error)})
@@ -120,3 +152,29 @@ def pipeline_handler(
     instrumented = tracer.capture_lambda_handler(instrumented)
     instrumented = logger.inject_lambda_context(log_event=False)(instrumented)
     return instrumented(event, context)
+
+
+@lambda_handler_decorator
+def parsed_event(
+    handler: Callable[..., Any],
+    event: Any,
+    context: LambdaContext,
+    *,
+    model: type[BaseModel] | TypeAdapter[Any] | Deferred[type[BaseModel]],
+    **kwargs: Any,
+) -> Any:
+    """Call `handler` with the event validated into `model`, as Powertools' event_parser does
+    (a JSON string is parsed first; an invalid event raises pydantic's ValidationError). A
+    TypeAdapter stands for an event that is one of several models.
+
+    Importing Powertools' parser package loads its envelopes and event models for every AWS
+    service with it: more import time than all the rest a handler adds to boto3.
+    """
+    from pydantic import TypeAdapter
+
+    event_model = _resolved(model)
+    if isinstance(event_model, TypeAdapter):
+        parsed = event_model.validate_json(event) if isinstance(event, (str, bytes)) else event_model.validate_python(event)
+    else:
+        parsed = event_model.model_validate_json(event) if isinstance(event, (str, bytes)) else event_model.model_validate(event)
+    return handler(parsed, context, **kwargs)

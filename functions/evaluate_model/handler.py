@@ -6,12 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.contracts import EvaluateModelRequest
-from functions.common.handler import InvocationTracer, pipeline_handler
+from functions.common.handler import InvocationTracer, parsed_event, pipeline_handler
 from functions.evaluate_model.service import evaluate_candidate
 from functions.evaluate_model.settings import EvaluationSettings
 
@@ -28,7 +27,7 @@ metrics = Metrics()
     failure_log_message="evaluation_failed",
     failure_metric="EvaluationErrors",
 )
-@event_parser(model=EvaluateModelRequest)
+@parsed_event(model=EvaluateModelRequest)
 def lambda_handler(event: EvaluateModelRequest, context: LambdaContext, settings: EvaluationSettings) -> dict[str, Any]:
     logger.append_keys(training_job=event.training_job_name, execution_arn=event.execution_arn)
     result = evaluate_candidate(

@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, origin_mismatch
-from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, parsed_event, pipeline_handler
 from functions.monitor_drift.service import run_drift_monitor
 from functions.monitor_drift.settings import DriftMonitorSettings
 
@@ -41,7 +40,7 @@ class ScheduledInvocation(BaseModel):
     metrics=metrics,
     failure_log_message="drift_monitor_failed",
 )
-@event_parser(model=ScheduledInvocation)
+@parsed_event(model=ScheduledInvocation)
 def lambda_handler(event: ScheduledInvocation, context: LambdaContext, settings: DriftMonitorSettings) -> dict[str, Any]:
     mismatch = origin_mismatch(
         StackScope.of_function(context.invoked_function_arn), account=event.account, region=event.region

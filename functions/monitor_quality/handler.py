@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.aws_clients import aws_client
 from functions.common.config import load_packaged_config
 from functions.common.event_ownership import StackScope, object_mismatch
-from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
+from functions.common.handler import InvocationTracer, ignore_foreign_event, parsed_event, pipeline_handler
 from functions.common.s3_layout import GROUND_TRUTH_PREFIX
 from functions.monitor_quality.ground_truth import GroundTruthFormatError
 from functions.monitor_quality.service import (
@@ -62,7 +61,7 @@ class GroundTruthCreatedEvent(_Lenient):
     metrics=metrics,
     failure_log_message="quality_monitor_failed",
 )
-@event_parser(model=GroundTruthCreatedEvent)
+@parsed_event(model=GroundTruthCreatedEvent)
 def lambda_handler(event: GroundTruthCreatedEvent, context: LambdaContext, settings: QualityMonitorSettings) -> dict[str, Any]:
     mismatch = object_mismatch(
         StackScope.of_function(context.invoked_function_arn),

@@ -3,19 +3,18 @@ started the execution; say whether and what to deploy."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
-from functions.common.config import load_packaged_config
-from functions.common.contracts import PrepareDeploymentRequest
-from functions.common.handler import InvocationTracer, pipeline_handler
-from functions.prepare_deployment.service import prepare_deployment
-from functions.prepare_deployment.settings import DeploymentSettings
+from functions.common.handler import Deferred, InvocationTracer, parsed_event, pipeline_handler
+
+if TYPE_CHECKING:
+    from functions.common.contracts import PrepareDeploymentRequest
+    from functions.prepare_deployment.settings import DeploymentSettings
 
 logger = Logger()
 tracer = InvocationTracer()
@@ -24,15 +23,19 @@ metrics = Metrics()
 
 # The state machine's Catch turns a raised error into the "Pipeline failed" outcome.
 @pipeline_handler(
-    settings_model=DeploymentSettings,
+    settings_model=Deferred("functions.prepare_deployment.settings", "DeploymentSettings"),
     logger=logger,
     tracer=tracer,
     metrics=metrics,
     failure_log_message="deployment_preparation_failed",
     failure_metric="DeploymentPreparationErrors",
 )
-@event_parser(model=PrepareDeploymentRequest)
+@parsed_event(model=Deferred("functions.common.contracts", "PrepareDeploymentRequest"))
 def lambda_handler(event: PrepareDeploymentRequest, context: LambdaContext, settings: DeploymentSettings) -> dict[str, Any]:
+    # Imported by the first invocation rather than at import (see functions.common.handler.Deferred).
+    from functions.common.config import load_packaged_config
+    from functions.prepare_deployment.service import prepare_deployment
+
     logger.append_keys(
         model_package_arn=event.detail.model_package_arn, event_id=event.event_id, execution_arn=event.execution_arn
     )

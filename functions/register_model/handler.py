@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
-from functions.common.config import load_packaged_config
-from functions.common.contracts import RegisterModelRequest
-from functions.common.handler import InvocationTracer, pipeline_handler
-from functions.register_model.registration import register_candidate
-from functions.register_model.settings import RegistrationSettings
+from functions.common.handler import Deferred, InvocationTracer, parsed_event, pipeline_handler
+
+if TYPE_CHECKING:
+    from functions.common.contracts import RegisterModelRequest
+    from functions.register_model.settings import RegistrationSettings
 
 logger = Logger()
 tracer = InvocationTracer()
@@ -23,15 +22,19 @@ metrics = Metrics()
 
 # The state machine's Catch turns a raised error into the "Pipeline failed" outcome.
 @pipeline_handler(
-    settings_model=RegistrationSettings,
+    settings_model=Deferred("functions.register_model.settings", "RegistrationSettings"),
     logger=logger,
     tracer=tracer,
     metrics=metrics,
     failure_log_message="registration_failed",
     failure_metric="RegistrationErrors",
 )
-@event_parser(model=RegisterModelRequest)
+@parsed_event(model=Deferred("functions.common.contracts", "RegisterModelRequest"))
 def lambda_handler(event: RegisterModelRequest, context: LambdaContext, settings: RegistrationSettings) -> dict[str, Any]:
+    # Imported by the first invocation rather than at import (see functions.common.handler.Deferred).
+    from functions.common.config import load_packaged_config
+    from functions.register_model.registration import register_candidate
+
     logger.append_keys(training_job=event.training_job_name, execution_arn=event.execution_arn)
     result = register_candidate(event, load_packaged_config(), settings, sagemaker=aws_client("sagemaker"))
     logger.info(

@@ -4,19 +4,18 @@ event (an upload, an approval) -> one execution named after the event's id."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws_clients import aws_client
 from functions.common.event_ownership import StackScope
-from functions.common.handler import InvocationTracer, ignore_foreign_event, pipeline_handler
-from functions.start_pipeline.settings import StartPipelineSettings
-from functions.start_pipeline.starter import PipelineTrigger, foreign_event_reason, start_pipeline
+from functions.common.handler import Deferred, InvocationTracer, ignore_foreign_event, pipeline_handler
+
+if TYPE_CHECKING:
+    from functions.start_pipeline.settings import StartPipelineSettings
 
 logger = Logger()
 tracer = InvocationTracer()
@@ -27,7 +26,7 @@ METRIC_BY_OUTCOME = {"started": "ExecutionsStarted", "already_started": "Repeate
 
 # A raised error makes Lambda retry the event and then send it to the dead-letter queue.
 @pipeline_handler(
-    settings_model=StartPipelineSettings,
+    settings_model=Deferred("functions.start_pipeline.settings", "StartPipelineSettings"),
     logger=logger,
     tracer=tracer,
     metrics=metrics,
@@ -35,9 +34,13 @@ METRIC_BY_OUTCOME = {"started": "ExecutionsStarted", "already_started": "Repeate
     failure_metric="PipelineStartErrors",
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext, settings: StartPipelineSettings) -> dict[str, Any]:
+    # Imported by the first invocation rather than at import (see functions.common.handler.Deferred).
+    from functions.common.eventbridge import EventBridgeEvent
+    from functions.start_pipeline.starter import PipelineTrigger, foreign_event_reason, start_pipeline
+
     # Parsed for its id and source only: the state machine reads the event itself, so its
     # input is the event exactly as EventBridge delivered it.
-    parsed = parse(event=event, model=EventBridgeModel)
+    parsed = EventBridgeEvent.model_validate(event)
     logger.append_keys(event_id=parsed.id, event_source=parsed.source, detail_type=parsed.detail_type)
     mismatch = foreign_event_reason(
         event,

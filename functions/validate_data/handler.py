@@ -6,15 +6,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from functions.common.aws_clients import aws_client
 from functions.common.batch_contracts import BatchRequest
 from functions.common.config import load_packaged_config
 from functions.common.contracts import ValidateDataRequest, ValidateDataResult, ValidationJobRequest
-from functions.common.handler import InvocationTracer, pipeline_handler
+from functions.common.handler import InvocationTracer, parsed_event, pipeline_handler
 from functions.validate_data.batch import run_batch_step
 from functions.validate_data.service import conclude_validation_job, plan_validation_job, validate_upload
 from functions.validate_data.settings import ValidateDataSettings
@@ -33,9 +32,9 @@ BATCH_METRICS = {
 }
 # A request with a batch `mode` is a step of the batch branch, with another `mode` a step of the
 # validation job route; without one, the Lambda route.
-ValidateDataEvent = Annotated[
-    BatchRequest | ValidationJobRequest | ValidateDataRequest, Field(union_mode="left_to_right")
-]
+ValidateDataEvent = TypeAdapter(
+    Annotated[BatchRequest | ValidationJobRequest | ValidateDataRequest, Field(union_mode="left_to_right")]
+)
 
 
 @pipeline_handler(
@@ -45,7 +44,7 @@ ValidateDataEvent = Annotated[
     metrics=metrics,
     failure_log_message="validation_failed",
 )
-@event_parser(model=ValidateDataEvent)
+@parsed_event(model=ValidateDataEvent)
 def lambda_handler(
     event: BatchRequest | ValidationJobRequest | ValidateDataRequest,
     context: LambdaContext,
