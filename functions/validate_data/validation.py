@@ -5,11 +5,13 @@ when Arrow cannot read the file exactly as it would), coerces each chunk (column
 accumulates per-column tallies, class counts, row content hashes (for duplicates and the
 split) and a bounded row sample (for the profile and drift). A row's content hash combines
 its coerced schema values, so rows that differ only in how a value is written ("3" and
-"3.0" in an integer column) or in a column outside the schema are duplicates. Memory grows
-with the number of rows only through an 8-byte split key (the hash mixed with the split
-seed), a 1-byte flag for rows a column's tolerance holds back, and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
-the largest class's keys while counting duplicates and cutting the split; everything else
-is per chunk or bounded. When the data is accepted and `work_dir` is given, a second pass
+"3.0" in an integer column) or in a column outside the schema are duplicates. Each row's split key (the
+hash mixed with the split seed), class code or regression target and whether a column's
+tolerance holds it back go to a RowKeyStore (row_keys.py), partitioned by key into bucket
+files beside the upload, and duplicates and the split cut are found one bucket at a time, so
+memory is bounded by the chunk and bucket sizes, not the row count (a regression target is
+also kept in memory, 8 bytes a row, for its quantiles; a file to be scored keeps 1 bit a row
+for the rows it leaves out). When the data is accepted and `work_dir` is given, a second pass
 writes the curated split files.
 
 Every problem becomes a CheckFinding named by its check; unreadable input (DataUnreadableError)
@@ -36,12 +38,15 @@ from functions.validate_data.columns import CoercedColumn, coerce_column, format
 from functions.validate_data.csv_lines import csv_lines, write_lines
 from functions.validate_data import shards
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
+from functions.validate_data.row_keys import RowKeyStore
 from functions.validate_data.splitting import (
+    QUARANTINED,
     SPLIT_NAMES,
-    assign_splits_by_key,
-    count_duplicate_keys,
+    KeySummary,
     mix_hashes,
-    regression_strata,
+    regression_edges,
+    strata_by_edges,
+    summarize_keys,
 )
 
 MAX_FINDINGS = 50
@@ -57,8 +62,6 @@ DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
 MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
 ROW_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 ROW_HASH_ROTATION_BITS = np.uint64(27)
-# The split index of a row held back in the row-level quarantine.
-QUARANTINED = 3
 QUARANTINED_ROWS = "quarantined"
 QUARANTINE_REASON_COLUMN = "quarantine_reason"
 # Absorbs float rounding in (1 - mostly) * rows, so 0.99 of 100 rows tolerates exactly 1.
@@ -117,23 +120,40 @@ def validate_file(
     without the target (a target column in the file is neither checked nor scored), and writes
     the rows to score in file order (scoring_rows.py) instead of splits."""
     scoring = purpose == "scoring"
+    scan: _Scan | None = None
     try:
         table = open_table(path, config.validation, file_name or path.name, max_decompressed_bytes)
         header_errors = header_findings(table.columns, config.dataset, target_required=not scoring)
         if header_errors:
             # The verdict needs only the header: no row is read, whatever the file's width.
             return ValidationOutcome(accepted=False, file_format=table.format, columns=table.columns, errors=header_errors)
+        scan = _Scan(table, config, scoring=scoring)
         try:
-            scan = _Scan(table, config, scoring=scoring)
             scan.run(table.iter_arrow_batches())
         except ArrowPathUnavailable:
+            scan.close()
             scan = _Scan(table, config, scoring=scoring)
             scan.run(table.iter_chunks())
+        try:
+            return _finish(scan, table, config, baseline_profile, work_dir, scoring)
+        finally:
+            scan.close()
     except DataUnreadableError as error:
+        if scan is not None:
+            scan.close()
         examples = error.examples if isinstance(error, MalformedRowsError) else []
         finding = CheckFinding(check=error.check, message=str(error), examples=examples[:MAX_EXAMPLES_PER_FINDING])
         return ValidationOutcome(accepted=False, errors=[finding])
 
+
+def _finish(
+    scan: _Scan,
+    table: Table,
+    config: PipelineConfig,
+    baseline_profile: dict[str, Any] | None,
+    work_dir: Path | None,
+    scoring: bool,
+) -> ValidationOutcome:
     outcome = scan.outcome()
     sample = scan.sample_frame()
     if sample is not None:
@@ -153,12 +173,12 @@ def validate_file(
 
             outcome.split_files = write_scoring_rows(table, config, flagged, work_dir, arrow=scan.read_with_arrow)
     elif outcome.accepted:
-        assignment = _assign_rows(scan, config)
-        outcome.quarantined_rows = int((assignment == QUARANTINED).sum())
-        outcome.split_rows = {name: int((assignment == index).sum()) for index, name in enumerate(SPLIT_NAMES)}
+        summary = scan.key_summary()
+        outcome.quarantined_rows = summary.flagged_rows
+        outcome.split_rows = dict(zip(SPLIT_NAMES, summary.split_rows))
         if work_dir is not None:
             try:
-                outcome.split_files = write_splits(table, config, assignment, work_dir, arrow=scan.read_with_arrow)
+                outcome.split_files = write_splits(table, config, scan.split_plan(), work_dir, arrow=scan.read_with_arrow)
                 outcome.split_files.update(shards.write_train_parts(outcome.split_files["train"], shards.part_count(config)))
             except DataUnreadableError as error:
                 # The file changed between passes (it cannot, being local) or the reader disagrees.
@@ -167,16 +187,51 @@ def validate_file(
     return outcome
 
 
-def _assign_rows(scan: _Scan, config: PipelineConfig) -> np.ndarray:
-    """The split of each row, or QUARANTINED. Without quarantined rows this is exactly the split
-    of every row; with them, the remaining rows are split as a file without them would be."""
-    keys, strata, flagged = scan.split_keys(), scan.strata(), scan.flagged_rows()
-    if not flagged.any():
-        return assign_splits_by_key(keys, strata, config.split)
-    kept = ~flagged
-    assignment = np.full(len(keys), QUARANTINED, dtype=np.int8)
-    assignment[kept] = assign_splits_by_key(keys[kept], None if strata is None else strata[kept], config.split)
-    return assignment
+@dataclass(frozen=True)
+class SplitPlan:
+    """What the second pass needs to put each row in its split from its own values: the cut
+    (splitting.SplitCut) and how a row's stratum follows from its target. Without quarantined
+    rows this gives exactly the split of every row; with them, the remaining rows are split as a
+    file without them would be."""
+
+    cut: Any
+    seed: int
+    target: str | None
+    class_ids: dict[str, int] | None
+    regression_edges: np.ndarray | None
+    any_quarantined: bool
+
+    def assign(self, coerced: list[CoercedColumn]) -> np.ndarray:
+        keys = mix_hashes(combine_row_hashes([values.content_hashes() for values in coerced], len(coerced[0].null)), self.seed)
+        flagged = np.zeros(len(keys), dtype=bool)
+        for values in coerced:
+            for mask, _ in row_failures(values, self.target or ""):
+                flagged |= mask
+        target = next((values for values in coerced if values.schema.name == self.target), None)
+        if target is None:
+            strata = None
+        elif self.class_ids is not None:
+            labels, _ = class_labels(target)
+            codes, distinct = pd.factorize(labels)
+            strata = np.array([self.class_ids[label] for label in distinct], dtype=np.int64)[codes]
+        else:
+            strata = strata_by_edges(regression_target(target), self.regression_edges)
+        return self.cut.assign(keys, strata, flagged)
+
+
+def class_labels(target: CoercedColumn) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's class as text ("" where the target is empty or invalid) and the valid mask."""
+    valid = ~target.null & ~target.invalid
+    labels = target.labels if target.labels is not None else np.array(
+        [format_number(number) if ok else "" for number, ok in zip(target.numbers, valid)], dtype=object
+    )
+    labels = labels.astype(object)
+    labels[~valid] = ""
+    return labels, valid
+
+
+def regression_target(target: CoercedColumn) -> np.ndarray:
+    return np.where(~target.null & ~target.invalid, target.numbers, np.nan)
 
 
 def row_failures(values: CoercedColumn, target: str) -> list[tuple[np.ndarray, str]]:
@@ -254,14 +309,19 @@ class _Scan:
         self.classification = self.schema.problem_type != "regression"
         self.rows = 0
         self.class_counts: Counter = Counter()
-        # Per-row state, allocated once for the most rows the file can hold: the split key (the
-        # row's content hash mixed with the split seed) and the class code or regression target.
-        capacity = max(table.max_rows, 0)
-        self._keys = np.zeros(capacity, dtype=np.uint64)
+        # Per-row records, partitioned by key off the heap (row_keys.py): the split key (the row's
+        # content hash mixed with the split seed), the class code or regression target, and
+        # whether a tolerated check holds the row back.
+        fields = [("key", np.uint64), ("flagged", np.bool_)]
+        if self.target_present:
+            fields.append(("class_code", np.int32) if self.classification else ("target", np.float64))
+        self._keys = RowKeyStore(np.dtype(fields), table.max_rows, table.path.parent)
         self._class_ids: dict[str, int] = {}
-        self._class_codes = np.zeros(capacity if self.classification else 0, dtype=np.int16)
-        self._regression_targets = np.zeros(0 if self.classification else capacity, dtype=float)
-        self._flagged = np.zeros(capacity, dtype=bool)
+        # np.quantile needs every target at once: regression keeps its targets (8 bytes a row).
+        self._regression_targets: list[np.ndarray] = []
+        # Scoring writes the rows to score in file order, leaving out flagged ones: 1 bit a row.
+        self._flagged_bits: list[tuple[np.ndarray, int]] = []
+        self._key_summary: KeySummary | None = None
         self._sample_columns: dict[str, np.ndarray] = {}
         self._sample_priority = np.zeros(0, dtype=np.uint64)
         self.read_with_arrow = False
@@ -277,23 +337,25 @@ class _Scan:
     def _scan_chunk(self, chunk) -> None:
         first_row = self.rows + 1
         self.rows += len(chunk)
-        self._rows_in_chunk = slice(first_row - 1, self.rows)
         coerced = {column.name: coerce_column(chunk[column.name], column) for column in self.columns}
         hashes = combine_row_hashes([values.content_hashes() for values in coerced.values()], len(chunk))
-        self._store("_keys", mix_hashes(hashes, self.config.split.seed))
-        flagged = np.zeros(len(chunk), dtype=bool)
+        records = np.zeros(len(chunk), dtype=self._keys.dtype)
+        records["key"] = mix_hashes(hashes, self.config.split.seed)
+        flagged = records["flagged"]
         for column in self.columns:
             self._tally_column(self.tallies[column.name], coerced[column.name], chunk[column.name], first_row)
             for mask, _ in row_failures(coerced[column.name], self.schema.target):
                 self.tallies[column.name].row_failures += int(mask.sum())
                 flagged |= mask
-        self._store("_flagged", flagged)
+        if self.scoring:
+            self._flagged_bits.append((np.packbits(flagged), len(flagged)))
         if self.target_present:
             target = coerced[self.schema.target]
-            self._tally_target(target)
+            self._tally_target(target, records)
             for column in self.columns:
                 if column.name != self.schema.target:
                     self._tally_leakage(self.tallies[column.name], coerced[column.name], target)
+        self._keys.add(records)
         self._keep_sample(coerced, hashes)
 
     def _tally_column(self, tally: _ColumnTally, values: CoercedColumn, raw: Any, first_row: int) -> None:
@@ -318,23 +380,18 @@ class _Scan:
             if unseen.any():
                 tally.unseen.update(pd.Series(values.labels[unseen], dtype=object).value_counts().to_dict())
 
-    def _tally_target(self, target: CoercedColumn) -> None:
-        valid = ~target.null & ~target.invalid
+    def _tally_target(self, target: CoercedColumn, records: np.ndarray) -> None:
         if self.classification:
-            labels = target.labels if target.labels is not None else np.array(
-                [format_number(number) if ok else "" for number, ok in zip(target.numbers, valid)], dtype=object
-            )
-            labels = labels.astype(object)
-            labels[~valid] = ""
+            labels, valid = class_labels(target)
             codes, distinct = pd.factorize(labels)
             counts = np.bincount(codes[valid], minlength=len(distinct))
             self.class_counts.update({label: int(count) for label, count in zip(distinct, counts) if count})
             class_ids = np.array([self._class_ids.setdefault(label, len(self._class_ids)) for label in distinct], dtype=np.int64)
-            if len(self._class_ids) > np.iinfo(self._class_codes.dtype).max:
-                self._class_codes = self._class_codes.astype(np.int32)
-            self._store("_class_codes", class_ids[codes])
+            records["class_code"] = class_ids[codes]
         else:
-            self._store("_regression_targets", np.where(valid, target.numbers, np.nan))
+            values = regression_target(target)
+            records["target"] = values
+            self._regression_targets.append(values)
 
     def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
         if tally.identical_to_target:
@@ -396,29 +453,43 @@ class _Scan:
         order = np.argsort(self._sample_priority, kind="stable")
         return pd.DataFrame({name: values[order] for name, values in self._sample_columns.items()})
 
-    def _store(self, name: str, values: np.ndarray) -> None:
-        """Write this chunk's per-row values; grows the array if the file had more rows than lines."""
-        array = getattr(self, name)
-        if self._rows_in_chunk.stop > len(array):
-            grown = np.zeros(max(self._rows_in_chunk.stop, 2 * len(array)), dtype=array.dtype)
-            grown[: len(array)] = array
-            array = grown
-            setattr(self, name, array)
-        array[self._rows_in_chunk] = values
-
-    def split_keys(self) -> np.ndarray:
-        return self._keys[: self.rows]
-
     def flagged_rows(self) -> np.ndarray:
-        """Rows that fail a check some column tolerates; quarantined when the file is accepted."""
-        return self._flagged[: self.rows]
+        """Rows that fail a check some column tolerates, in file order (kept when scoring only)."""
+        if not self._flagged_bits:
+            return np.zeros(0, dtype=bool)
+        return np.concatenate([np.unpackbits(bits, count=rows).astype(bool) for bits, rows in self._flagged_bits])
 
-    def strata(self) -> np.ndarray | None:
-        if not self.target_present:
+    def _regression_edges(self) -> np.ndarray | None:
+        if self.classification or not self.target_present:
             return None
-        if self.classification:
-            return self._class_codes[: self.rows]
-        return regression_strata(self._regression_targets[: self.rows])
+        return regression_edges(np.concatenate(self._regression_targets) if self._regression_targets else np.zeros(0))
+
+    def key_summary(self) -> KeySummary:
+        """Duplicates, the split cut and its row counts, from the stored keys (computed once)."""
+        if self._key_summary is None:
+            if not self.target_present:
+                strata_of = lambda records: None  # noqa: E731
+            elif self.classification:
+                strata_of = lambda records: records["class_code"]  # noqa: E731
+            else:
+                edges = self._regression_edges()
+                strata_of = lambda records: strata_by_edges(records["target"], edges)  # noqa: E731
+            self._key_summary = summarize_keys(self._keys, strata_of, self.classification, self.config.split)
+        return self._key_summary
+
+    def split_plan(self) -> SplitPlan:
+        return SplitPlan(
+            self.key_summary().cut,
+            self.config.split.seed,
+            self.schema.target if self.target_present else None,
+            dict(self._class_ids) if self.classification and self.target_present else None,
+            self._regression_edges(),
+            self.key_summary().flagged_rows > 0,
+        )
+
+    def close(self) -> None:
+        """Remove the stored keys (files beside the upload for large tables)."""
+        self._keys.close()
 
     def outcome(self) -> ValidationOutcome:
         outcome = ValidationOutcome(accepted=False, rows=self.rows, file_format=self.table.format, columns=self.table.columns)
@@ -429,7 +500,7 @@ class _Scan:
         if self.target_present:
             self._target_findings(errors)
             self._leakage_findings(errors)
-        outcome.duplicate_rows = count_duplicate_keys(self.split_keys(), self.strata() if self.classification else None)
+        outcome.duplicate_rows = self.key_summary().duplicate_rows
         duplicate_fraction = outcome.duplicate_rows / max(self.rows, 1)
         # Training on duplicates biases a model; scoring them only repeats an answer. Nor does a
         # file to be scored need min_rows: one row is worth an answer.
@@ -700,10 +771,11 @@ def _bound(value: float | None) -> str:
 
 
 def write_splits(
-    table: Table, config: PipelineConfig, assignment: np.ndarray, work_dir: Path, *, arrow: bool = False
+    table: Table, config: PipelineConfig, plan: SplitPlan, work_dir: Path, *, arrow: bool = False
 ) -> dict[str, Path]:
-    """Second pass: the schema's columns, coerced, in schema order, one CSV per split; rows
-    assigned QUARANTINED go, as read from the file, with their reasons, to one more CSV.
+    """Second pass: the schema's columns, coerced, in schema order, one CSV per split (each row's
+    split follows from its values by `plan`); quarantined rows go, as read from the file, with
+    their reasons, to one more CSV.
 
     `arrow` reads with the reader the first pass used, so both passes see the same rows.
     """
@@ -711,7 +783,7 @@ def write_splits(
     work_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: work_dir / f"{name}.csv" for name in SPLIT_NAMES}
     quarantined_path = work_dir / f"{QUARANTINED_ROWS}.csv"
-    any_quarantined = bool((assignment == QUARANTINED).any())
+    any_quarantined = plan.any_quarantined
     header = [column.name for column in schema.columns]
     streams = {name: path.open("wb") for name, path in paths.items()}
     if any_quarantined:
@@ -722,12 +794,10 @@ def write_splits(
         if any_quarantined:
             quarantined = csv.writer(streams[QUARANTINED_ROWS], lineterminator="\n")
             quarantined.writerow([*table.columns, QUARANTINE_REASON_COLUMN])
-        offset = 0
         for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
             coerced = [coerce_column(chunk[column.name], column) for column in schema.columns]
             lines = csv_lines(coerced)
-            chunk_assignment = assignment[offset : offset + len(chunk)]
-            offset += len(chunk)
+            chunk_assignment = plan.assign(coerced)
             for index, name in enumerate(SPLIT_NAMES):
                 write_lines(streams[name], lines, chunk_assignment == index)
             positions = np.flatnonzero(chunk_assignment == QUARANTINED)
