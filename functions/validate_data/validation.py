@@ -11,8 +11,10 @@ tolerance holds it back go to a RowKeyStore (row_keys.py), partitioned by key in
 files beside the upload, and duplicates and the split cut are found one bucket at a time, so
 memory is bounded by the chunk and bucket sizes, not the row count (a regression target is
 also kept in memory, 8 bytes a row, for its quantiles; a file to be scored keeps 1 bit a row
-for the rows it leaves out). When the data is accepted and `work_dir` is given, a second pass
-writes the curated split files.
+for the rows it leaves out). When `work_dir` is given for a training upload, the scan also
+formats each row's curated line and keeps the lines on disk (line_spill.py), writing the rows
+held back to the quarantine file as it goes; when the data is accepted, the curated split files
+are written from those lines once the split is cut, without reading the upload again.
 
 Every problem becomes a CheckFinding named by its check; unreadable input (DataUnreadableError)
 becomes a single finding here and nowhere else.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,7 @@ from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_p
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
 from functions.validate_data.csv_lines import csv_lines, write_lines
+from functions.validate_data.line_spill import LineSpill
 from functions.validate_data import shards
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
 from functions.validate_data.row_keys import RowKeyStore
@@ -127,12 +131,12 @@ def validate_file(
         if header_errors:
             # The verdict needs only the header: no row is read, whatever the file's width.
             return ValidationOutcome(accepted=False, file_format=table.format, columns=table.columns, errors=header_errors)
-        scan = _Scan(table, config, scoring=scoring)
+        scan = _Scan(table, config, scoring=scoring, lines_wanted=work_dir is not None)
         try:
             scan.run(table.iter_arrow_batches())
         except ArrowPathUnavailable:
             scan.close()
-            scan = _Scan(table, config, scoring=scoring)
+            scan = _Scan(table, config, scoring=scoring, lines_wanted=work_dir is not None)
             scan.run(table.iter_chunks())
         try:
             return _finish(scan, table, config, baseline_profile, work_dir, scoring)
@@ -178,45 +182,13 @@ def _finish(
         outcome.split_rows = dict(zip(SPLIT_NAMES, summary.split_rows))
         if work_dir is not None:
             try:
-                outcome.split_files = write_splits(table, config, scan.split_plan(), work_dir, arrow=scan.read_with_arrow)
+                outcome.split_files = write_splits(scan, work_dir)
                 outcome.split_files.update(shards.write_train_parts(outcome.split_files["train"], shards.part_count(config)))
             except DataUnreadableError as error:
                 # The file changed between passes (it cannot, being local) or the reader disagrees.
                 outcome.accepted = False
                 outcome.errors = [CheckFinding(check=error.check, message=str(error))]
     return outcome
-
-
-@dataclass(frozen=True)
-class SplitPlan:
-    """What the second pass needs to put each row in its split from its own values: the cut
-    (splitting.SplitCut) and how a row's stratum follows from its target. Without quarantined
-    rows this gives exactly the split of every row; with them, the remaining rows are split as a
-    file without them would be."""
-
-    cut: Any
-    seed: int
-    target: str | None
-    class_ids: dict[str, int] | None
-    regression_edges: np.ndarray | None
-    any_quarantined: bool
-
-    def assign(self, coerced: list[CoercedColumn]) -> np.ndarray:
-        keys = mix_hashes(combine_row_hashes([values.content_hashes() for values in coerced], len(coerced[0].null)), self.seed)
-        flagged = np.zeros(len(keys), dtype=bool)
-        for values in coerced:
-            for mask, _ in row_failures(values, self.target or ""):
-                flagged |= mask
-        target = next((values for values in coerced if values.schema.name == self.target), None)
-        if target is None:
-            strata = None
-        elif self.class_ids is not None:
-            labels, _ = class_labels(target)
-            codes, distinct = pd.factorize(labels)
-            strata = np.array([self.class_ids[label] for label in distinct], dtype=np.int64)[codes]
-        else:
-            strata = strata_by_edges(regression_target(target), self.regression_edges)
-        return self.cut.assign(keys, strata, flagged)
 
 
 def class_labels(target: CoercedColumn) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +262,7 @@ class _ColumnTally:
 class _Scan:
     """First pass over the table: tallies, hashes and sample."""
 
-    def __init__(self, table: Table, config: PipelineConfig, *, scoring: bool = False) -> None:
+    def __init__(self, table: Table, config: PipelineConfig, *, scoring: bool = False, lines_wanted: bool = False) -> None:
         self.table = table
         self.config = config
         self.schema = config.dataset
@@ -322,6 +294,12 @@ class _Scan:
         # Scoring writes the rows to score in file order, leaving out flagged ones: 1 bit a row.
         self._flagged_bits: list[tuple[np.ndarray, int]] = []
         self._key_summary: KeySummary | None = None
+        self._edges: tuple[np.ndarray | None] | None = None
+        # The curated lines of a training upload whose splits are wanted (every schema column is
+        # present: a missing one rejects the file at its header, before any row is read).
+        self.lines: LineSpill | None = None
+        if lines_wanted and not scoring and len(self.columns) == len(self.schema.columns):
+            self.lines = LineSpill(table.path.parent, self._keys.dtype, [*table.columns, QUARANTINE_REASON_COLUMN])
         self._sample_columns: dict[str, np.ndarray] = {}
         self._sample_priority = np.zeros(0, dtype=np.uint64)
         self.read_with_arrow = False
@@ -356,7 +334,22 @@ class _Scan:
                 if column.name != self.schema.target:
                     self._tally_leakage(self.tallies[column.name], coerced[column.name], target)
         self._keys.add(records)
+        if self.lines is not None:
+            self._keep_lines(chunk, [coerced[column.name] for column in self.columns], records)
         self._keep_sample(coerced, hashes)
+
+    def _keep_lines(self, chunk: Any, coerced: list[CoercedColumn], records: np.ndarray) -> None:
+        import pyarrow as pa
+
+        lines = csv_lines(coerced)
+        flagged = records["flagged"]
+        positions = np.flatnonzero(flagged)
+        if positions.size:
+            self.lines.add_quarantined(quarantined_rows(chunk, self.table.columns, coerced, positions, self.schema.target))
+            kept = ~flagged
+            self.lines.add(records[kept], lines.filter(pa.array(kept)))
+        else:
+            self.lines.add(records, lines)
 
     def _tally_column(self, tally: _ColumnTally, values: CoercedColumn, raw: Any, first_row: int) -> None:
         column = tally.schema
@@ -464,32 +457,27 @@ class _Scan:
             return None
         return regression_edges(np.concatenate(self._regression_targets) if self._regression_targets else np.zeros(0))
 
+    def strata_of(self, records: np.ndarray) -> np.ndarray | None:
+        """The split strata of stored records (None: one stratum)."""
+        if not self.target_present:
+            return None
+        if self.classification:
+            return records["class_code"]
+        if self._edges is None:
+            self._edges = (self._regression_edges(),)
+        return strata_by_edges(records["target"], self._edges[0])
+
     def key_summary(self) -> KeySummary:
         """Duplicates, the split cut and its row counts, from the stored keys (computed once)."""
         if self._key_summary is None:
-            if not self.target_present:
-                strata_of = lambda records: None  # noqa: E731
-            elif self.classification:
-                strata_of = lambda records: records["class_code"]  # noqa: E731
-            else:
-                edges = self._regression_edges()
-                strata_of = lambda records: strata_by_edges(records["target"], edges)  # noqa: E731
-            self._key_summary = summarize_keys(self._keys, strata_of, self.classification, self.config.split)
+            self._key_summary = summarize_keys(self._keys, self.strata_of, self.classification, self.config.split)
         return self._key_summary
 
-    def split_plan(self) -> SplitPlan:
-        return SplitPlan(
-            self.key_summary().cut,
-            self.config.split.seed,
-            self.schema.target if self.target_present else None,
-            dict(self._class_ids) if self.classification and self.target_present else None,
-            self._regression_edges(),
-            self.key_summary().flagged_rows > 0,
-        )
-
     def close(self) -> None:
-        """Remove the stored keys (files beside the upload for large tables)."""
+        """Remove the stored keys and lines (files beside the upload for large tables)."""
         self._keys.close()
+        if self.lines is not None:
+            self.lines.close()
 
     def outcome(self) -> ValidationOutcome:
         outcome = ValidationOutcome(accepted=False, rows=self.rows, file_format=self.table.format, columns=self.table.columns)
@@ -770,44 +758,29 @@ def _bound(value: float | None) -> str:
     return "unbounded" if value is None else format_number(value)
 
 
-def write_splits(
-    table: Table, config: PipelineConfig, plan: SplitPlan, work_dir: Path, *, arrow: bool = False
-) -> dict[str, Path]:
-    """Second pass: the schema's columns, coerced, in schema order, one CSV per split (each row's
-    split follows from its values by `plan`); quarantined rows go, as read from the file, with
-    their reasons, to one more CSV.
-
-    `arrow` reads with the reader the first pass used, so both passes see the same rows.
-    """
-    schema = config.dataset
+def write_splits(scan: _Scan, work_dir: Path) -> dict[str, Path]:
+    """The schema's columns, coerced, in schema order, one CSV per split, from the lines the scan
+    kept (each row's split follows from its key by the cut); the rows held back go, as read from
+    the file, with their reasons, to one more CSV."""
+    schema = scan.schema
+    cut = scan.key_summary().cut
     work_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: work_dir / f"{name}.csv" for name in SPLIT_NAMES}
-    quarantined_path = work_dir / f"{QUARANTINED_ROWS}.csv"
-    any_quarantined = plan.any_quarantined
-    header = [column.name for column in schema.columns]
+    header = _csv_row([column.name for column in schema.columns]).encode("utf-8")
     streams = {name: path.open("wb") for name, path in paths.items()}
-    if any_quarantined:
-        streams[QUARANTINED_ROWS] = quarantined_path.open("w", encoding="utf-8", newline="")
     try:
         for name in SPLIT_NAMES:
-            streams[name].write(_csv_row(header).encode("utf-8"))
-        if any_quarantined:
-            quarantined = csv.writer(streams[QUARANTINED_ROWS], lineterminator="\n")
-            quarantined.writerow([*table.columns, QUARANTINE_REASON_COLUMN])
-        for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
-            coerced = [coerce_column(chunk[column.name], column) for column in schema.columns]
-            lines = csv_lines(coerced)
-            chunk_assignment = plan.assign(coerced)
+            streams[name].write(header)
+        for records, lines in scan.lines.iter_chunks():
+            assignment = cut.assign(records["key"], scan.strata_of(records), records["flagged"])
             for index, name in enumerate(SPLIT_NAMES):
-                write_lines(streams[name], lines, chunk_assignment == index)
-            positions = np.flatnonzero(chunk_assignment == QUARANTINED)
-            if positions.size:
-                quarantined.writerows(quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
+                write_lines(streams[name], lines, assignment == index)
     finally:
         for stream in streams.values():
             stream.close()
-    if any_quarantined:
-        paths[QUARANTINED_ROWS] = quarantined_path
+    if scan.lines.quarantine_path is not None:
+        paths[QUARANTINED_ROWS] = work_dir / f"{QUARANTINED_ROWS}.csv"
+        shutil.move(scan.lines.quarantine_path, paths[QUARANTINED_ROWS])
     return paths
 
 

@@ -112,3 +112,13 @@ def test_a_bucket_holds_exactly_the_keys_with_its_top_bits(tmp_path, monkeypatch
     finally:
         store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rejected_upload_leaves_no_lines_keys_or_splits_behind(tmp_path, monkeypatch):
+    path = write_input("csv", tmp_path)
+    config = awkward_config()
+    config.dataset.min_rows = 1_000_000
+    monkeypatch.setattr(row_keys, "KEY_BUCKET_ROWS", SMALL_BUCKET_ROWS)
+    outcome = validate_file(path, config, work_dir=tmp_path / "splits")
+    assert not outcome.accepted and outcome.split_files == {}
+    assert [entry.name for entry in tmp_path.iterdir()] == [path.name]
