@@ -40,6 +40,7 @@ from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
 from functions.validate_data.csv_lines import csv_lines, write_lines
 from functions.validate_data.line_spill import LineSpill
+from functions.validate_data.read_ahead import read_ahead
 from functions.validate_data import shards
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
 from functions.validate_data.row_keys import RowKeyStore
@@ -133,7 +134,7 @@ def validate_file(
             return ValidationOutcome(accepted=False, file_format=table.format, columns=table.columns, errors=header_errors)
         scan = _Scan(table, config, scoring=scoring, lines_wanted=work_dir is not None)
         try:
-            scan.run(table.iter_arrow_batches())
+            scan.run(read_ahead(table.iter_arrow_batches()))
         except ArrowPathUnavailable:
             scan.close()
             scan = _Scan(table, config, scoring=scoring, lines_wanted=work_dir is not None)
