@@ -203,6 +203,29 @@ def class_labels(target: CoercedColumn) -> tuple[np.ndarray, np.ndarray]:
     return labels, valid
 
 
+def class_codes(target: CoercedColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pd.factorize of class_labels(target) (each row's code, the labels in order of first
+    appearance) and the valid mask; from the target's distinct labels when it has them, without
+    hashing a string per row."""
+    if target.label_codes is None:
+        labels, valid = class_labels(target)
+        codes, distinct = pd.factorize(labels)
+        return codes, distinct, valid
+    valid = ~target.null & ~target.invalid
+    value_codes, labels = pd.factorize(target.label_values)
+    labels = np.asarray(labels, dtype=object)
+    # Rows that are empty or invalid have the class "" (as class_labels gives them).
+    empty = np.flatnonzero(labels == "")
+    if empty.size:
+        empty_code = int(empty[0])
+    else:
+        empty_code = len(labels)
+        labels = np.append(labels, np.array([""], dtype=object))
+    rows = np.where(valid, value_codes[target.label_codes], empty_code)
+    codes, present = pd.factorize(rows)
+    return codes, labels[present], valid
+
+
 def regression_target(target: CoercedColumn) -> np.ndarray:
     return np.where(~target.null & ~target.invalid, target.numbers, np.nan)
 
@@ -331,9 +354,10 @@ class _Scan:
         if self.target_present:
             target = coerced[self.schema.target]
             self._tally_target(target, records)
+            class_code = records["class_code"] if self.classification else None
             for column in self.columns:
                 if column.name != self.schema.target:
-                    self._tally_leakage(self.tallies[column.name], coerced[column.name], target)
+                    self._tally_leakage(self.tallies[column.name], coerced[column.name], target, class_code)
         self._keys.add(records)
         if self.lines is not None:
             self._keep_lines(chunk, [coerced[column.name] for column in self.columns], records)
@@ -376,8 +400,7 @@ class _Scan:
 
     def _tally_target(self, target: CoercedColumn, records: np.ndarray) -> None:
         if self.classification:
-            labels, valid = class_labels(target)
-            codes, distinct = pd.factorize(labels)
+            codes, distinct, valid = class_codes(target)
             counts = np.bincount(codes[valid], minlength=len(distinct))
             self.class_counts.update({label: int(count) for label, count in zip(distinct, counts) if count})
             class_ids = np.array([self._class_ids.setdefault(label, len(self._class_ids)) for label in distinct], dtype=np.int64)
@@ -387,7 +410,9 @@ class _Scan:
             records["target"] = values
             self._regression_targets.append(values)
 
-    def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
+    def _tally_leakage(
+        self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn, class_code: np.ndarray | None
+    ) -> None:
         if tally.identical_to_target:
             both_null = feature.null & target.null
             if feature.labels is not None and target.labels is not None:
@@ -399,6 +424,9 @@ class _Scan:
                 tally.identical_to_target = False
         if self.classification and tally.pairs is not None:
             valid = ~feature.null & ~feature.invalid & ~target.null & ~target.invalid
+            if _cannot_be_relabelling(feature, class_code, valid):
+                tally.pairs = None
+                return
             feature_keys = feature.labels if feature.labels is not None else feature.numbers
             target_keys = target.labels if target.labels is not None else target.numbers
             pairs = pd.DataFrame({"feature": feature_keys[valid], "target": target_keys[valid]}).value_counts()
@@ -713,6 +741,34 @@ def header_findings(columns: list[str], schema: DatasetSchema, *, target_require
             )
         )
     return errors
+
+
+def _cannot_be_relabelling(feature: CoercedColumn, class_code: np.ndarray, valid: np.ndarray) -> bool:
+    """Whether this chunk alone shows that the feature does not map one-to-one onto the classes:
+    more than MAX_LEAKAGE_PAIRS distinct values, or a value seen with two classes. Each is
+    enough to drop the feature's pair tally (pairs are only ever added), and both are found
+    from integer codes instead of counting (value, class) pairs of strings.
+
+    The feature's codes tell its values apart exactly as their texts do (labels through their
+    distinct values; numbers by bit pattern, as repr tells -0.0 from 0.0), and a class code
+    stands for one class label, so neither finding can be a false one."""
+    if feature.label_codes is not None:
+        value_codes = pd.factorize(feature.label_values)[0][feature.label_codes[valid]]
+        values = int(value_codes.max()) + 1 if value_codes.size else 0
+        present_values = int(np.count_nonzero(np.bincount(value_codes))) if value_codes.size else 0
+    elif feature.labels is None:
+        value_codes, distinct = pd.factorize(np.ascontiguousarray(feature.numbers[valid]).view(np.uint64))
+        values = present_values = len(distinct)
+    else:
+        return False
+    if present_values > MAX_LEAKAGE_PAIRS:
+        return True
+    if not value_codes.size:
+        return False
+    classes = int(class_code.max()) + 1
+    seen = np.zeros(values * classes, dtype=bool)
+    seen[value_codes.astype(np.int64) * classes + class_code[valid]] = True
+    return bool((seen.reshape(values, classes).sum(axis=1) > 1).any())
 
 
 def _one_to_one(pairs: Counter) -> bool:
