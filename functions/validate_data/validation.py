@@ -330,9 +330,16 @@ class _Scan:
 
     def run(self, chunks) -> None:
         """Scan `chunks`: pandas frames (exact path) or Arrow record batches (fast path)."""
-        for chunk in chunks:
-            self.read_with_arrow = not isinstance(chunk, pd.DataFrame)
-            self._scan_chunk(chunk)
+        try:
+            for chunk in chunks:
+                self.read_with_arrow = not isinstance(chunk, pd.DataFrame)
+                self._scan_chunk(chunk)
+        finally:
+            # A chunk that stops the scan stops the reading too (read_ahead's thread and file)
+            # now, not whenever the abandoned generator is collected.
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         if self.rows == 0:
             raise DataUnreadableError("header_only", "the file has a header row but no data rows")
 
