@@ -85,7 +85,12 @@ class CoercedColumn:
     def labels_in(self, allowed: list[str]) -> np.ndarray:
         """Whether each row's label is one of `allowed`."""
         if self.label_codes is not None:
-            return pd.Series(self.label_values, dtype=object).isin(allowed).to_numpy()[self.label_codes]
+            # A few distinct labels: a set lookup each costs less than building a Series.
+            allowed_labels = set(allowed)
+            distinct_in = np.fromiter(
+                (label in allowed_labels for label in self.label_values.tolist()), dtype=bool, count=len(self.label_values)
+            )
+            return distinct_in[self.label_codes]
         return pd.Series(self.labels, dtype=object).isin(allowed).to_numpy()
 
 

@@ -6,7 +6,8 @@ quotes it (QUOTE_MINIMAL, "\\n" line ends), joined by commas. Values
 repeat a lot within a chunk (labels always, numbers written with a few digits), so each
 column's distinct values are found first (by their bit pattern for numbers, so -0.0 and 0.0
 stay apart), formatted and quoted once by the same `repr`/`format_number` and csv.writer, and
-Arrow gathers and joins them into lines. csv.writer quotes a field by its own text, except an
+Arrow gathers and joins them into lines (the line end added to the last column's distinct
+texts, so the rows are joined once). csv.writer quotes a field by its own text, except an
 empty field that is a row's only field, which it writes as "": that case is kept.
 """
 
@@ -56,25 +57,29 @@ def _csv_field(value: str, only_field: bool) -> str:
     return written[: len(written) - len(LINE_END) - len(padding)]
 
 
-def column_fields(values: CoercedColumn, *, only_field: bool) -> Any:
-    """pyarrow string array: each row's field of this column, quoted as csv.writer would."""
+def column_fields(values: CoercedColumn, *, only_field: bool, suffix: str = "") -> Any:
+    """pyarrow string array: each row's field of this column, quoted as csv.writer would, then
+    `suffix` (added to the distinct texts, not to every row)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if values.is_numeric:
         codes, distinct = pd.factorize(np.ascontiguousarray(values.numbers).view(np.uint64))
         # A number's text never holds a character csv.writer quotes for.
         texts = number_texts(distinct.view(np.float64), integer=values.schema.type == "integer")
+        if suffix:
+            texts = pc.binary_join_element_wise(texts, pa.scalar(suffix, pa.string()), "")
     else:
         if values.label_codes is not None:
             codes, distinct = values.label_codes, values.label_values
         else:
             codes, distinct = pd.factorize(values.labels)
-        texts = pa.array(csv_fields([str(label) for label in distinct], only_field=only_field), type=pa.string())
+        texts = pa.array([text + suffix for text in csv_fields([str(label) for label in distinct], only_field=only_field)], type=pa.string())
     codes = np.array(codes, dtype=np.int64)
     # One more entry, the empty field, for nulls and invalid values.
     codes[values.null | values.invalid | (codes < 0)] = len(texts)
-    dictionary = pa.concat_arrays([texts, pa.array(csv_fields([""], only_field=only_field), type=pa.string())])
-    return dictionary.take(pa.array(codes))
+    empty = pa.array([text + suffix for text in csv_fields([""], only_field=only_field)], type=pa.string())
+    return pa.concat_arrays([texts, empty]).take(pa.array(codes))
 
 
 def number_texts(numbers: np.ndarray, *, integer: bool) -> Any:
@@ -114,12 +119,15 @@ def number_texts(numbers: np.ndarray, *, integer: bool) -> Any:
 
 def csv_lines(columns: list[CoercedColumn]) -> Any:
     """pyarrow string array: each row of the chunk as a CSV line, its line end included."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    fields = [column_fields(values, only_field=len(columns) == 1) for values in columns]
-    lines = pc.binary_join_element_wise(*fields, FIELD_SEPARATOR)
-    return pc.binary_join_element_wise(lines, pa.scalar("", pa.string()), LINE_END)
+    only_field = len(columns) == 1
+    # The line end rides on the last field's distinct texts: one join of the rows, not two.
+    fields = [
+        column_fields(values, only_field=only_field, suffix=LINE_END if position == len(columns) - 1 else "")
+        for position, values in enumerate(columns)
+    ]
+    return pc.binary_join_element_wise(*fields, FIELD_SEPARATOR)
 
 
 def write_lines(stream: Any, lines: Any, rows: np.ndarray) -> None:

@@ -5,12 +5,16 @@ when Arrow cannot read the file exactly as it would), coerces each chunk (column
 accumulates per-column tallies, class counts, row content hashes (for duplicates and the
 split) and a bounded row sample (for the profile and drift). A row's content hash combines
 its coerced schema values, so rows that differ only in how a value is written ("3" and
-"3.0" in an integer column) or in a column outside the schema are duplicates. Memory grows
-with the number of rows only through an 8-byte split key (the hash mixed with the split
-seed), a 1-byte flag for rows a column's tolerance holds back, and a 2-byte class code per row (4 bytes past 32,767 distinct labels) (an 8-byte target for regression), plus one copy of
-the largest class's keys while counting duplicates and cutting the split; everything else
-is per chunk or bounded. When the data is accepted and `work_dir` is given, a second pass
-writes the curated split files.
+"3.0" in an integer column) or in a column outside the schema are duplicates. Each row's split key (the
+hash mixed with the split seed), class code or regression target and whether a column's
+tolerance holds it back go to a RowKeyStore (row_keys.py), partitioned by key into bucket
+files beside the upload, and duplicates and the split cut are found one bucket at a time, so
+memory is bounded by the chunk and bucket sizes, not the row count (a regression target is
+also kept in memory, 8 bytes a row, for its quantiles; a file to be scored keeps 1 bit a row
+for the rows it leaves out). When `work_dir` is given for a training upload, the scan also
+formats each row's curated line and keeps the lines on disk (line_spill.py), writing the rows
+held back to the quarantine file as it goes; when the data is accepted, the curated split files
+are written from those lines once the split is cut, without reading the upload again.
 
 Every problem becomes a CheckFinding named by its check; unreadable input (DataUnreadableError)
 becomes a single finding here and nowhere else.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +39,18 @@ from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_p
 from functions.common.errors import DataUnreadableError
 from functions.validate_data.columns import CoercedColumn, coerce_column, format_number, raw_value
 from functions.validate_data.csv_lines import csv_lines, write_lines
+from functions.validate_data.line_spill import LineSpill
+from functions.validate_data.read_ahead import read_ahead
 from functions.validate_data import shards
 from functions.validate_data.reader import ArrowPathUnavailable, MalformedRowsError, Table, open_table, shown_name
+from functions.validate_data.row_keys import RowKeyStore
 from functions.validate_data.splitting import (
     SPLIT_NAMES,
-    assign_splits_by_key,
-    count_duplicate_keys,
+    KeySummary,
     mix_hashes,
-    regression_strata,
+    regression_edges,
+    strata_by_edges,
+    summarize_keys,
 )
 
 MAX_FINDINGS = 50
@@ -57,8 +66,6 @@ DISCRETE_TYPES = frozenset({"category", "boolean", "integer"})
 MIN_ROWS_FOR_RELABELLING_LEAKAGE = 30
 ROW_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 ROW_HASH_ROTATION_BITS = np.uint64(27)
-# The split index of a row held back in the row-level quarantine.
-QUARANTINED = 3
 QUARANTINED_ROWS = "quarantined"
 QUARANTINE_REASON_COLUMN = "quarantine_reason"
 # Absorbs float rounding in (1 - mostly) * rows, so 0.99 of 100 rows tolerates exactly 1.
@@ -117,23 +124,40 @@ def validate_file(
     without the target (a target column in the file is neither checked nor scored), and writes
     the rows to score in file order (scoring_rows.py) instead of splits."""
     scoring = purpose == "scoring"
+    scan: _Scan | None = None
     try:
         table = open_table(path, config.validation, file_name or path.name, max_decompressed_bytes)
         header_errors = header_findings(table.columns, config.dataset, target_required=not scoring)
         if header_errors:
             # The verdict needs only the header: no row is read, whatever the file's width.
             return ValidationOutcome(accepted=False, file_format=table.format, columns=table.columns, errors=header_errors)
+        scan = _Scan(table, config, scoring=scoring, lines_wanted=work_dir is not None)
         try:
-            scan = _Scan(table, config, scoring=scoring)
-            scan.run(table.iter_arrow_batches())
+            scan.run(read_ahead(table.iter_arrow_batches()))
         except ArrowPathUnavailable:
-            scan = _Scan(table, config, scoring=scoring)
+            scan.close()
+            scan = _Scan(table, config, scoring=scoring, lines_wanted=work_dir is not None)
             scan.run(table.iter_chunks())
+        try:
+            return _finish(scan, table, config, baseline_profile, work_dir, scoring)
+        finally:
+            scan.close()
     except DataUnreadableError as error:
+        if scan is not None:
+            scan.close()
         examples = error.examples if isinstance(error, MalformedRowsError) else []
         finding = CheckFinding(check=error.check, message=str(error), examples=examples[:MAX_EXAMPLES_PER_FINDING])
         return ValidationOutcome(accepted=False, errors=[finding])
 
+
+def _finish(
+    scan: _Scan,
+    table: Table,
+    config: PipelineConfig,
+    baseline_profile: dict[str, Any] | None,
+    work_dir: Path | None,
+    scoring: bool,
+) -> ValidationOutcome:
     outcome = scan.outcome()
     sample = scan.sample_frame()
     if sample is not None:
@@ -153,12 +177,12 @@ def validate_file(
 
             outcome.split_files = write_scoring_rows(table, config, flagged, work_dir, arrow=scan.read_with_arrow)
     elif outcome.accepted:
-        assignment = _assign_rows(scan, config)
-        outcome.quarantined_rows = int((assignment == QUARANTINED).sum())
-        outcome.split_rows = {name: int((assignment == index).sum()) for index, name in enumerate(SPLIT_NAMES)}
+        summary = scan.key_summary()
+        outcome.quarantined_rows = summary.flagged_rows
+        outcome.split_rows = dict(zip(SPLIT_NAMES, summary.split_rows))
         if work_dir is not None:
             try:
-                outcome.split_files = write_splits(table, config, assignment, work_dir, arrow=scan.read_with_arrow)
+                outcome.split_files = write_splits(scan, work_dir)
                 outcome.split_files.update(shards.write_train_parts(outcome.split_files["train"], shards.part_count(config)))
             except DataUnreadableError as error:
                 # The file changed between passes (it cannot, being local) or the reader disagrees.
@@ -167,16 +191,42 @@ def validate_file(
     return outcome
 
 
-def _assign_rows(scan: _Scan, config: PipelineConfig) -> np.ndarray:
-    """The split of each row, or QUARANTINED. Without quarantined rows this is exactly the split
-    of every row; with them, the remaining rows are split as a file without them would be."""
-    keys, strata, flagged = scan.split_keys(), scan.strata(), scan.flagged_rows()
-    if not flagged.any():
-        return assign_splits_by_key(keys, strata, config.split)
-    kept = ~flagged
-    assignment = np.full(len(keys), QUARANTINED, dtype=np.int8)
-    assignment[kept] = assign_splits_by_key(keys[kept], None if strata is None else strata[kept], config.split)
-    return assignment
+def class_labels(target: CoercedColumn) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's class as text ("" where the target is empty or invalid) and the valid mask."""
+    valid = ~target.null & ~target.invalid
+    labels = target.labels if target.labels is not None else np.array(
+        [format_number(number) if ok else "" for number, ok in zip(target.numbers, valid)], dtype=object
+    )
+    labels = labels.astype(object)
+    labels[~valid] = ""
+    return labels, valid
+
+
+def class_codes(target: CoercedColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pd.factorize of class_labels(target) (each row's code, the labels in order of first
+    appearance) and the valid mask; from the target's distinct labels when it has them, without
+    hashing a string per row."""
+    if target.label_codes is None:
+        labels, valid = class_labels(target)
+        codes, distinct = pd.factorize(labels)
+        return codes, distinct, valid
+    valid = ~target.null & ~target.invalid
+    value_codes, labels = pd.factorize(target.label_values)
+    labels = np.asarray(labels, dtype=object)
+    # Rows that are empty or invalid have the class "" (as class_labels gives them).
+    empty = np.flatnonzero(labels == "")
+    if empty.size:
+        empty_code = int(empty[0])
+    else:
+        empty_code = len(labels)
+        labels = np.append(labels, np.array([""], dtype=object))
+    rows = np.where(valid, value_codes[target.label_codes], empty_code)
+    codes, present = pd.factorize(rows)
+    return codes, labels[present], valid
+
+
+def regression_target(target: CoercedColumn) -> np.ndarray:
+    return np.where(~target.null & ~target.invalid, target.numbers, np.nan)
 
 
 def row_failures(values: CoercedColumn, target: str) -> list[tuple[np.ndarray, str]]:
@@ -235,7 +285,7 @@ class _ColumnTally:
 class _Scan:
     """First pass over the table: tallies, hashes and sample."""
 
-    def __init__(self, table: Table, config: PipelineConfig, *, scoring: bool = False) -> None:
+    def __init__(self, table: Table, config: PipelineConfig, *, scoring: bool = False, lines_wanted: bool = False) -> None:
         self.table = table
         self.config = config
         self.schema = config.dataset
@@ -254,47 +304,83 @@ class _Scan:
         self.classification = self.schema.problem_type != "regression"
         self.rows = 0
         self.class_counts: Counter = Counter()
-        # Per-row state, allocated once for the most rows the file can hold: the split key (the
-        # row's content hash mixed with the split seed) and the class code or regression target.
-        capacity = max(table.max_rows, 0)
-        self._keys = np.zeros(capacity, dtype=np.uint64)
+        # Per-row records, partitioned by key off the heap (row_keys.py): the split key (the row's
+        # content hash mixed with the split seed), the class code or regression target, and
+        # whether a tolerated check holds the row back.
+        fields = [("key", np.uint64), ("flagged", np.bool_)]
+        if self.target_present:
+            fields.append(("class_code", np.int32) if self.classification else ("target", np.float64))
+        self._keys = RowKeyStore(np.dtype(fields), table.max_rows, table.path.parent)
         self._class_ids: dict[str, int] = {}
-        self._class_codes = np.zeros(capacity if self.classification else 0, dtype=np.int16)
-        self._regression_targets = np.zeros(0 if self.classification else capacity, dtype=float)
-        self._flagged = np.zeros(capacity, dtype=bool)
+        # np.quantile needs every target at once: regression keeps its targets (8 bytes a row).
+        self._regression_targets: list[np.ndarray] = []
+        # Scoring writes the rows to score in file order, leaving out flagged ones: 1 bit a row.
+        self._flagged_bits: list[tuple[np.ndarray, int]] = []
+        self._key_summary: KeySummary | None = None
+        self._edges: tuple[np.ndarray | None] | None = None
+        # The curated lines of a training upload whose splits are wanted (every schema column is
+        # present: a missing one rejects the file at its header, before any row is read).
+        self.lines: LineSpill | None = None
+        if lines_wanted and not scoring and len(self.columns) == len(self.schema.columns):
+            self.lines = LineSpill(table.path.parent, self._keys.dtype, [*table.columns, QUARANTINE_REASON_COLUMN])
         self._sample_columns: dict[str, np.ndarray] = {}
         self._sample_priority = np.zeros(0, dtype=np.uint64)
         self.read_with_arrow = False
 
     def run(self, chunks) -> None:
         """Scan `chunks`: pandas frames (exact path) or Arrow record batches (fast path)."""
-        for chunk in chunks:
-            self.read_with_arrow = not isinstance(chunk, pd.DataFrame)
-            self._scan_chunk(chunk)
+        try:
+            for chunk in chunks:
+                self.read_with_arrow = not isinstance(chunk, pd.DataFrame)
+                self._scan_chunk(chunk)
+        finally:
+            # A chunk that stops the scan stops the reading too (read_ahead's thread and file)
+            # now, not whenever the abandoned generator is collected.
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         if self.rows == 0:
             raise DataUnreadableError("header_only", "the file has a header row but no data rows")
 
     def _scan_chunk(self, chunk) -> None:
         first_row = self.rows + 1
         self.rows += len(chunk)
-        self._rows_in_chunk = slice(first_row - 1, self.rows)
         coerced = {column.name: coerce_column(chunk[column.name], column) for column in self.columns}
         hashes = combine_row_hashes([values.content_hashes() for values in coerced.values()], len(chunk))
-        self._store("_keys", mix_hashes(hashes, self.config.split.seed))
-        flagged = np.zeros(len(chunk), dtype=bool)
+        records = np.zeros(len(chunk), dtype=self._keys.dtype)
+        records["key"] = mix_hashes(hashes, self.config.split.seed)
+        flagged = records["flagged"]
         for column in self.columns:
             self._tally_column(self.tallies[column.name], coerced[column.name], chunk[column.name], first_row)
             for mask, _ in row_failures(coerced[column.name], self.schema.target):
                 self.tallies[column.name].row_failures += int(mask.sum())
                 flagged |= mask
-        self._store("_flagged", flagged)
+        if self.scoring:
+            self._flagged_bits.append((np.packbits(flagged), len(flagged)))
         if self.target_present:
             target = coerced[self.schema.target]
-            self._tally_target(target)
+            self._tally_target(target, records)
+            class_code = records["class_code"] if self.classification else None
             for column in self.columns:
                 if column.name != self.schema.target:
-                    self._tally_leakage(self.tallies[column.name], coerced[column.name], target)
+                    self._tally_leakage(self.tallies[column.name], coerced[column.name], target, class_code)
+        self._keys.add(records)
+        if self.lines is not None:
+            self._keep_lines(chunk, [coerced[column.name] for column in self.columns], records)
         self._keep_sample(coerced, hashes)
+
+    def _keep_lines(self, chunk: Any, coerced: list[CoercedColumn], records: np.ndarray) -> None:
+        import pyarrow as pa
+
+        lines = csv_lines(coerced)
+        flagged = records["flagged"]
+        positions = np.flatnonzero(flagged)
+        if positions.size:
+            self.lines.add_quarantined(quarantined_rows(chunk, self.table.columns, coerced, positions, self.schema.target))
+            kept = ~flagged
+            self.lines.add(records[kept], lines.filter(pa.array(kept)))
+        else:
+            self.lines.add(records, lines)
 
     def _tally_column(self, tally: _ColumnTally, values: CoercedColumn, raw: Any, first_row: int) -> None:
         column = tally.schema
@@ -318,25 +404,21 @@ class _Scan:
             if unseen.any():
                 tally.unseen.update(pd.Series(values.labels[unseen], dtype=object).value_counts().to_dict())
 
-    def _tally_target(self, target: CoercedColumn) -> None:
-        valid = ~target.null & ~target.invalid
+    def _tally_target(self, target: CoercedColumn, records: np.ndarray) -> None:
         if self.classification:
-            labels = target.labels if target.labels is not None else np.array(
-                [format_number(number) if ok else "" for number, ok in zip(target.numbers, valid)], dtype=object
-            )
-            labels = labels.astype(object)
-            labels[~valid] = ""
-            codes, distinct = pd.factorize(labels)
+            codes, distinct, valid = class_codes(target)
             counts = np.bincount(codes[valid], minlength=len(distinct))
             self.class_counts.update({label: int(count) for label, count in zip(distinct, counts) if count})
             class_ids = np.array([self._class_ids.setdefault(label, len(self._class_ids)) for label in distinct], dtype=np.int64)
-            if len(self._class_ids) > np.iinfo(self._class_codes.dtype).max:
-                self._class_codes = self._class_codes.astype(np.int32)
-            self._store("_class_codes", class_ids[codes])
+            records["class_code"] = class_ids[codes]
         else:
-            self._store("_regression_targets", np.where(valid, target.numbers, np.nan))
+            values = regression_target(target)
+            records["target"] = values
+            self._regression_targets.append(values)
 
-    def _tally_leakage(self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn) -> None:
+    def _tally_leakage(
+        self, tally: _ColumnTally, feature: CoercedColumn, target: CoercedColumn, class_code: np.ndarray | None
+    ) -> None:
         if tally.identical_to_target:
             both_null = feature.null & target.null
             if feature.labels is not None and target.labels is not None:
@@ -348,6 +430,9 @@ class _Scan:
                 tally.identical_to_target = False
         if self.classification and tally.pairs is not None:
             valid = ~feature.null & ~feature.invalid & ~target.null & ~target.invalid
+            if _cannot_be_relabelling(feature, class_code, valid):
+                tally.pairs = None
+                return
             feature_keys = feature.labels if feature.labels is not None else feature.numbers
             target_keys = target.labels if target.labels is not None else target.numbers
             pairs = pd.DataFrame({"feature": feature_keys[valid], "target": target_keys[valid]}).value_counts()
@@ -396,29 +481,38 @@ class _Scan:
         order = np.argsort(self._sample_priority, kind="stable")
         return pd.DataFrame({name: values[order] for name, values in self._sample_columns.items()})
 
-    def _store(self, name: str, values: np.ndarray) -> None:
-        """Write this chunk's per-row values; grows the array if the file had more rows than lines."""
-        array = getattr(self, name)
-        if self._rows_in_chunk.stop > len(array):
-            grown = np.zeros(max(self._rows_in_chunk.stop, 2 * len(array)), dtype=array.dtype)
-            grown[: len(array)] = array
-            array = grown
-            setattr(self, name, array)
-        array[self._rows_in_chunk] = values
-
-    def split_keys(self) -> np.ndarray:
-        return self._keys[: self.rows]
-
     def flagged_rows(self) -> np.ndarray:
-        """Rows that fail a check some column tolerates; quarantined when the file is accepted."""
-        return self._flagged[: self.rows]
+        """Rows that fail a check some column tolerates, in file order (kept when scoring only)."""
+        if not self._flagged_bits:
+            return np.zeros(0, dtype=bool)
+        return np.concatenate([np.unpackbits(bits, count=rows).astype(bool) for bits, rows in self._flagged_bits])
 
-    def strata(self) -> np.ndarray | None:
+    def _regression_edges(self) -> np.ndarray | None:
+        if self.classification or not self.target_present:
+            return None
+        return regression_edges(np.concatenate(self._regression_targets) if self._regression_targets else np.zeros(0))
+
+    def strata_of(self, records: np.ndarray) -> np.ndarray | None:
+        """The split strata of stored records (None: one stratum)."""
         if not self.target_present:
             return None
         if self.classification:
-            return self._class_codes[: self.rows]
-        return regression_strata(self._regression_targets[: self.rows])
+            return records["class_code"]
+        if self._edges is None:
+            self._edges = (self._regression_edges(),)
+        return strata_by_edges(records["target"], self._edges[0])
+
+    def key_summary(self) -> KeySummary:
+        """Duplicates, the split cut and its row counts, from the stored keys (computed once)."""
+        if self._key_summary is None:
+            self._key_summary = summarize_keys(self._keys, self.strata_of, self.classification, self.config.split)
+        return self._key_summary
+
+    def close(self) -> None:
+        """Remove the stored keys and lines (files beside the upload for large tables)."""
+        self._keys.close()
+        if self.lines is not None:
+            self.lines.close()
 
     def outcome(self) -> ValidationOutcome:
         outcome = ValidationOutcome(accepted=False, rows=self.rows, file_format=self.table.format, columns=self.table.columns)
@@ -429,7 +523,7 @@ class _Scan:
         if self.target_present:
             self._target_findings(errors)
             self._leakage_findings(errors)
-        outcome.duplicate_rows = count_duplicate_keys(self.split_keys(), self.strata() if self.classification else None)
+        outcome.duplicate_rows = self.key_summary().duplicate_rows
         duplicate_fraction = outcome.duplicate_rows / max(self.rows, 1)
         # Training on duplicates biases a model; scoring them only repeats an answer. Nor does a
         # file to be scored need min_rows: one row is worth an answer.
@@ -655,6 +749,34 @@ def header_findings(columns: list[str], schema: DatasetSchema, *, target_require
     return errors
 
 
+def _cannot_be_relabelling(feature: CoercedColumn, class_code: np.ndarray, valid: np.ndarray) -> bool:
+    """Whether this chunk alone shows that the feature does not map one-to-one onto the classes:
+    more than MAX_LEAKAGE_PAIRS distinct values, or a value seen with two classes. Each is
+    enough to drop the feature's pair tally (pairs are only ever added), and both are found
+    from integer codes instead of counting (value, class) pairs of strings.
+
+    The feature's codes tell its values apart exactly as their texts do (labels through their
+    distinct values; numbers by bit pattern, as repr tells -0.0 from 0.0), and a class code
+    stands for one class label, so neither finding can be a false one."""
+    if feature.label_codes is not None:
+        value_codes = pd.factorize(feature.label_values)[0][feature.label_codes[valid]]
+        values = int(value_codes.max()) + 1 if value_codes.size else 0
+        present_values = int(np.count_nonzero(np.bincount(value_codes))) if value_codes.size else 0
+    elif feature.labels is None:
+        value_codes, distinct = pd.factorize(np.ascontiguousarray(feature.numbers[valid]).view(np.uint64))
+        values = present_values = len(distinct)
+    else:
+        return False
+    if present_values > MAX_LEAKAGE_PAIRS:
+        return True
+    if not value_codes.size:
+        return False
+    classes = int(class_code.max()) + 1
+    seen = np.zeros(values * classes, dtype=bool)
+    seen[value_codes.astype(np.int64) * classes + class_code[valid]] = True
+    return bool((seen.reshape(values, classes).sum(axis=1) > 1).any())
+
+
 def _one_to_one(pairs: Counter) -> bool:
     """Whether every feature value seen so far has one class and every class one feature value.
     Pairs are only ever added, so a tally that is not one-to-one never becomes one again."""
@@ -699,45 +821,29 @@ def _bound(value: float | None) -> str:
     return "unbounded" if value is None else format_number(value)
 
 
-def write_splits(
-    table: Table, config: PipelineConfig, assignment: np.ndarray, work_dir: Path, *, arrow: bool = False
-) -> dict[str, Path]:
-    """Second pass: the schema's columns, coerced, in schema order, one CSV per split; rows
-    assigned QUARANTINED go, as read from the file, with their reasons, to one more CSV.
-
-    `arrow` reads with the reader the first pass used, so both passes see the same rows.
-    """
-    schema = config.dataset
+def write_splits(scan: _Scan, work_dir: Path) -> dict[str, Path]:
+    """The schema's columns, coerced, in schema order, one CSV per split, from the lines the scan
+    kept (each row's split follows from its key by the cut); the rows held back go, as read from
+    the file, with their reasons, to one more CSV."""
+    schema = scan.schema
+    cut = scan.key_summary().cut
     work_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: work_dir / f"{name}.csv" for name in SPLIT_NAMES}
-    quarantined_path = work_dir / f"{QUARANTINED_ROWS}.csv"
-    any_quarantined = bool((assignment == QUARANTINED).any())
-    header = [column.name for column in schema.columns]
+    header = _csv_row([column.name for column in schema.columns]).encode("utf-8")
     streams = {name: path.open("wb") for name, path in paths.items()}
-    if any_quarantined:
-        streams[QUARANTINED_ROWS] = quarantined_path.open("w", encoding="utf-8", newline="")
     try:
         for name in SPLIT_NAMES:
-            streams[name].write(_csv_row(header).encode("utf-8"))
-        if any_quarantined:
-            quarantined = csv.writer(streams[QUARANTINED_ROWS], lineterminator="\n")
-            quarantined.writerow([*table.columns, QUARANTINE_REASON_COLUMN])
-        offset = 0
-        for chunk in table.iter_arrow_batches() if arrow else table.iter_chunks():
-            coerced = [coerce_column(chunk[column.name], column) for column in schema.columns]
-            lines = csv_lines(coerced)
-            chunk_assignment = assignment[offset : offset + len(chunk)]
-            offset += len(chunk)
+            streams[name].write(header)
+        for records, lines in scan.lines.iter_chunks():
+            assignment = cut.assign(records["key"], scan.strata_of(records), records["flagged"])
             for index, name in enumerate(SPLIT_NAMES):
-                write_lines(streams[name], lines, chunk_assignment == index)
-            positions = np.flatnonzero(chunk_assignment == QUARANTINED)
-            if positions.size:
-                quarantined.writerows(quarantined_rows(chunk, table.columns, coerced, positions, schema.target))
+                write_lines(streams[name], lines, assignment == index)
     finally:
         for stream in streams.values():
             stream.close()
-    if any_quarantined:
-        paths[QUARANTINED_ROWS] = quarantined_path
+    if scan.lines.quarantine_path is not None:
+        paths[QUARANTINED_ROWS] = work_dir / f"{QUARANTINED_ROWS}.csv"
+        shutil.move(scan.lines.quarantine_path, paths[QUARANTINED_ROWS])
     return paths
 
 

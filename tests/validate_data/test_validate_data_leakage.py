@@ -49,3 +49,23 @@ def test_a_feature_relabelling_the_classes_in_every_chunk_is_leakage(tmp_path):
 @pytest.mark.parametrize("last_row", ["other", "new"])
 def test_a_mapping_broken_in_the_last_chunk_is_not_leakage(last_row, tmp_path):
     assert leakage_checks(last_row, tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "column_type, yes_texts, no_texts",
+    [
+        # Written two ways, one label: still one value per class.
+        ("category", [" A", "A"], ["B", "B "]),
+        ("integer", ["1", "1.0"], ["2", "2.0"]),
+    ],
+)
+def test_a_relabelling_written_several_ways_is_leakage(column_type, yes_texts, no_texts, tmp_path):
+    rng = np.random.default_rng(11)
+    target = rng.choice(["yes", "no"], ROWS)
+    code = np.where(target == "yes", rng.choice(yes_texts, ROWS), rng.choice(no_texts, ROWS))
+    path = tmp_path / "upload.csv"
+    pd.DataFrame({"amount": rng.random(ROWS), "code": code, "target": target}).to_csv(path, index=False)
+    config = leakage_config()
+    config.dataset.columns[1] = ColumnSchema(name="code", type=column_type)
+    outcome = validate_file(path, config)
+    assert [finding.check for finding in outcome.errors if finding.column == "code"] == ["leakage"]
