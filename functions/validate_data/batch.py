@@ -26,14 +26,11 @@ from functions.common import batch_layout, s3_layout
 from functions.common.batch_contracts import BatchJoinJob, BatchModel, BatchPlan, BatchRequest, BatchResult
 from functions.common.config import PipelineConfig
 from functions.common.contracts import CheckFinding
-from functions.common.errors import ValidationJobOutputError
 from functions.validate_data.batch_audit import batch_audit_record, write_batch_audit
 from functions.validate_data.batch_model import BatchModelRequestError, NoBatchModelError, choose_batch_model
 from functions.validate_data.batch_report import render_batch_html
 from functions.validate_data.job_documents import (
-    OUTCOME_FILE_NAME,
     OUTPUT_FOLDER,
-    PLAN_FILE_NAME as JOB_PLAN_FILE_NAME,
     baseline_from_plan,
     outcome_from_document,
 )
@@ -45,7 +42,12 @@ from functions.validate_data.prediction_join import (
     PredictionJoin,
 )
 from functions.validate_data.scoring_rows import FEATURES, QUARANTINED, ROWS, scoring_config
-from functions.validate_data.service import stage_validation_job, validation_job_name, validation_job_plan
+from functions.validate_data.service import (
+    read_validation_job_output,
+    stage_validation_job,
+    validation_job_name,
+    validation_job_plan,
+)
 from functions.validate_data.storage import Baseline, DataStore, SourceObjectMissingError
 from functions.validate_data.validation import ValidationOutcome, rejection_reason, validate_file
 
@@ -207,19 +209,12 @@ class _BatchRun:
         planned = BatchPlan.model_validate(self.request.plan or {})
         if planned.model is None:
             raise BatchOutputError("the batch plan names no model")
-        name = self.name
-        job_plan = self.store.read_json(s3_layout.validation_job_key(name, JOB_PLAN_FILE_NAME))
-        document = self.store.read_json(s3_layout.validation_job_key(name, OUTPUT_FOLDER + OUTCOME_FILE_NAME))
-        if job_plan is None or document is None:
-            missing = JOB_PLAN_FILE_NAME if job_plan is None else OUTPUT_FOLDER + OUTCOME_FILE_NAME
-            raise ValidationJobOutputError(f"{s3_layout.validation_job_key(name, missing)} does not exist")
-        if document.get("execution_name") != name:
-            raise ValidationJobOutputError(f"outcome.json under {name} belongs to {document.get('execution_name')}")
+        job_plan, document = read_validation_job_output(self.store, self.name)
         outcome, _ = outcome_from_document(document)
         drift_note = baseline_from_plan(job_plan).note
         if not outcome.accepted:
             return self._reject(outcome.errors, outcome=outcome, model=planned.model, drift_note=drift_note)
-        output_prefix = s3_layout.validation_job_key(name, OUTPUT_FOLDER)
+        output_prefix = s3_layout.validation_job_key(self.name, OUTPUT_FOLDER)
         plan = self._accept(
             outcome,
             planned.model,

@@ -135,6 +135,18 @@ def validation_job_plan(project: str, data_bucket: str, request: ValidateDataReq
     )
 
 
+def read_validation_job_output(store: DataStore, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan execution `name` staged and the outcome document its validation job wrote."""
+    plan = store.read_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME))
+    document = store.read_json(s3_layout.validation_job_key(name, OUTPUT_FOLDER + OUTCOME_FILE_NAME))
+    if plan is None or document is None:
+        missing = PLAN_FILE_NAME if plan is None else OUTPUT_FOLDER + OUTCOME_FILE_NAME
+        raise ValidationJobOutputError(f"{s3_layout.validation_job_key(name, missing)} does not exist")
+    if document.get("execution_name") != name:
+        raise ValidationJobOutputError(f"outcome.json under {name} belongs to {document.get('execution_name')}")
+    return plan, document
+
+
 def stage_validation_job(
     store: DataStore,
     request: ValidateDataRequest,
@@ -264,13 +276,7 @@ class _ValidationRun:
 
     def conclude_job(self) -> ValidateDataResult:
         name = self.request.execution_name
-        plan = self.store.read_json(s3_layout.validation_job_key(name, PLAN_FILE_NAME))
-        document = self.store.read_json(s3_layout.validation_job_key(name, OUTPUT_FOLDER + OUTCOME_FILE_NAME))
-        if plan is None or document is None:
-            missing = PLAN_FILE_NAME if plan is None else OUTPUT_FOLDER + OUTCOME_FILE_NAME
-            raise ValidationJobOutputError(f"{s3_layout.validation_job_key(name, missing)} does not exist")
-        if document.get("execution_name") != name:
-            raise ValidationJobOutputError(f"outcome.json under {name} belongs to {document.get('execution_name')}")
+        plan, document = read_validation_job_output(self.store, name)
         outcome, dataset_version = outcome_from_document(document)
         manifest = self.store.read_json(s3_layout.curated_manifest_key(dataset_version))
         if manifest is not None:

@@ -19,7 +19,13 @@ from functions.common.config import BatchConfig, ValidationConfig
 from functions.common.outcome import Outcome
 from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
-from infra.constructs.training_workflow.validation import start_validation_job, upload_request
+from infra.constructs.training_workflow.validation import (
+    processing_input,
+    processing_output,
+    start_processing_job,
+    start_validation_job,
+    upload_request,
+)
 from infra.constructs import validation_job as job_paths
 from infra.constructs.validation_job import ValidationJobResources
 
@@ -103,19 +109,11 @@ def score_batch(
     validation_concluded.next(batch_accepted)
     start_job = _start_transform_job(states, config=config, key=key)
     create_model.next(start_job)
-    record_failure = states.invoke(
-        "Record batch failure",
+    job_completed = _completed_or_recorded_failed(
+        states,
         validate,
-        {
-            "mode": "batch_failed",
-            **upload_request(),
-            "plan": sfn.JsonPath.object_at(PLAN_PATH),
-            "transform": sfn.JsonPath.object_at("$.transform"),
-        },
-        RESULT_PATH,
-    )
-    job_completed = states.wait_for_job(
-        [start_job],
+        start_job,
+        "Record batch failure",
         SageMakerJobWait(
             step="batch transform",
             job="transform job",
@@ -124,7 +122,6 @@ def score_batch(
             result_path="$.transform",
             poll_interval_seconds=config.poll_interval_seconds,
         ),
-        release_lock=record_failure,
     )
     conclude = states.invoke(
         "Conclude batch",
@@ -178,89 +175,44 @@ def _join_job(
     (processing_job.py --join), so no step that scores it is bounded by the function's memory or
     15 minutes. The function then only reads the join's summary."""
     join_job = f"{PLAN_PATH}.join_job"
-    settings = config.processing
 
-    def s3_input(name: str, uri: str, local_path: str) -> dict[str, object]:
-        return {
-            "InputName": name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local_path,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            },
-        }
+    def s3_uri(field: str) -> str:
+        return sfn.JsonPath.string_at(f"{join_job}.{field}")
 
-    def s3_output(name: str, uri_field: str, local_path: str) -> dict[str, object]:
-        return {
-            "OutputName": name,
-            "S3Output": {
-                "S3Uri": sfn.JsonPath.string_at(f"{join_job}.{uri_field}"),
-                "LocalPath": local_path,
-                "S3UploadMode": "EndOfJob",
-            },
-        }
-
-    start = states.sagemaker_call(
+    start = start_processing_job(
+        states,
         "Start join job",
-        "createProcessingJob",
-        {
-            "ProcessingJobName": sfn.JsonPath.string_at(f"{join_job}.job_name"),
-            "RoleArn": validation_job.role.role_arn,
-            "AppSpecification": {
-                "ImageUri": validation_job.image_uri,
-                "ContainerEntrypoint": validation_job.entrypoint,
-                "ContainerArguments": validation_job.join_arguments,
-            },
-            "ProcessingInputs": [
-                s3_input("code", validation_job.code_bundle_uri, job_paths.CODE_DIR),
-                s3_input("plan", sfn.JsonPath.string_at(f"{join_job}.plan_uri"), job_paths.JOIN_PLAN_DIR),
-                s3_input("rows", sfn.JsonPath.string_at(f"{join_job}.rows_uri"), job_paths.JOIN_ROWS_DIR),
-                s3_input("answers", sfn.JsonPath.string_at(f"{join_job}.answers_uri"), job_paths.JOIN_ANSWERS_DIR),
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    s3_output("predictions", "predictions_uri", job_paths.JOIN_PREDICTIONS_DIR),
-                    s3_output("summary", "summary_uri", job_paths.JOIN_SUMMARY_DIR),
-                ],
-                "KmsKeyId": key.key_arn,
-            },
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": settings.instance_type,
-                    "VolumeSizeInGB": settings.volume_size_gb,
-                    "VolumeKmsKeyId": key.key_arn,
-                }
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
-            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
-        },
-        result_path=sfn.JsonPath.DISCARD,
+        job_name=s3_uri("job_name"),
+        arguments=validation_job.join_arguments,
+        inputs=[
+            processing_input("code", validation_job.code_bundle_uri, job_paths.CODE_DIR),
+            processing_input("plan", s3_uri("plan_uri"), job_paths.JOIN_PLAN_DIR),
+            processing_input("rows", s3_uri("rows_uri"), job_paths.JOIN_ROWS_DIR),
+            processing_input("answers", s3_uri("answers_uri"), job_paths.JOIN_ANSWERS_DIR),
+        ],
+        outputs=[
+            processing_output("predictions", s3_uri("predictions_uri"), job_paths.JOIN_PREDICTIONS_DIR),
+            processing_output("summary", s3_uri("summary_uri"), job_paths.JOIN_SUMMARY_DIR),
+        ],
+        # One file joined in order: one instance.
+        instance_count=1,
+        config=config,
+        job=validation_job,
+        key=key,
     )
-    record_failure = states.invoke(
-        "Record batch join failure",
+    completed = _completed_or_recorded_failed(
+        states,
         validate,
-        {
-            "mode": "batch_failed",
-            **upload_request(),
-            "plan": sfn.JsonPath.object_at(PLAN_PATH),
-            "processing": sfn.JsonPath.object_at("$.processing"),
-        },
-        RESULT_PATH,
-    )
-    completed = states.wait_for_job(
-        [start],
+        start,
+        "Record batch join failure",
         SageMakerJobWait(
             step="batch join job",
             job="batch join job",
             api="ProcessingJob",
             name_path=f"{join_job}.job_name",
             result_path="$.processing",
-            poll_interval_seconds=settings.poll_interval_seconds,
+            poll_interval_seconds=config.processing.poll_interval_seconds,
         ),
-        release_lock=record_failure,
     )
     return _JoinJob(start, completed)
 
@@ -278,19 +230,11 @@ def _validation_job(
     "Validate batch" leaves for a smaller file, and "Batch accepted?" decides again."""
     job_plan = f"{PLAN_PATH}.validation_job"
     start_job = start_validation_job(states, "Start batch validation job", job_plan, config=config, job=job, key=key)
-    record_failure = states.invoke(
-        "Record batch validation failure",
+    job_completed = _completed_or_recorded_failed(
+        states,
         validate,
-        {
-            "mode": "batch_failed",
-            **upload_request(),
-            "plan": sfn.JsonPath.object_at(PLAN_PATH),
-            "processing": sfn.JsonPath.object_at("$.processing"),
-        },
-        RESULT_PATH,
-    )
-    job_completed = states.wait_for_job(
-        [start_job],
+        start_job,
+        "Record batch validation failure",
         SageMakerJobWait(
             step="batch validation job",
             job="batch validation job",
@@ -299,7 +243,6 @@ def _validation_job(
             result_path="$.processing",
             poll_interval_seconds=config.processing.poll_interval_seconds,
         ),
-        release_lock=record_failure,
     )
     concluded = states.invoke(
         "Conclude batch validation",
@@ -374,3 +317,27 @@ def record_batch_model(scope: Construct, states: WorkflowStates, lock: Deploymen
             ),
         )
     ).next(sfn.Succeed(scope, "Batch model"))
+
+
+def _completed_or_recorded_failed(
+    states: WorkflowStates,
+    validate: lambda_.IFunction,
+    start: tasks.CallAwsService,
+    failure_state: str,
+    wait: SageMakerJobWait,
+) -> Exit:
+    """Waits for the job `start` started; a job that fails, stops or cannot start ends the batch
+    as failed ("batch_failed" deletes its model and records the job's reason)."""
+    job_field = wait.result_path.removeprefix("$.")
+    record_failure = states.invoke(
+        failure_state,
+        validate,
+        {
+            "mode": "batch_failed",
+            **upload_request(),
+            "plan": sfn.JsonPath.object_at(PLAN_PATH),
+            job_field: sfn.JsonPath.object_at(wait.result_path),
+        },
+        RESULT_PATH,
+    )
+    return states.wait_for_job([start], wait, release_lock=record_failure)

@@ -146,58 +146,80 @@ def start_validation_job(
     key: kms.IKey,
 ) -> tasks.CallAwsService:
     """CreateProcessingJob for the validation job whose plan (a ValidationJobPlan) is at `plan_path`."""
+    return start_processing_job(
+        states,
+        name,
+        job_name=sfn.JsonPath.string_at(f"{plan_path}.job_name"),
+        arguments=job.arguments,
+        inputs=[
+            processing_input("code", job.code_bundle_uri, job_paths.CODE_DIR),
+            processing_input("plan", sfn.JsonPath.string_at(f"{plan_path}.plan_uri"), job_paths.PLAN_DIR),
+            # The manifest names exactly the uploaded object.
+            processing_input(
+                "data",
+                sfn.JsonPath.string_at(f"{plan_path}.source_manifest_uri"),
+                job_paths.DATA_DIR,
+                data_type="ManifestFile",
+            ),
+        ],
+        outputs=[
+            processing_output("validation", sfn.JsonPath.string_at(f"{plan_path}.output_uri"), job_paths.OUTPUT_DIR)
+        ],
+        instance_count=config.processing.instance_count,
+        config=config,
+        job=job,
+        key=key,
+    )
+
+
+def processing_input(name: str, uri: str, local_path: str, *, data_type: str = "S3Prefix") -> dict[str, object]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": data_type,
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def processing_output(name: str, uri: str, local_path: str) -> dict[str, object]:
+    return {"OutputName": name, "S3Output": {"S3Uri": uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}}
+
+
+def start_processing_job(
+    states: WorkflowStates,
+    name: str,
+    *,
+    job_name: str,
+    arguments: list[str],
+    inputs: list[dict[str, object]],
+    outputs: list[dict[str, object]],
+    instance_count: int,
+    config: ValidationConfig,
+    job: ValidationJobResources,
+    key: kms.IKey,
+) -> tasks.CallAwsService:
+    """CreateProcessingJob of the validation job's image and role, sized by validation.processing."""
     settings = config.processing
-
-    def s3_input(name: str, uri: str, local_path: str, data_type: str) -> dict[str, object]:
-        return {
-            "InputName": name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local_path,
-                "S3DataType": data_type,
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            },
-        }
-
     return states.sagemaker_call(
         name,
         "createProcessingJob",
         {
-            "ProcessingJobName": sfn.JsonPath.string_at(f"{plan_path}.job_name"),
+            "ProcessingJobName": job_name,
             "RoleArn": job.role.role_arn,
             "AppSpecification": {
                 "ImageUri": job.image_uri,
                 "ContainerEntrypoint": job.entrypoint,
-                "ContainerArguments": job.arguments,
+                "ContainerArguments": arguments,
             },
-            "ProcessingInputs": [
-                s3_input("code", job.code_bundle_uri, job_paths.CODE_DIR, "S3Prefix"),
-                s3_input("plan", sfn.JsonPath.string_at(f"{plan_path}.plan_uri"), job_paths.PLAN_DIR, "S3Prefix"),
-                # The manifest names exactly the uploaded object.
-                s3_input(
-                    "data",
-                    sfn.JsonPath.string_at(f"{plan_path}.source_manifest_uri"),
-                    job_paths.DATA_DIR,
-                    "ManifestFile",
-                ),
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "validation",
-                        "S3Output": {
-                            "S3Uri": sfn.JsonPath.string_at(f"{plan_path}.output_uri"),
-                            "LocalPath": job_paths.OUTPUT_DIR,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ],
-                "KmsKeyId": key.key_arn,
-            },
+            "ProcessingInputs": inputs,
+            "ProcessingOutputConfig": {"Outputs": outputs, "KmsKeyId": key.key_arn},
             "ProcessingResources": {
                 "ClusterConfig": {
-                    "InstanceCount": settings.instance_count,
+                    "InstanceCount": instance_count,
                     "InstanceType": settings.instance_type,
                     "VolumeSizeInGB": settings.volume_size_gb,
                     "VolumeKmsKeyId": key.key_arn,
