@@ -21,6 +21,7 @@ from infra.constructs.training_workflow.lock import DeploymentLockStates
 from infra.constructs.training_workflow.states import Exit, SageMakerJobWait, WorkflowStates
 from infra.constructs.training_workflow.validation import (
     processing_input,
+    processing_job_wait,
     processing_output,
     start_processing_job,
     start_validation_job,
@@ -205,14 +206,7 @@ def _join_job(
         validate,
         start,
         "Record batch join failure",
-        SageMakerJobWait(
-            step="batch join job",
-            job="batch join job",
-            api="ProcessingJob",
-            name_path=f"{join_job}.job_name",
-            result_path="$.processing",
-            poll_interval_seconds=config.processing.poll_interval_seconds,
-        ),
+        processing_job_wait("batch join job", f"{join_job}.job_name", config),
     )
     return _JoinJob(start, completed)
 
@@ -235,14 +229,7 @@ def _validation_job(
         validate,
         start_job,
         "Record batch validation failure",
-        SageMakerJobWait(
-            step="batch validation job",
-            job="batch validation job",
-            api="ProcessingJob",
-            name_path=f"{job_plan}.job_name",
-            result_path="$.processing",
-            poll_interval_seconds=config.processing.poll_interval_seconds,
-        ),
+        processing_job_wait("batch validation job", f"{job_plan}.job_name", config),
     )
     concluded = states.invoke(
         "Conclude batch validation",

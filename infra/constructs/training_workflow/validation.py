@@ -121,14 +121,7 @@ def _validation_job_route(
     take_planning_result.next(then)
     job_completed = states.wait_for_job(
         [start_job],
-        SageMakerJobWait(
-            step="validation job",
-            job="validation job",
-            api="ProcessingJob",
-            name_path=f"{JOB_PLAN_PATH}.job_name",
-            result_path="$.processing",
-            poll_interval_seconds=config.processing.poll_interval_seconds,
-        ),
+        processing_job_wait("validation job", f"{JOB_PLAN_PATH}.job_name", config),
         release_lock=lock.release("Release deployment lock (validation job failed)"),
     )
     job_completed(conclude)
@@ -187,6 +180,20 @@ def processing_input(name: str, uri: str, local_path: str, *, data_type: str = "
 
 def processing_output(name: str, uri: str, local_path: str) -> dict[str, object]:
     return {"OutputName": name, "S3Output": {"S3Uri": uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}}
+
+
+def processing_job_wait(step: str, name_path: str, config: ValidationConfig) -> SageMakerJobWait:
+    """How the states waiting for a Processing job of the validation image name themselves
+    ("Wait for <step>") and where they read: its name at `name_path`, its description in
+    $.processing."""
+    return SageMakerJobWait(
+        step=step,
+        job=step,
+        api="ProcessingJob",
+        name_path=name_path,
+        result_path="$.processing",
+        poll_interval_seconds=config.processing.poll_interval_seconds,
+    )
 
 
 def start_processing_job(
