@@ -39,17 +39,16 @@ called drifted for being small. On a few hundred rows or more it is a few hundre
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from functions.common.column_work import each_column
 from functions.common.config import NON_FEATURE_TYPES, ColumnSchema, DatasetSchema, DriftConfig
 
 PROFILE_FORMAT_VERSION = 1
@@ -63,8 +62,6 @@ NUMERIC_TYPES = frozenset({"integer", "float"})
 MAX_EXACT_FLOAT_INTEGER = 2**53
 
 DriftStatus = Literal["ok", "warn", "fail"]
-_Item = TypeVar("_Item")
-_Result = TypeVar("_Result")
 
 
 def profile_kind(column: ColumnSchema) -> str:
@@ -76,7 +73,7 @@ def build_profile(sample: pd.DataFrame, schema: DatasetSchema, bins: int, rows: 
     profiled = [
         column for column in schema.columns if column.name in sample.columns and column.type not in NON_FEATURE_TYPES
     ]
-    profiles = _each_column(
+    profiles = each_column(
         lambda item: _column_profile(*item, bins), [(column, sample[column.name]) for column in profiled]
     )
     return {
@@ -93,27 +90,6 @@ def _column_profile(column: ColumnSchema, values: pd.Series, bins: int) -> dict[
     if profile_kind(column) == "numeric":
         return _numeric_profile(values.to_numpy(dtype=float, na_value=np.nan), bins, _integers(values))
     return _categorical_profile(values)
-
-
-def _each_column(work: Callable[[_Item], _Result], items: list[_Item]) -> list[_Result]:
-    """`work` of each item, in the items' order, spread over the CPUs this process may use.
-
-    A column's sort, comparisons and Arrow hash count run in NumPy and Arrow with the GIL
-    released, so two idle CPUs take little more than half the time of one (a Lambda function of
-    more than 1,769 MB has two or more). The columns do not depend on each other, so the results
-    are those of one thread.
-    """
-    workers = min(len(items), _usable_cpus())
-    if workers <= 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(work, items))
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _numeric_profile(values: np.ndarray, bins: int, integers: np.ndarray | None = None) -> dict[str, Any]:
@@ -315,7 +291,7 @@ def compare_to_baseline(
     distributions = dict(
         zip(
             (column.name for column in measured),
-            _each_column(
+            each_column(
                 lambda item: _distributions(*item),
                 [(column, baseline_columns[column.name], current[column.name]) for column in measured],
             ),

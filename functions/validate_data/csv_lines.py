@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from functions.common.column_work import each_column
 from functions.validate_data.columns import MAX_EXACT_INTEGER, CoercedColumn, format_number
 
 LINE_END = "\n"
@@ -123,10 +124,11 @@ def csv_lines(columns: list[CoercedColumn]) -> Any:
 
     only_field = len(columns) == 1
     # The line end rides on the last field's distinct texts: one join of the rows, not two.
-    fields = [
-        column_fields(values, only_field=only_field, suffix=LINE_END if position == len(columns) - 1 else "")
-        for position, values in enumerate(columns)
-    ]
+    last = len(columns) - 1
+    fields = each_column(
+        lambda item: column_fields(item[1], only_field=only_field, suffix=LINE_END if item[0] == last else ""),
+        list(enumerate(columns)),
+    )
     return pc.binary_join_element_wise(*fields, FIELD_SEPARATOR)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from functions.common.column_work import each_column
 from functions.common.config import ColumnSchema, DatasetSchema, PipelineConfig
 from functions.common.contracts import CheckFinding
 from functions.common.drift_profile import SAMPLE_ROWS, DriftComparison, build_profile, compare_to_baseline, profile_kind
@@ -326,6 +327,8 @@ class _Scan:
         self._sample_columns: dict[str, np.ndarray] = {}
         self._sample_priority = np.zeros(0, dtype=np.uint64)
         self.read_with_arrow = False
+        # Columns with nulls in an earlier chunk: their casts start with the one that allows them.
+        self._empty_fields_seen: set[str] = set()
 
     def run(self, chunks) -> None:
         """Scan `chunks`: pandas frames (exact path) or Arrow record batches (fast path)."""
@@ -345,8 +348,13 @@ class _Scan:
     def _scan_chunk(self, chunk) -> None:
         first_row = self.rows + 1
         self.rows += len(chunk)
-        coerced = {column.name: coerce_column(chunk[column.name], column) for column in self.columns}
-        hashes = combine_row_hashes([values.content_hashes() for values in coerced.values()], len(chunk))
+        coerced_columns = each_column(
+            lambda column: _coerced_and_hashed(chunk[column.name], column, column.name in self._empty_fields_seen),
+            self.columns,
+        )
+        coerced = {column.name: values for column, (values, _) in zip(self.columns, coerced_columns)}
+        self._empty_fields_seen.update(name for name, values in coerced.items() if values.null.any())
+        hashes = combine_row_hashes([column_hashes for _, column_hashes in coerced_columns], len(chunk))
         records = np.zeros(len(chunk), dtype=self._keys.dtype)
         records["key"] = mix_hashes(hashes, self.config.split.seed)
         flagged = records["flagged"]
@@ -783,6 +791,11 @@ def _one_to_one(pairs: Counter) -> bool:
     features = {feature for feature, _ in pairs}
     labels = {label for _, label in pairs}
     return len(features) == len(labels) == len(pairs)
+
+
+def _coerced_and_hashed(raw: Any, schema: ColumnSchema, empty_fields_seen: bool) -> tuple[CoercedColumn, np.ndarray]:
+    values = coerce_column(raw, schema, empty_fields_seen=empty_fields_seen)
+    return values, values.content_hashes()
 
 
 def combine_row_hashes(column_hashes: list[np.ndarray], rows: int) -> np.ndarray:
