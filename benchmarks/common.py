@@ -18,7 +18,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functions.common.config import ColumnSchema, PipelineConfig
 
 FEATURE_COUNT = 14
 JITTER_FRACTION = 0.01
@@ -99,7 +102,7 @@ def benchmark_config(rows: int):
     return _binary_config(TARGET, columns, rows)
 
 
-def _binary_config(target: str, columns: list["ColumnSchema"], rows: int) -> "PipelineConfig":
+def _binary_config(target: str, columns: list[ColumnSchema], rows: int) -> PipelineConfig:
     """The benchmarks' binary-classification config over `columns`, with row and class minimums
     scaled to `rows`."""
     from functions.common.config import DatasetSchema, GateConfig, PipelineConfig

@@ -3,7 +3,7 @@ CLI and the local runtime read. What watches the real-time endpoint (its alarms,
 responder, the drift and quality monitors, the endpoint's outputs) exists only with an endpoint:
 not under deployment.mode batch_only.
 
-Stack name: f"{config.project}-pipeline" (see `stack_name`), so two projects can live in
+Stack name: f"{config.project}-pipeline" (see `infra.outputs.stack_name`), so two projects can live in
 one account and region. The stack is environment-agnostic: the region-dependent values
 (the SageMaker image, the managed layers) resolve at deploy time.
 """
@@ -30,7 +30,6 @@ from infra.outputs import (
     OUTPUT_IDEMPOTENCY_TABLE,
     OUTPUT_SOURCE_BUNDLE,
     OUTPUT_ALARM_RESPONDER,
-    stack_name,
 )
 from infra.constructs.alarm_response import AlarmResponse
 from infra.constructs.batch_scoring import BatchScoring

@@ -28,7 +28,7 @@ from functions.alarm_responder.responder import (
 )
 from functions.alarm_responder.settings import ResponderSettings
 from functions.common.config import PipelineConfig
-from functions.common.deployed_version import parse_model_version, publish_deployed_version
+from functions.common.deployed_version import publish_deployed_version
 from functions.common.errors import PipelineError
 from functions.common.model_package import INFERENCE_PROGRAM, INFERENCE_SUBMIT_DIRECTORY
 from functions.common.s3_layout import (

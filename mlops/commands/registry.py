@@ -356,7 +356,7 @@ def _set_approval(command: str, target: AwsTarget, version: int, status: str, re
             print(f"The registry's approval event starts its deployment to endpoint {target.endpoint_name}; "
                   "follow it with `mlops versions`.")
     elif target.serving_endpoint is None:
-        print(f"The newest approved version scores batch uploads (deployment.mode batch_only); "
+        print("The newest approved version scores batch uploads (deployment.mode batch_only); "
               "`mlops versions` marks it.")
     elif version == serving_version:
         print(f"Version {version} still serves on endpoint {target.endpoint_name}; "

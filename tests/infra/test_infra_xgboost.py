@@ -4,7 +4,6 @@ job of several instances reading its share of the training split's part files.""
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 from pathlib import Path

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from palmerpenguins import load_penguins
 
-from functions.common.config import CONFIG_FILE_NAME, PipelineConfig
+from functions.common.config import PipelineConfig
 from mlops.schema_inference import infer_config
 from tests.support import datasets
 from tests.support.lambda_handlers import LambdaContextStub

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 
 import pandas as pd
 import pytest
@@ -85,7 +84,7 @@ def test_drift_is_checked_against_the_serving_version_and_reported_with_its_cham
         {"prefix": f"s3://{DATA_BUCKET}/curated/"},
         f"{accepted['dataset_version']}/test/data.csv",
     ]
-    report = aws.get_json(f"reports/bbbb0002/validation.json")
+    report = aws.get_json("reports/bbbb0002/validation.json")
     assert report["drift"]["baseline_model_package_arn"] == package_arn
 
 

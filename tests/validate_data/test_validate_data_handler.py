@@ -16,7 +16,7 @@ from functions.validate_data.handler import lambda_handler
 from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data.storage import DataStore
 from tests.support.events import load_event
-from validate_data_support import DATA_BUCKET, MODEL_PACKAGE_GROUP, request_for, to_csv_bytes
+from validate_data_support import DATA_BUCKET, request_for, to_csv_bytes
 
 
 def test_accepted_upload_writes_splits_manifest_profile_and_reports(aws, lambda_context, breast_cancer):
