@@ -478,12 +478,22 @@ def delete_batch_model(sagemaker: Any, model_name: str) -> str:
         sagemaker.delete_model(ModelName=model_name)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        # DeleteModel answers a model that does not exist (a retried step) with a ValidationException.
-        if code == "ValidationException" and "could not find" in message.lower():
+        # DeleteModel answers a model that does not exist (a retried step) with the same
+        # ValidationException as other refusals: ListModels says whether the model is gone.
+        if code == "ValidationException" and not _model_listed(sagemaker, model_name):
             return f"model {model_name} was already deleted"
         return f"model {model_name} not deleted ({code}); delete it with aws sagemaker delete-model"
     return f"model {model_name} deleted"
+
+
+def _model_listed(sagemaker: Any, model_name: str) -> bool:
+    """Whether ListModels names `model_name`; True when it cannot be asked, so a model that may
+    still exist is never reported as deleted."""
+    try:
+        pages = sagemaker.get_paginator("list_models").paginate(NameContains=model_name)
+        return any(model["ModelName"] == model_name for page in pages for model in page.get("Models", []))
+    except ClientError:
+        return True
 
 
 def run_batch_step(

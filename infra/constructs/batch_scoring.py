@@ -56,6 +56,15 @@ class BatchScoring(Construct):
             "Deleting the SageMaker models batch scoring created; each is named per execution at run time.",
             findings=[f"Resource::{nag_text(validate_role, batch_models)}"],
         )
+        # Whether a model DeleteModel refused is already gone (a retried step) is asked of ListModels.
+        validate_role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:ListModels"], resources=["*"]))
+        acknowledge(
+            validate_role,
+            "AwsSolutions-IAM5",
+            "sagemaker:ListModels has no resource-level permissions (Service Authorization Reference, "
+            "Amazon SageMaker: ListModels names no resource type).",
+            findings=["Resource::*"],
+        )
         # Batch Transform reads its input and writes its output as the model's execution role
         # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html, ExecutionRoleArn).
         job_input = data_bucket.arn_for_objects(f"{batch_layout.BATCH_JOBS_PREFIX}*/input/*")

@@ -180,3 +180,13 @@ def test_a_file_the_validation_job_checked_is_joined_by_that_jobs_image_before_t
     }
     assert outputs["KmsKeyId"] == render(_key_arn(synthesized))
     assert states["Record batch join failure"]["Next"] == "Notify batch join job failed"
+
+
+def test_the_validate_function_may_list_models_to_tell_a_deleted_model_from_a_refused_delete(synthesized):
+    lists = [
+        statement
+        for statement in role_statements(synthesized, "validate_data")
+        if "sagemaker:ListModels" in statement["Action"]
+    ]
+    # ListModels has no resource-level permissions: "*" is the only resource it can be granted on.
+    assert [render(statement["Resource"]) for statement in lists] == ["*"]

@@ -87,6 +87,7 @@ def test_function_roles_name_their_resources(synthesized):
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "sagemaker:ListModelPackages",
+        "sagemaker:ListModels",
         "sagemaker:ListEndpoints",
         "cloudwatch:PutMetricData",
     }

@@ -220,6 +220,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Authorization]
     ("sagemaker", "CreateEndpoint"): _sagemaker("sagemaker:CreateEndpoint", "endpoint", "EndpointName"),
     ("sagemaker", "UpdateEndpoint"): _sagemaker("sagemaker:UpdateEndpoint", "endpoint", "EndpointName"),
     ("sagemaker", "ListEndpoints"): _unscoped("sagemaker:ListEndpoints"),
+    ("sagemaker", "ListModels"): _unscoped("sagemaker:ListModels"),
     ("sagemaker", "DescribeTrainingJob"): _sagemaker("sagemaker:DescribeTrainingJob", "training-job", "TrainingJobName"),
     ("sagemaker", "CreateTrainingJob"): _passes_role(
         "sagemaker:CreateTrainingJob", "training-job", "TrainingJobName", "RoleArn"
