@@ -31,6 +31,11 @@ def layer(name: str) -> dict[str, Any]:
     return manifest()["lambda"]["layers"][name]
 
 
+def lambda_arrow_codecs() -> frozenset[str]:
+    """The compression codecs pyarrow can use in a function: those of the pandas layer's build."""
+    return frozenset(layer("pandas")["arrow_codecs"])
+
+
 def lambda_sdk() -> dict[str, Any]:
     return manifest()["lambda"]["sdk"]
 

@@ -48,6 +48,9 @@ MIN_ARROW_BLOCK_BYTES = 1024 * 1024
 MAX_ARROW_BLOCK_BYTES = 4 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+PARQUET_UNCOMPRESSED = "UNCOMPRESSED"
+# The compressed codecs a Parquet writer may use, as Parquet metadata names them.
+PARQUET_CODECS = ("SNAPPY", "GZIP", "ZSTD", "LZ4", "LZ4_RAW", "BROTLI")
 ZIP_MAGIC = b"PK\x03\x04"
 # Compressed formats people upload by mistake, each named in the reason.
 OTHER_COMPRESSION_MAGICS = (
@@ -455,9 +458,39 @@ def _open_parquet(path: Path, config: ValidationConfig, compressed: bool) -> Tab
     except (pa.ArrowException, OSError, ValueError) as error:
         raise DataUnreadableError("parquet_unreadable", f"the Parquet file cannot be read ({type(error).__name__})") from error
     _check_column_names([name.strip() for name in columns])
+    _check_parquet_codecs(metadata)
     if metadata.num_rows == 0:
         raise DataUnreadableError("header_only", "the Parquet file has columns but no rows")
     return Table(path, "parquet", columns, compressed, config.chunk_rows, config.max_line_bytes, max_rows=metadata.num_rows)
+
+
+def _check_parquet_codecs(metadata) -> None:
+    """A codec this process's pyarrow is built without is named before any row is read: the AWS
+    SDK for pandas layer's pyarrow has gzip and snappy only (infra/runtime_manifest.toml)."""
+    import pyarrow as pa
+
+    used = {
+        metadata.row_group(group).column(column).compression
+        for group in range(metadata.num_row_groups)
+        for column in range(metadata.num_columns)
+    }
+    missing = sorted(codec for codec in used if codec != PARQUET_UNCOMPRESSED and not _codec_available(pa, codec))
+    if missing:
+        readable = sorted(codec for codec in PARQUET_CODECS if _codec_available(pa, codec))
+        raise DataUnreadableError(
+            "parquet_codec",
+            f"the Parquet file is compressed with {', '.join(missing)}, which this validation route cannot read "
+            f"(it reads {', '.join(readable) or 'no'} compression or none); write the file with "
+            "compression=\"snappy\" (pandas to_parquet, polars write_parquet, pyarrow write_table)",
+        )
+
+
+def _codec_available(pa, parquet_codec: str) -> bool:
+    try:
+        return bool(pa.Codec.is_available(parquet_codec.lower()))
+    except (ValueError, pa.ArrowException):
+        # A codec Arrow does not know at all (LZO).
+        return False
 
 
 def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -4,7 +4,6 @@ calling it with the function's environment, the way the Lambda runtime would."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import logging
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.common.aws_clients import clear_clients
+from infra import runtime_manifest
 from mlops.local.iam.enforcement import acting_as
 from mlops.local.moto_access import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
@@ -189,6 +189,7 @@ class InProcessLambdaRuntime:
             patched_environment(environment),
             function_logs(self._log_folder / f"{function.function_name}.log"),
             acting_as(function.role),
+            layer_arrow_codecs(runtime_manifest.lambda_arrow_codecs()),
         ):
             try:
                 handler = getattr(importlib.import_module(module_name), attribute)
@@ -205,6 +206,40 @@ class InProcessLambdaRuntime:
                 ).encode()
         self.invocations.append(InvocationRecord(function.function_name, time.monotonic() - started, error_type))
         return body, error_type
+
+
+class _LayerCodecs:
+    """pyarrow.Codec as a function sees it: `is_available` answers for the layer's build, the
+    rest is the installed class's."""
+
+    def __init__(self, codec_type: Any, available: frozenset[str]) -> None:
+        self._codec_type = codec_type
+        self._available = available
+
+    def is_available(self, compression: str) -> bool:
+        return str(compression).lower() in self._available and self._codec_type.is_available(compression)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._codec_type(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._codec_type, name)
+
+
+@contextmanager
+def layer_arrow_codecs(available: frozenset[str]) -> Iterator[None]:
+    """During an invocation, pyarrow says that only the pandas layer's codecs are available, as
+    the layer's own build does (infra/runtime_manifest.toml, arrow_codecs); the installed wheel
+    has every codec. pyarrow.Codec is an immutable extension type, so the module's name for it
+    is what changes, for the invocation (invocations run one at a time)."""
+    import pyarrow
+
+    codec_type = pyarrow.Codec
+    pyarrow.Codec = _LayerCodecs(codec_type, available)
+    try:
+        yield
+    finally:
+        pyarrow.Codec = codec_type
 
 
 @contextmanager
