@@ -78,7 +78,9 @@ class ChampionReference(_Model):
 
 
 class ValidateDataResult(_Model):
-    outcome: Literal["accepted", "data_rejected", "duplicate"]
+    # "validation_job_needed": a file the function cannot read (a Parquet codec its pyarrow lacks)
+    # goes on to the validation job, whose result replaces this one.
+    outcome: Literal["accepted", "data_rejected", "duplicate", "validation_job_needed"]
     reason: str | None = None
     source_uri: str
     dataset_version: str | None = None  # sha256 of the uploaded bytes

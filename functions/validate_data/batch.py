@@ -41,6 +41,7 @@ from functions.validate_data.prediction_join import (
     LineStream,
     PredictionJoin,
 )
+from functions.validate_data.reader import parquet_codecs_unreadable_here
 from functions.validate_data.scoring_rows import FEATURES, QUARANTINED, ROWS, scoring_config
 from functions.validate_data.service import (
     read_validation_job_output,
@@ -162,9 +163,23 @@ class _BatchRun:
         baseline, drift_note = self._baseline(model)
         limit_bytes = self.config.validation.max_lambda_file_bytes
         if size_bytes > limit_bytes:
-            return self._plan_validation_job(model, baseline, drift_note, size_bytes, limit_bytes)
+            return self._plan_validation_job(
+                model,
+                baseline,
+                drift_note,
+                f"{size_bytes} bytes, above validation.max_lambda_file_bytes ({limit_bytes}): validated by a job",
+            )
         local_path = work / LOCAL_UPLOAD_FILE_NAME
         self.store.download(request.bucket, request.key, request.version_id, local_path)
+        unreadable = parquet_codecs_unreadable_here(local_path)
+        if unreadable:
+            return self._plan_validation_job(
+                model,
+                baseline,
+                drift_note,
+                f"the Parquet file is compressed with {', '.join(unreadable)}, which this function's pyarrow cannot read: "
+                "validated by a job",
+            )
         outcome = validate_file(
             local_path,
             scoring_config(self.config),
@@ -188,17 +203,18 @@ class _BatchRun:
         return profile, f"compared with the training data of model version {model.model_version}"
 
     def _plan_validation_job(
-        self, model: BatchModel, profile: dict[str, Any] | None, drift_note: str, size_bytes: int, limit_bytes: int
+        self, model: BatchModel, profile: dict[str, Any] | None, drift_note: str, reason: str
     ) -> BatchPlan:
-        """A file above validation.max_lambda_file_bytes is validated by the SageMaker Processing
-        job that validates large training uploads (processing_job.py), as a file to score."""
+        """A file above validation.max_lambda_file_bytes, or one the function cannot read, is
+        validated by the SageMaker Processing job that validates large training uploads
+        (processing_job.py), as a file to score."""
         baseline = Baseline(model.model_package_arn, model.profile_uri, profile, drift_note)
         stage_validation_job(
             self.store, self.request, source_uri=self.source_uri, file_name=self.file_name, baseline=baseline, purpose="scoring"
         )
         return BatchPlan(
             outcome="validate_in_job",
-            reason=f"{size_bytes} bytes, above validation.max_lambda_file_bytes ({limit_bytes}): validated by a job",
+            reason=reason,
             source_uri=self.source_uri,
             model=model,
             validation_job=validation_job_plan(self.config.project, self.store.bucket, self.request),

@@ -22,7 +22,12 @@ logger = Logger()
 tracer = InvocationTracer()
 metrics = Metrics()
 
-OUTCOME_METRICS = {"accepted": "DataAccepted", "data_rejected": "DataRejected", "duplicate": "DuplicateUpload"}
+OUTCOME_METRICS = {
+    "accepted": "DataAccepted",
+    "data_rejected": "DataRejected",
+    "duplicate": "DuplicateUpload",
+    "validation_job_needed": "ValidationJobNeeded",
+}
 BATCH_METRICS = {
     "accepted": "BatchAccepted",
     "data_rejected": "BatchRejected",

@@ -464,9 +464,24 @@ def _open_parquet(path: Path, config: ValidationConfig, compressed: bool) -> Tab
     return Table(path, "parquet", columns, compressed, config.chunk_rows, config.max_line_bytes, max_rows=metadata.num_rows)
 
 
-def _check_parquet_codecs(metadata) -> None:
-    """A codec this process's pyarrow is built without is named before any row is read: the AWS
-    SDK for pandas layer's pyarrow has gzip and snappy only (infra/runtime_manifest.toml)."""
+def parquet_codecs_unreadable_here(path: Path) -> list[str]:
+    """The compression codecs of the Parquet file at `path` that this process's pyarrow is built
+    without (the AWS SDK for pandas layer's has gzip and snappy only: infra/runtime_manifest.toml);
+    empty for any other file, and for a Parquet file whose footer cannot be read (`open_table`
+    says what is wrong with it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not _read_head(path).startswith(PARQUET_MAGIC):
+        return []
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (pa.ArrowException, OSError, ValueError):
+        return []
+    return _unreadable_codecs(metadata)
+
+
+def _unreadable_codecs(metadata) -> list[str]:
     import pyarrow as pa
 
     used = {
@@ -474,7 +489,14 @@ def _check_parquet_codecs(metadata) -> None:
         for group in range(metadata.num_row_groups)
         for column in range(metadata.num_columns)
     }
-    missing = sorted(codec for codec in used if codec != PARQUET_UNCOMPRESSED and not _codec_available(pa, codec))
+    return sorted(codec for codec in used if codec != PARQUET_UNCOMPRESSED and not _codec_available(pa, codec))
+
+
+def _check_parquet_codecs(metadata) -> None:
+    """A codec this process's pyarrow is built without is named before any row is read."""
+    import pyarrow as pa
+
+    missing = _unreadable_codecs(metadata)
     if missing:
         readable = sorted(codec for codec in PARQUET_CODECS if _codec_available(pa, codec))
         raise DataUnreadableError(

@@ -48,6 +48,7 @@ from functions.validate_data.job_documents import (
     plan_document,
     source_manifest,
 )
+from functions.validate_data.reader import parquet_codecs_unreadable_here
 from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
 from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data import shards
@@ -258,6 +259,15 @@ class _ValidationRun:
         manifest = self.store.read_json(s3_layout.curated_manifest_key(dataset_version))
         if manifest is not None:
             return self._known_version(manifest, dataset_version)
+        unreadable = parquet_codecs_unreadable_here(local_path)
+        if unreadable:
+            return ValidateDataResult(
+                outcome="validation_job_needed",
+                reason=f"the Parquet file is compressed with {', '.join(unreadable)}, which this function's pyarrow "
+                "cannot read: the validation job validates it",
+                source_uri=self.source_uri,
+                dataset_version=dataset_version,
+            )
 
         baseline = self.find_baseline()
         outcome = validate_file(

@@ -42,14 +42,21 @@ def test_large_uploads_are_validated_by_the_job_deployed_or_quarantined_as_on_th
     broken_frame["mean_radius"] = "n/a"
     broken_large = write_csv(broken_frame, tmp_path / "cancer_broken_large.csv")
     broken_small = write_csv(broken_frame.iloc[:150], tmp_path / "cancer_broken_small.csv")
+    # polars writes zstd by default; the function's pyarrow (the pandas layer's) cannot read it.
+    broken_zstd = tmp_path / "cancer_broken_small.parquet"
+    # Without statistics, dictionaries and the pandas schema, so that it stays below the limit.
+    broken_frame.iloc[:150].to_parquet(
+        broken_zstd, index=False, compression="zstd", write_statistics=False, use_dictionary=False, store_schema=False
+    )
     assert data.stat().st_size > MAX_LAMBDA_FILE_BYTES and broken_large.stat().st_size > MAX_LAMBDA_FILE_BYTES
-    assert broken_small.stat().st_size <= MAX_LAMBDA_FILE_BYTES
+    assert broken_small.stat().st_size <= MAX_LAMBDA_FILE_BYTES and broken_zstd.stat().st_size <= MAX_LAMBDA_FILE_BYTES
 
     with LocalCloud(config) as cloud:
         # When the good file, then a broken one of each size, are uploaded
         deployed = run_upload(cloud, data)
         rejected_by_job = run_upload(cloud, broken_large)
         rejected_by_lambda = run_upload(cloud, broken_small)
+        handed_to_job = run_upload(cloud, broken_zstd)
 
         # Then the good file went through the job and was trained on and deployed
         assert deployed.outcome == Outcome.DEPLOYED, deployed.reason
@@ -58,7 +65,8 @@ def test_large_uploads_are_validated_by_the_job_deployed_or_quarantined_as_on_th
         assert deployed.validation["passed"] is True
         assert deployed.endpoint["model_version"] == 1
         runs = cloud.standins.processing.runs.values()
-        assert len(runs) == 2 and all(run.succeeded for run in runs)
+        # (one job each for the good file, the broken large file and the zstd file)
+        assert len(runs) == 3 and all(run.succeeded for run in runs)
 
         # And the broken large file was rejected by the job's findings, with a quarantine copy and reason
         assert rejected_by_job.outcome == Outcome.DATA_REJECTED
@@ -79,3 +87,13 @@ def test_large_uploads_are_validated_by_the_job_deployed_or_quarantined_as_on_th
             error["check"] for error in rejected_by_lambda.validation["errors"]
         }
         assert rejected_by_job.endpoint["model_version"] == rejected_by_lambda.endpoint["model_version"] == 1
+
+        # And a small file the function cannot read (zstd Parquet) goes on to the job, which reads it
+        # and finds what the function found in the same rows as CSV
+        assert ["Validate data", *JOB_ROUTE] == [state for state in _states(handed_to_job) if state in ("Validate data", *JOB_ROUTE)]
+        assert handed_to_job.outcome == Outcome.DATA_REJECTED, handed_to_job.reason
+        assert {error["check"] for error in handed_to_job.validation["errors"]} == {
+            error["check"] for error in rejected_by_lambda.validation["errors"]
+        }
+        zstd_copy, _ = _quarantine(cloud, handed_to_job)
+        assert zstd_copy == broken_zstd.read_bytes()

@@ -370,6 +370,8 @@ def test_choices_route_by_contract_values(states):
     assert routes("Data accepted?") == {
         ("$.validation.outcome", "duplicate"): "Release deployment lock (duplicate)",
         ("$.validation.outcome", "data_rejected"): "Release deployment lock (data rejected)",
+        # A file the function cannot read is validated by the job, whose result is judged here again.
+        ("$.validation.outcome", "validation_job_needed"): "Plan validation job",
     }
     assert states["Release deployment lock (duplicate)"]["Next"] == "Record duplicate"
     assert states["Release deployment lock (data rejected)"]["Next"] == "Notify data rejected"

@@ -1,6 +1,8 @@
 """A function in the local cloud reads Parquet as the AWS SDK for pandas layer's pyarrow does:
-built with gzip and snappy only (infra/runtime_manifest.toml), so a zstd file, polars' default,
-is refused with what to do instead of being read as the pip wheel would read it."""
+built with gzip and snappy only (infra/runtime_manifest.toml), so the reader refuses a zstd file,
+polars' default, naming what to do, instead of reading it as the pip wheel would (the pipeline
+hands such a file to the validation job before it reaches the reader:
+tests/validate_data/test_validate_data_parquet_codecs.py)."""
 
 from __future__ import annotations
 

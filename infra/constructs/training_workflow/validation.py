@@ -1,6 +1,6 @@
 """Validation of an upload: "Validate data" (Lambda) for an upload up to
 validation.max_lambda_file_bytes, a SageMaker Processing job running the same validation for a
-larger one. Both leave the same result in $.validation, which ends a duplicate or a rejected
+larger one, or for one the function cannot read (a Parquet codec the layer's pyarrow lacks). Both leave the same result in $.validation, which ends a duplicate or a rejected
 upload here."""
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def validate_upload(
         .when(sfn.Condition.string_equals("$.validation.outcome", "duplicate"), duplicate)
         .when(sfn.Condition.string_equals("$.validation.outcome", "data_rejected"), data_rejected)
     )
+    job_route = _validation_job_route(
+        scope, states, lock, config=config, validate=validate, job=job, key=key, then=data_accepted
+    )
+    # A file the function cannot read (a Parquet codec the layer's pyarrow lacks) goes to the job.
+    data_accepted.when(sfn.Condition.string_equals("$.validation.outcome", "validation_job_needed"), job_route)
     validate_data.next(data_accepted)
     validation_route = (
         sfn.Choice(scope, "Which validation route?")
@@ -80,9 +85,7 @@ def validate_upload(
                 sfn.Condition.is_present("$.detail.object.size"),
                 sfn.Condition.number_greater_than("$.detail.object.size", config.max_lambda_file_bytes),
             ),
-            _validation_job_route(
-                scope, states, lock, config=config, validate=validate, job=job, key=key, then=data_accepted
-            ),
+            job_route,
         )
         .otherwise(validate_data)
     )
