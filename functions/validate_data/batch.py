@@ -41,7 +41,7 @@ from functions.validate_data.prediction_join import (
     LineStream,
     PredictionJoin,
 )
-from functions.validate_data.reader import parquet_codecs_unreadable_here
+from functions.validate_data.reader import handed_to_job_reason, parquet_codecs_unreadable_here
 from functions.validate_data.scoring_rows import FEATURES, QUARANTINED, ROWS, scoring_config
 from functions.validate_data.service import (
     read_validation_job_output,
@@ -173,13 +173,7 @@ class _BatchRun:
         self.store.download(request.bucket, request.key, request.version_id, local_path)
         unreadable = parquet_codecs_unreadable_here(local_path)
         if unreadable:
-            return self._plan_validation_job(
-                model,
-                baseline,
-                drift_note,
-                f"the Parquet file is compressed with {', '.join(unreadable)}, which this function's pyarrow cannot read: "
-                "validated by a job",
-            )
+            return self._plan_validation_job(model, baseline, drift_note, handed_to_job_reason(unreadable))
         outcome = validate_file(
             local_path,
             scoring_config(self.config),

@@ -481,6 +481,11 @@ def parquet_codecs_unreadable_here(path: Path) -> list[str]:
     return _unreadable_codecs(metadata)
 
 
+def handed_to_job_reason(codecs: list[str]) -> str:
+    """Why a file the function cannot read is validated by the validation job instead."""
+    return f"the Parquet file is compressed with {', '.join(codecs)}, which this function's pyarrow cannot read: validated by a job"
+
+
 def _unreadable_codecs(metadata) -> list[str]:
     import pyarrow as pa
 

@@ -48,7 +48,7 @@ from functions.validate_data.job_documents import (
     plan_document,
     source_manifest,
 )
-from functions.validate_data.reader import parquet_codecs_unreadable_here
+from functions.validate_data.reader import handed_to_job_reason, parquet_codecs_unreadable_here
 from functions.validate_data.report import REPORT_FORMAT_VERSION, render_html
 from functions.validate_data.splitting import SPLIT_NAMES
 from functions.validate_data import shards
@@ -263,8 +263,7 @@ class _ValidationRun:
         if unreadable:
             return ValidateDataResult(
                 outcome="validation_job_needed",
-                reason=f"the Parquet file is compressed with {', '.join(unreadable)}, which this function's pyarrow "
-                "cannot read: the validation job validates it",
+                reason=handed_to_job_reason(unreadable),
                 source_uri=self.source_uri,
                 dataset_version=dataset_version,
             )
