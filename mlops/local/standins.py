@@ -37,6 +37,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 from s3transfer.futures import NonThreadedExecutor
@@ -72,6 +74,28 @@ class Delivery:
     detail_type: str
     result: dict[str, Any] | None = None
     error: str | None = None
+
+
+class _ParsedDefinitions:
+    """AmazonStateLanguageParser.parse as moto's Step Functions calls it: at the creation of a
+    state machine and at the start of each of its executions. ANTLR's pure-Python parse of the
+    pipeline's definition takes about a second of CPU; it is done once per definition, and every
+    call still builds the evaluation components from the parse tree afresh, so no execution
+    shares state with another. A definition that does not parse raises at every call."""
+
+    def __init__(self) -> None:
+        self._original = AmazonStateLanguageParser.parse
+        self._trees: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, definition: str) -> tuple[Any, Any]:
+        with self._lock:
+            tree = self._trees.get(definition)
+            if tree is None:
+                program, tree = self._original(definition)
+                self._trees[definition] = tree
+                return program, tree
+        return Preprocessor().visit(tree), tree
 
 
 class _RetryClock:
@@ -342,6 +366,7 @@ class StandIns:
 
         return [
             (retrier_decl, "time", _RetryClock(self)),
+            (AmazonStateLanguageParser, "parse", staticmethod(_ParsedDefinitions().parse)),
             (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
             (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
             *aws_sdk_casing_patches(),
