@@ -47,6 +47,7 @@ from s3transfer.manager import TransferManager
 
 from functions.common.config import MAX_REALTIME_PAYLOAD_BYTES
 from mlops.local import moto_access
+from mlops.local.api_models import shared_loader
 from mlops.local.alarms import describe_anomaly_detectors, evaluate_alarms, put_anomaly_detector
 from mlops.local.iam import service_principals
 from mlops.local.iam.enforcement import AccessDeniedError, acting_as
@@ -381,6 +382,7 @@ class StandIns:
             (retrier_decl, "time", _RetryClock(self)),
             (AmazonStateLanguageParser, "parse", staticmethod(_ParsedDefinitions().parse)),
             (Stack, "parse_template", _template_as_json_first(Stack.parse_template)),
+            (botocore.session, "create_loader", shared_loader),
             (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
             (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
             *aws_sdk_casing_patches(),
