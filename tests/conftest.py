@@ -46,3 +46,18 @@ def local_server_state_folder(tmp_path, monkeypatch):
 
 # The shared helpers assert too; their failures read like the tests' own.
 pytest.register_assert_rewrite("tests.support")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_models_read_once():
+    """moto gives each test's mock a new default session, which would parse botocore's JSON API
+    models again for the first client of each service; the models are the same for the whole
+    run, so every session shares one loader (see mlops.local.api_models)."""
+    import botocore.session
+
+    from mlops.local.api_models import shared_loader
+
+    patcher = pytest.MonkeyPatch()
+    patcher.setattr(botocore.session, "create_loader", shared_loader)
+    yield
+    patcher.undo()

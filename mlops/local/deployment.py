@@ -31,6 +31,7 @@ import boto3
 import botocore.session
 
 from mlops.local import moto_access
+from mlops.local.api_models import shared_loader
 from mlops.local.iam.policies import RESOURCE_POLICY_TYPES
 
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
@@ -180,6 +181,7 @@ def prepared_session() -> boto3.Session:
     from moto.backends import get_backend
 
     loaded = botocore.session.Session()
+    loaded.register_component("data_loader", shared_loader(loaded.get_config_variable("data_path")))
     for service in DEPLOYMENT_SERVICES:
         loaded.get_service_model(service)
         get_backend(service)

@@ -20,6 +20,7 @@ from unittest import mock
 import botocore.session
 from botocore.model import OperationModel
 from moto.awslambda.models import LambdaBackend
+from moto.cloudformation.models import Stack
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
@@ -37,6 +38,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 from s3transfer.futures import NonThreadedExecutor
@@ -44,6 +47,7 @@ from s3transfer.manager import TransferManager
 
 from functions.common.config import MAX_REALTIME_PAYLOAD_BYTES
 from mlops.local import moto_access
+from mlops.local.api_models import shared_loader
 from mlops.local.alarms import describe_anomaly_detectors, evaluate_alarms, put_anomaly_detector
 from mlops.local.iam import service_principals
 from mlops.local.iam.enforcement import AccessDeniedError, acting_as
@@ -72,6 +76,40 @@ class Delivery:
     detail_type: str
     result: dict[str, Any] | None = None
     error: str | None = None
+
+
+class _ParsedDefinitions:
+    """AmazonStateLanguageParser.parse as moto's Step Functions calls it: at the creation of a
+    state machine and at the start of each of its executions. ANTLR's pure-Python parse of the
+    pipeline's definition takes about a second of CPU; it is done once per definition, and every
+    call still builds the evaluation components from the parse tree afresh, so no execution
+    shares state with another. A definition that does not parse raises at every call."""
+
+    def __init__(self) -> None:
+        self._original = AmazonStateLanguageParser.parse
+        self._trees: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, definition: str) -> tuple[Any, Any]:
+        with self._lock:
+            tree = self._trees.get(definition)
+            if tree is None:
+                program, tree = self._original(definition)
+                self._trees[definition] = tree
+                return program, tree
+        return Preprocessor().visit(tree), tree
+
+
+def _template_as_json_first(original):
+    # CloudFormation reads a JSON template as JSON; moto reads every template with PyYAML's
+    # pure-Python loader first, half a second of CPU for the pipeline's 240 kB template.
+    def parse_template(template: str) -> dict[str, Any]:
+        try:
+            return json.loads(template)
+        except ValueError:
+            return original(template)
+
+    return staticmethod(parse_template)
 
 
 class _RetryClock:
@@ -342,6 +380,9 @@ class StandIns:
 
         return [
             (retrier_decl, "time", _RetryClock(self)),
+            (AmazonStateLanguageParser, "parse", staticmethod(_ParsedDefinitions().parse)),
+            (Stack, "parse_template", _template_as_json_first(Stack.parse_template)),
+            (botocore.session, "create_loader", shared_loader),
             (aws_sdk_task, "_SERVICE_ERROR_NAMES", {**aws_sdk_task._SERVICE_ERROR_NAMES, "sagemaker": "SageMaker"}),
             (aws_sdk_task.StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(_aws_sdk_error_name)),
             *aws_sdk_casing_patches(),
