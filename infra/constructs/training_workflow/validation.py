@@ -1,7 +1,7 @@
 """Validation of an upload: "Validate data" (Lambda) for an upload up to
 validation.max_lambda_file_bytes, a SageMaker Processing job running the same validation for a
-larger one, or for one the function cannot read (a Parquet codec the layer's pyarrow lacks). Both leave the same result in $.validation, which ends a duplicate or a rejected
-upload here."""
+larger one, or for one the function cannot read (a Parquet codec the layer's pyarrow lacks).
+Both leave the same result in $.validation, which ends a duplicate or a rejected upload here."""
 
 from __future__ import annotations
 
