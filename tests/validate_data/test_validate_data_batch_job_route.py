@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from functions.validate_data import processing_job
 from functions.validate_data.handler import lambda_handler
-from validate_data_support import DATA_BUCKET, MODEL_ROLE_ARN, request_for, run_validation_job, to_csv_bytes
+from validate_data_support import DATA_BUCKET, MODEL_ROLE_ARN, accept_upload, request_for, run_validation_job, to_csv_bytes
 
 LAMBDA_EXECUTION = "aaaaaaaa-0000-4000-8000-00000000ba7c"
 JOB_EXECUTION = "bbbbbbbb-0000-4000-8000-00000000ba7c"
@@ -23,9 +23,7 @@ def _batch_request(key: str, execution: str, mode: str = "batch", **extra) -> di
 
 
 def _serve_first_version(aws, breast_cancer, lambda_context) -> str:
-    aws.put("incoming/train.csv", to_csv_bytes(breast_cancer.iloc[:300]))
-    accepted = lambda_handler(request_for("incoming/train.csv", "0f1e2d3c-0000-4000-8000-000000000001"), lambda_context)
-    assert accepted["outcome"] == "accepted", accepted
+    accepted = accept_upload(aws, lambda_context, breast_cancer.iloc[:300], "train.csv", "0f1e2d3c-0000-4000-8000-000000000001")
     return aws.serve_version(accepted)
 
 

@@ -4,11 +4,9 @@ batch uploads are scored by), whatever an endpoint of the same name serves."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from functions.validate_data.handler import lambda_handler
-from validate_data_support import request_for, to_csv_bytes
+from validate_data_support import accept_upload
 
 
 @pytest.fixture
@@ -20,25 +18,17 @@ def batch_only(aws, breast_cancer_config):
     )
 
 
-def _accept(aws, lambda_context, frame: pd.DataFrame, name: str, execution: str) -> dict:
-    event = request_for(f"incoming/{name}", execution)
-    aws.put(event["key"], to_csv_bytes(frame))
-    result = lambda_handler(event, lambda_context)
-    assert result["outcome"] == "accepted", result
-    return result
-
-
 def test_the_champion_is_the_newest_approved_version_not_what_an_endpoint_serves(
     aws, lambda_context, breast_cancer, batch_only
 ):
     # Given version 1 on an endpoint of the configured name, and version 2 approved after it
     thirds = [breast_cancer.iloc[i::3] for i in range(3)]
-    aws.serve_version(_accept(aws, lambda_context, thirds[0], "first.csv", "aaaa0001"))
-    second = _accept(aws, lambda_context, thirds[1], "second.csv", "bbbb0002")
+    aws.serve_version(accept_upload(aws, lambda_context, thirds[0], "first.csv", "aaaa0001"))
+    second = accept_upload(aws, lambda_context, thirds[1], "second.csv", "bbbb0002")
     newest = aws.register_version(second, primary_metric_value="0.95")
 
     # When a third upload is validated
-    third = _accept(aws, lambda_context, thirds[2], "third.csv", "cccc0003")
+    third = accept_upload(aws, lambda_context, thirds[2], "third.csv", "cccc0003")
 
     # Then its champion and drift baseline are version 2, said to score batch uploads
     champion = third["champion"]
@@ -53,11 +43,11 @@ def test_the_champion_is_the_newest_approved_version_not_what_an_endpoint_serves
 def test_a_version_waiting_for_approval_is_no_champion(aws, lambda_context, breast_cancer, batch_only):
     # Given only a version that waits for a person's approval
     halves = [breast_cancer.iloc[i::2] for i in range(2)]
-    first = _accept(aws, lambda_context, halves[0], "first.csv", "aaaa0001")
+    first = accept_upload(aws, lambda_context, halves[0], "first.csv", "aaaa0001")
     aws.register_version(first, status="PendingManualApproval")
 
     # When the next upload is validated
-    second = _accept(aws, lambda_context, halves[1], "second.csv", "bbbb0002")
+    second = accept_upload(aws, lambda_context, halves[1], "second.csv", "bbbb0002")
 
     # Then nothing is in service: no champion, no drift check
     assert second["champion"] is None

@@ -11,21 +11,13 @@ import pandas as pd
 import pytest
 
 from functions.validate_data.handler import lambda_handler
-from validate_data_support import DATA_BUCKET, request_for, to_csv_bytes
+from validate_data_support import DATA_BUCKET, accept_upload, request_for, to_csv_bytes
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-def _accept(aws, lambda_context, frame: pd.DataFrame, name: str, execution: str) -> dict:
-    event = request_for(f"incoming/{name}", execution)
-    aws.put(event["key"], to_csv_bytes(frame))
-    result = lambda_handler(event, lambda_context)
-    assert result["outcome"] == "accepted", result
-    return result
 
 
 @pytest.mark.parametrize(
@@ -38,7 +30,7 @@ def _accept(aws, lambda_context, frame: pd.DataFrame, name: str, execution: str)
     ],
 )
 def test_the_same_rows_in_another_order_encoding_or_format_are_a_duplicate(aws, lambda_context, breast_cancer, name, encode):
-    first = _accept(aws, lambda_context, breast_cancer, "original.csv", "aaaa0001")
+    first = accept_upload(aws, lambda_context, breast_cancer, "original.csv", "aaaa0001")
 
     event = request_for(f"incoming/{name}", "bbbb0002")
     aws.put(event["key"], encode(breast_cancer))
@@ -54,11 +46,11 @@ def test_the_same_rows_in_another_order_encoding_or_format_are_a_duplicate(aws, 
 
 
 def test_one_changed_row_is_new_data(aws, lambda_context, breast_cancer):
-    first = _accept(aws, lambda_context, breast_cancer, "original.csv", "aaaa0001")
+    first = accept_upload(aws, lambda_context, breast_cancer, "original.csv", "aaaa0001")
     changed = breast_cancer.copy()
     changed.loc[3, "mean_radius"] = changed.loc[3, "mean_radius"] + 0.5
 
-    second = _accept(aws, lambda_context, changed, "changed.csv", "bbbb0002")
+    second = accept_upload(aws, lambda_context, changed, "changed.csv", "bbbb0002")
 
     assert second["rows_fingerprint"] != first["rows_fingerprint"]
 
@@ -66,11 +58,11 @@ def test_one_changed_row_is_new_data(aws, lambda_context, breast_cancer):
 def test_drift_is_checked_against_the_serving_version_and_reported_with_its_champion(aws, lambda_context, breast_cancer):
     # Given a version serving, trained on the first half
     first_half = breast_cancer.sample(frac=0.5, random_state=7)
-    accepted = _accept(aws, lambda_context, first_half, "first.csv", "aaaa0001")
+    accepted = accept_upload(aws, lambda_context, first_half, "first.csv", "aaaa0001")
     package_arn = aws.serve_version(accepted, primary_metric_value="0.987")
 
     # When the other half arrives
-    second = _accept(aws, lambda_context, breast_cancer.drop(first_half.index), "second.csv", "bbbb0002")
+    second = accept_upload(aws, lambda_context, breast_cancer.drop(first_half.index), "second.csv", "bbbb0002")
 
     # Then it names the serving version as its champion, with the reference holdout's manifest
     champion = second["champion"]
@@ -89,7 +81,7 @@ def test_drift_is_checked_against_the_serving_version_and_reported_with_its_cham
 
 
 def test_without_a_serving_version_there_is_no_champion(aws, lambda_context, breast_cancer):
-    result = _accept(aws, lambda_context, breast_cancer, "first.csv", "aaaa0001")
+    result = accept_upload(aws, lambda_context, breast_cancer, "first.csv", "aaaa0001")
 
     assert result["champion"] is None
 
@@ -101,10 +93,10 @@ def _target_drifted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_target_drift_warns_by_default_and_leaves_the_decision_to_the_gate(aws, lambda_context, breast_cancer):
-    accepted = _accept(aws, lambda_context, breast_cancer, "base.csv", "aaaa0001")
+    accepted = accept_upload(aws, lambda_context, breast_cancer, "base.csv", "aaaa0001")
     aws.serve_version(accepted)
 
-    result = _accept(aws, lambda_context, _target_drifted(breast_cancer), "moved.csv", "bbbb0002")
+    result = accept_upload(aws, lambda_context, _target_drifted(breast_cancer), "moved.csv", "bbbb0002")
 
     target_findings = [f for f in result["warnings"] if f["check"] == "drift" and f["column"] == "target"]
     assert target_findings, result["warnings"]
@@ -116,7 +108,7 @@ def test_a_target_whose_policy_is_fail_rejects_the_same_upload(aws, lambda_conte
     config = breast_cancer_config.model_copy(deep=True)
     config.dataset.column("target").drift = "fail"
     aws.use_config(config)
-    accepted = _accept(aws, lambda_context, breast_cancer, "base.csv", "aaaa0001")
+    accepted = accept_upload(aws, lambda_context, breast_cancer, "base.csv", "aaaa0001")
     aws.serve_version(accepted)
 
     event = request_for("incoming/moved.csv", "bbbb0002")
@@ -131,12 +123,12 @@ def test_a_feature_whose_policy_is_ignore_is_not_compared(aws, lambda_context, b
     config = breast_cancer_config.model_copy(deep=True)
     config.dataset.column("mean_texture").drift = "ignore"
     aws.use_config(config)
-    accepted = _accept(aws, lambda_context, breast_cancer, "base.csv", "aaaa0001")
+    accepted = accept_upload(aws, lambda_context, breast_cancer, "base.csv", "aaaa0001")
     aws.serve_version(accepted)
     moved = breast_cancer.copy()
     moved["mean_texture"] = moved["mean_texture"] + 3 * moved["mean_texture"].std()
 
-    result = _accept(aws, lambda_context, moved, "moved.csv", "bbbb0002")
+    result = accept_upload(aws, lambda_context, moved, "moved.csv", "bbbb0002")
 
     drift = aws.get_json("reports/bbbb0002/validation.json")["drift"]
     assert drift["skipped"]["mean_texture"] == "drift policy is ignore"

@@ -11,7 +11,7 @@ import pandas as pd
 from functions.validate_data.handler import lambda_handler
 from infra import runtime_manifest
 from mlops.local.lambda_runtime import layer_arrow_codecs
-from validate_data_support import request_for, run_validation_job, to_csv_bytes
+from validate_data_support import accept_upload, request_for, run_validation_job
 
 EXECUTION = "cccccccc-0000-4000-8000-0000000c0dec"
 
@@ -49,9 +49,7 @@ def test_a_zstd_training_upload_goes_to_the_validation_job_and_is_accepted_there
 
 def test_a_zstd_batch_file_is_validated_by_the_job(aws, lambda_context, breast_cancer):
     # Given a version serving and a zstd Parquet file to score
-    aws.put("incoming/train.csv", to_csv_bytes(breast_cancer.iloc[:300]))
-    accepted = lambda_handler(request_for("incoming/train.csv", "0f1e2d3c-0000-4000-8000-000000000001"), lambda_context)
-    aws.serve_version(accepted)
+    aws.serve_version(accept_upload(aws, lambda_context, breast_cancer.iloc[:300], "train.csv", "0f1e2d3c-0001"))
     aws.put("batch/score.parquet", _zstd_parquet(breast_cancer.drop(columns=["target"]).iloc[300:]))
 
     # When the function plans the batch

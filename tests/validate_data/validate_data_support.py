@@ -34,6 +34,17 @@ def to_csv_bytes(frame: pd.DataFrame, **options: Any) -> bytes:
     return frame.to_csv(index=False, **options).encode("utf-8")
 
 
+def accept_upload(aws: "Aws", lambda_context: Any, frame: pd.DataFrame, name: str, execution: str) -> dict[str, Any]:
+    """Upload `frame` as incoming/<name> and validate it in `execution`; it must be accepted."""
+    from functions.validate_data.handler import lambda_handler
+
+    event = request_for(f"incoming/{name}", execution)
+    aws.put(event["key"], to_csv_bytes(frame))
+    result = lambda_handler(event, lambda_context)
+    assert result["outcome"] == "accepted", result
+    return result
+
+
 @dataclass
 class Aws:
     s3: Any
